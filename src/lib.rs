@@ -1,0 +1,21 @@
+//! corral: a ZooKeeper-compatible coordination service.
+//!
+//! Reading order: [`types`], [`proto`] (the client wire protocol),
+//! [`tree`] (the DataTree, ACLs, watches), [`session`] (sessions and prep),
+//! [`server`] (the sans-IO request pipeline), [`config`], and [`runtime`]
+//! (the only code touching glommio, sockets, files and clocks).
+//!
+//! A request's path: a connection shard reads bytes and cuts frames; the
+//! core shard's [`server::Core`] decodes each frame zero-copy, answers reads
+//! from the tree, preps writes into txns (ZooKeeper's check order), applies
+//! them, fires watches into the output buffers of the watching connections,
+//! and appends the reply to the requester's buffer; the connection shard
+//! writes each buffer out in one write.
+
+pub mod config;
+pub mod proto;
+pub mod runtime;
+pub mod server;
+pub mod session;
+pub mod tree;
+pub mod types;

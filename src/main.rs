@@ -1,0 +1,90 @@
+//! The `corral` binary: parses the command line and the zoo.cfg, then runs
+//! the server on the glommio runtime.
+
+use clap::Parser;
+use corral::config::{self, Config};
+use corral::runtime::{self, RuntimeConfig};
+use corral::server::CoreConfig;
+use std::path::PathBuf;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A ZooKeeper-compatible coordination service.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// A ZooKeeper zoo.cfg. Without it corral serves on 127.0.0.1:2181 with
+    /// data under ./data.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Number of shards (threads); default: one per core.
+    #[arg(long)]
+    shards: Option<usize>,
+    /// Override the client port.
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut cfg = match &cli.config {
+        Some(p) => match config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("corral: {e}");
+                std::process::exit(2);
+            }
+        },
+        None => Config::default(),
+    };
+    if let Some(p) = cli.port {
+        cfg.client_port = p;
+    }
+    if let Some(s) = cli.shards {
+        if s == 0 {
+            eprintln!("corral: --shards must be at least 1");
+            std::process::exit(2);
+        }
+        cfg.shards = Some(s);
+    }
+    if !cfg.is_standalone() {
+        tracing::warn!(
+            "server.N lines found: ensembles are not served yet; running standalone on this node"
+        );
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rt = RuntimeConfig {
+        listen: cfg.client_addr(),
+        shards: cfg.shards.unwrap_or(cores),
+        core: CoreConfig {
+            server_id: 1,
+            tick_ms: cfg.tick_time_ms,
+            min_session_timeout_ms: cfg.min_session_timeout(),
+            max_session_timeout_ms: cfg.max_session_timeout(),
+            ttl_enabled: cfg.extended_types_enabled,
+            super_digest: cfg.super_digest.clone(),
+            container_check_ms: 60_000,
+        },
+        max_frame: cfg.jute_max_buffer,
+        sessionless_timeout_ms: cfg.sessionless_timeout_ms as u64,
+        four_lw: cfg.four_lw_whitelist.clone(),
+    };
+    tracing::info!(
+        "corral {} serving on {} with {} shard(s)",
+        env!("CARGO_PKG_VERSION"),
+        rt.listen,
+        rt.shards
+    );
+    if let Err(e) = runtime::run(rt) {
+        eprintln!("corral: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,229 @@
+//! Client connections on a shard: accept, cut frames, hand them to the core,
+//! write replies. One reader task and one writer task per connection.
+
+use super::{Clock, CoreLink, RuntimeConfig, ToCore};
+use crate::types::{ConnId, FxHashMap};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use glommio::net::{TcpListener, TcpStream};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// The four-letter words recognised on a fresh connection.
+pub const FOUR_LETTER_WORDS: [&[u8; 4]; 18] = [
+    b"ruok", b"srvr", b"stat", b"mntr", b"cons", b"wchs", b"wchc", b"wchp", b"dump", b"conf",
+    b"envi", b"isro", b"crst", b"srst", b"dirs", b"gtmk", b"stmk", b"hash",
+];
+
+/// Output side of one connection.
+pub(crate) struct ConnIo {
+    out: RefCell<Vec<u8>>,
+    close: Cell<bool>,
+    wake: LocalSender<()>,
+}
+
+/// The connections of one shard.
+#[derive(Default)]
+pub(crate) struct ConnTable {
+    conns: RefCell<FxHashMap<ConnId, Rc<ConnIo>>>,
+}
+
+impl ConnTable {
+    /// Queues `bytes` (taken, leaving it empty) for `conn` and wakes its writer.
+    pub fn deliver(&self, conn: ConnId, bytes: &mut Vec<u8>, close: bool) {
+        let conns = self.conns.borrow();
+        let Some(io) = conns.get(&conn) else {
+            bytes.clear();
+            return;
+        };
+        {
+            let mut out = io.out.borrow_mut();
+            if out.is_empty() {
+                std::mem::swap(&mut *out, bytes);
+            } else {
+                out.extend_from_slice(bytes);
+                bytes.clear();
+            }
+        }
+        if close {
+            io.close.set(true);
+        }
+        let _ = io.wake.try_send(());
+    }
+}
+
+pub(crate) async fn accept_loop(
+    shard: usize,
+    cfg: RuntimeConfig,
+    clock: Clock,
+    link: CoreLink,
+    table: Rc<ConnTable>,
+) -> std::io::Result<()> {
+    let listener =
+        TcpListener::bind(cfg.listen).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let link = Rc::new(link);
+    let cfg = Rc::new(cfg);
+    let mut next: u64 = 0;
+    loop {
+        let stream = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        next += 1;
+        let id = ConnId::new(shard, next);
+        let (wake, wake_rx) = local_channel::new_bounded(1);
+        let io = Rc::new(ConnIo {
+            out: RefCell::new(Vec::new()),
+            close: Cell::new(false),
+            wake,
+        });
+        table.conns.borrow_mut().insert(id, io.clone());
+        let (link, cfg, table) = (link.clone(), cfg.clone(), table.clone());
+        glommio::spawn_local(async move {
+            serve(id, stream, io, wake_rx, &link, &cfg, clock).await;
+            table.conns.borrow_mut().remove(&id);
+            send(&link, ToCore::Closed(id)).await;
+        })
+        .detach();
+    }
+}
+
+async fn send(link: &CoreLink, msg: ToCore<'static>) {
+    match link {
+        CoreLink::Local(h) => h.handle(msg),
+        CoreLink::Remote(tx) => {
+            let _ = tx.send(msg).await;
+        }
+    }
+}
+
+async fn serve(
+    id: ConnId,
+    stream: TcpStream,
+    io: Rc<ConnIo>,
+    wake_rx: LocalReceiver<()>,
+    link: &CoreLink,
+    cfg: &RuntimeConfig,
+    _clock: Clock,
+) {
+    let _ = stream.set_nodelay(true);
+    let Ok(addr) = stream.peer_addr() else {
+        return;
+    };
+    send(link, ToCore::Open(id, addr)).await;
+    let (mut rd, mut wr) = futures_lite::io::split(stream);
+    let (done_tx, done_rx) = local_channel::new_bounded::<()>(1);
+    // Writer: drains the output buffer whenever woken; ends the connection
+    // after a close request has been written.
+    let writer_io = io.clone();
+    let writer = glommio::spawn_local(async move {
+        let mut buf = Vec::new();
+        loop {
+            if wake_rx.recv().await.is_none() {
+                break;
+            }
+            loop {
+                std::mem::swap(&mut buf, &mut *writer_io.out.borrow_mut());
+                if buf.is_empty() {
+                    break;
+                }
+                if wr.write_all(&buf).await.is_err() {
+                    let _ = done_tx.try_send(());
+                    return;
+                }
+                buf.clear();
+            }
+            if writer_io.close.get() {
+                let _ = wr.flush().await;
+                let _ = wr.close().await;
+                let _ = done_tx.try_send(());
+                return;
+            }
+        }
+    });
+
+    let mut buf: Vec<u8> = vec![0; 64 * 1024];
+    let mut filled = 0usize;
+    let mut handshook = false;
+    let deadline = Duration::from_millis(cfg.sessionless_timeout_ms);
+    let max = cfg.max_frame as usize;
+    'conn: loop {
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let read = rd.read(&mut buf[filled..]);
+        let closed = done_rx.recv();
+        let n = if handshook {
+            futures_lite::future::or(async { read.await.ok() }, async {
+                closed.await;
+                None
+            })
+            .await
+        } else {
+            let timed = glommio::timer::timeout(deadline, async {
+                Ok(futures_lite::future::or(async { read.await.ok() }, async {
+                    closed.await;
+                    None
+                })
+                .await)
+            });
+            timed.await.ok().flatten()
+        };
+        let Some(n) = n.filter(|n| *n > 0) else {
+            break;
+        };
+        filled += n;
+        // Cut whole frames.
+        let mut at = 0;
+        while filled - at >= 4 {
+            let head = [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]];
+            if !handshook && at == 0 && FOUR_LETTER_WORDS.contains(&&head) {
+                send(link, ToCore::FourLetter(id, head)).await;
+                // The core answers and closes; wait for the writer.
+                let _ = done_rx.recv().await;
+                break 'conn;
+            }
+            let len = i32::from_be_bytes(head);
+            if len < 0 || len as usize > max {
+                break 'conn;
+            }
+            if filled - at - 4 < len as usize {
+                if buf.len() < 4 + len as usize {
+                    buf.resize((4 + len as usize).next_power_of_two(), 0);
+                }
+                break;
+            }
+            at += 4 + len as usize;
+            handshook = true;
+        }
+        if at > 0 {
+            match link {
+                CoreLink::Local(h) => h.handle(ToCore::Frames(id, &buf[..at])),
+                CoreLink::Remote(tx) => {
+                    if tx
+                        .send(ToCore::Input(id, buf[..at].to_vec()))
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+            buf.copy_within(at..filled, 0);
+            filled -= at;
+        }
+        if io.close.get() {
+            let _ = done_rx.recv().await;
+            break;
+        }
+    }
+    io.close.set(true);
+    let _ = io.wake.try_send(());
+    drop(rd);
+    writer.await;
+}

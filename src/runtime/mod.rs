@@ -1,0 +1,266 @@
+//! The glommio runtime: the only code that touches threads, sockets, files
+//! and clocks. One executor per shard, pinned to a core when there are
+//! enough cores. Every shard accepts client connections on the same port
+//! (SO_REUSEPORT) and cuts frames; shard 0 (the core shard) owns the
+//! [`Core`]. Other shards send it frames over one bounded channel each and
+//! get replies and notifications back on one ordered channel each.
+
+mod conn;
+
+use crate::server::{Core, CoreConfig};
+use crate::types::{ConnId, Now};
+use glommio::channels::local_channel::{self, LocalSender};
+use glommio::channels::shared_channel::{self, ConnectedSender, SharedReceiver, SharedSender};
+use glommio::{LocalExecutorBuilder, Placement};
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use conn::FOUR_LETTER_WORDS;
+
+/// What the runtime needs to know.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    pub listen: SocketAddr,
+    pub shards: usize,
+    pub core: CoreConfig,
+    /// Frames longer than this close the connection (jute.maxbuffer).
+    pub max_frame: u32,
+    /// A connection that has not sent a ConnectRequest by then is dropped.
+    pub sessionless_timeout_ms: u64,
+    /// Which four-letter words may run; the rest get ZooKeeper's refusal.
+    pub four_lw: crate::config::FourLetterWhitelist,
+}
+
+/// Messages from a connection shard to the core shard.
+pub(crate) enum ToCore<'a> {
+    Open(ConnId, SocketAddr),
+    /// Frames borrowed from a shard-0 connection's receive buffer.
+    Frames(ConnId, &'a [u8]),
+    Input(ConnId, Vec<u8>),
+    FourLetter(ConnId, [u8; 4]),
+    Closed(ConnId),
+}
+
+/// Output for one connection, from the core shard to its shard.
+pub(crate) struct FromCore {
+    conn: ConnId,
+    bytes: Vec<u8>,
+    close: bool,
+}
+
+/// The clock, read only here.
+#[derive(Clone, Copy)]
+pub(crate) struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    pub fn now(&self) -> Now {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Now {
+            mono_ms: self.start.elapsed().as_millis() as u64,
+            wall_ms: wall,
+        }
+    }
+}
+
+/// Shard 0's view of everything: the core plus how to reach every shard.
+pub(crate) struct CoreHandle {
+    pub core: RefCell<Core>,
+    /// Local connections of shard 0.
+    pub local: Rc<conn::ConnTable>,
+    /// One queue per other shard (index = shard).
+    pub remote: Vec<Option<LocalSender<FromCore>>>,
+    pub clock: Clock,
+    pub cfg: RuntimeConfig,
+}
+
+impl CoreHandle {
+    /// Routes every pending output to its connection.
+    pub fn flush(&self) {
+        let mut core = self.core.borrow_mut();
+        core.drain(|o| {
+            let shard = o.conn.shard();
+            if shard == 0 {
+                self.local.deliver(o.conn, o.bytes, o.close);
+            } else if let Some(Some(tx)) = self.remote.get(shard) {
+                let _ = tx.try_send(FromCore {
+                    conn: o.conn,
+                    bytes: std::mem::take(o.bytes),
+                    close: o.close,
+                });
+            }
+        });
+    }
+
+    pub fn handle(&self, msg: ToCore<'_>) {
+        let now = self.clock.now();
+        {
+            let mut core = self.core.borrow_mut();
+            match msg {
+                ToCore::Open(id, addr) => core.conn_open(id, addr, now),
+                ToCore::Input(id, bytes) => core.conn_input(id, &bytes, now),
+                ToCore::Frames(id, bytes) => core.conn_input(id, bytes, now),
+                ToCore::FourLetter(id, w) => {
+                    let word = std::str::from_utf8(&w).unwrap_or("");
+                    let ok = self.cfg.four_lw.allows(word);
+                    core.four_letter(id, w, ok, now);
+                }
+                ToCore::Closed(id) => core.conn_closed(id),
+            }
+        }
+        self.flush();
+    }
+}
+
+/// Where a shard sends its connections' traffic.
+pub(crate) enum CoreLink {
+    Local(Rc<CoreHandle>),
+    Remote(ConnectedSender<ToCore<'static>>),
+}
+
+/// Runs the server until the process is killed.
+pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
+    let shards = cfg.shards.max(1);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let clock = Clock {
+        start: Instant::now(),
+    };
+    // Channels: shard s -> core, core -> shard s (s >= 1).
+    let mut to_core_tx: Vec<Option<SharedSender<ToCore<'static>>>> = vec![None];
+    let mut to_core_rx: Vec<SharedReceiver<ToCore<'static>>> = Vec::new();
+    let mut from_core_tx: Vec<Option<SharedSender<FromCore>>> = vec![None];
+    let mut from_core_rx: Vec<Option<SharedReceiver<FromCore>>> = vec![None];
+    for _ in 1..shards {
+        let (tx, rx) = shared_channel::new_bounded(4096);
+        to_core_tx.push(Some(tx));
+        to_core_rx.push(rx);
+        let (tx, rx) = shared_channel::new_bounded(4096);
+        from_core_tx.push(Some(tx));
+        from_core_rx.push(Some(rx));
+    }
+    // Bind once up front so that a busy port is reported before any thread starts.
+    drop(std::net::TcpListener::bind(cfg.listen)?);
+
+    let mut handles = Vec::new();
+    let mut core_parts = Some((to_core_rx, from_core_tx));
+    for shard in 0..shards {
+        let placement = if shards <= cpus {
+            Placement::Fixed(shard)
+        } else {
+            Placement::Unbound
+        };
+        let cfg = cfg.clone();
+        let parts = if shard == 0 { core_parts.take() } else { None };
+        let to_core = to_core_tx[shard].take();
+        let from_core = from_core_rx[shard].take();
+        let h = LocalExecutorBuilder::new(placement)
+            .name(&format!("corral-shard-{shard}"))
+            .spawn(move || async move {
+                if let Some((rxs, txs)) = parts {
+                    core_shard(cfg, clock, rxs, txs).await
+                } else {
+                    conn_shard(
+                        shard,
+                        cfg,
+                        clock,
+                        to_core.expect("channel"),
+                        from_core.expect("channel"),
+                    )
+                    .await
+                }
+            })
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        handles.push(h);
+    }
+    for h in handles {
+        h.join()
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+    }
+    Ok(())
+}
+
+async fn core_shard(
+    cfg: RuntimeConfig,
+    clock: Clock,
+    rxs: Vec<SharedReceiver<ToCore<'static>>>,
+    txs: Vec<Option<SharedSender<FromCore>>>,
+) -> std::io::Result<()> {
+    let core = Core::new(cfg.core.clone(), clock.now());
+    let local = Rc::new(conn::ConnTable::default());
+    let mut remote = vec![None];
+    for tx in txs.into_iter().skip(1) {
+        let tx = tx.expect("sender").connect().await;
+        let (ltx, lrx) = local_channel::new_unbounded::<FromCore>();
+        // Forwarder: never blocks the core; waits on the bounded shared channel.
+        glommio::spawn_local(async move {
+            while let Some(m) = lrx.recv().await {
+                if tx.send(m).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .detach();
+        remote.push(Some(ltx));
+    }
+    let handle = Rc::new(CoreHandle {
+        core: RefCell::new(core),
+        local: local.clone(),
+        remote,
+        clock,
+        cfg: cfg.clone(),
+    });
+    for rx in rxs {
+        let h = handle.clone();
+        glommio::spawn_local(async move {
+            let rx = rx.connect().await;
+            while let Some(m) = rx.recv().await {
+                h.handle(m);
+            }
+        })
+        .detach();
+    }
+    // Ticker: session expiry and reaping.
+    {
+        let h = handle.clone();
+        let every = Duration::from_millis((cfg.core.tick_ms as u64 / 10).clamp(10, 200));
+        glommio::spawn_local(async move {
+            loop {
+                glommio::timer::sleep(every).await;
+                let now = h.clock.now();
+                h.core.borrow_mut().tick(now);
+                h.flush();
+            }
+        })
+        .detach();
+    }
+    conn::accept_loop(0, cfg, clock, CoreLink::Local(handle), local).await
+}
+
+async fn conn_shard(
+    shard: usize,
+    cfg: RuntimeConfig,
+    clock: Clock,
+    to_core: SharedSender<ToCore<'static>>,
+    from_core: SharedReceiver<FromCore>,
+) -> std::io::Result<()> {
+    let table = Rc::new(conn::ConnTable::default());
+    {
+        let table = table.clone();
+        glommio::spawn_local(async move {
+            let rx = from_core.connect().await;
+            while let Some(m) = rx.recv().await {
+                let mut bytes = m.bytes;
+                table.deliver(m.conn, &mut bytes, m.close);
+            }
+        })
+        .detach();
+    }
+    let to_core = to_core.connect().await;
+    conn::accept_loop(shard, cfg, clock, CoreLink::Remote(to_core), table).await
+}

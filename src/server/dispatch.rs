@@ -1,0 +1,540 @@
+//! Request dispatch: decode, check, apply, reply. Reads are answered from
+//! the tree; writes go through prep (ZooKeeper's check order) and commit.
+
+use super::{Conn, Core};
+use crate::proto::codes::{err, event, op, perm, xid};
+use crate::proto::jute;
+use crate::proto::records::{decode_request, put_acl, put_reply_header, DecodeError, Request};
+use crate::session::prep::{prep_multi, prep_op, Pending, PrepConfig};
+use crate::tree::acl::{self, Id};
+use crate::tree::txn::{is_ephemeral, TxnOp};
+use crate::tree::watch::WatcherType;
+use crate::tree::{DataTree, OpResult};
+use crate::types::{ConnId, Now, Zxid};
+
+/// The 4-letter tag of an opcode, as `cons` shows it.
+fn op_tag(opcode: i32) -> &'static str {
+    match opcode {
+        op::PING => "PING",
+        op::MULTI => "MULT",
+        op::MULTI_READ => "MLTR",
+        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => "CREA",
+        op::DELETE | op::DELETE_CONTAINER => "DELE",
+        op::SET_DATA => "SETD",
+        op::RECONFIG => "RECO",
+        op::SET_ACL => "SETA",
+        op::CLOSE_SESSION => "CLOS",
+        op::SYNC => "SYNC",
+        op::CHECK => "CHEC",
+        op::EXISTS => "EXIS",
+        op::GET_DATA => "GETD",
+        op::SET_WATCHES => "SETW",
+        op::SET_WATCHES2 => "STW2",
+        op::ADD_WATCH => "ADDW",
+        op::GET_ACL => "GETA",
+        op::GET_CHILDREN | op::GET_CHILDREN2 => "GETC",
+        op::GET_ALL_CHILDREN_NUMBER => "GETACN",
+        op::CHECK_WATCHES => "CHKW",
+        op::REMOVE_WATCHES => "REMW",
+        op::WHO_AM_I => "HOMI",
+        op::GET_EPHEMERALS => "GETE",
+        op::AUTH => "AUTH",
+        op::SASL => "SASL",
+        _ => "UNKN",
+    }
+}
+
+/// Starts a reply frame with an OK header; returns the frame start.
+fn begin_ok(out: &mut Vec<u8>, xid: i32, zxid: Zxid) -> usize {
+    let at = jute::begin_frame(out);
+    put_reply_header(out, xid, zxid, err::OK);
+    at
+}
+
+fn put_children(out: &mut Vec<u8>, tree: &DataTree, path: &str) {
+    let n = tree.get(path).expect("checked");
+    jute::put_int(out, n.children.len() as i32);
+    for c in &n.children {
+        jute::put_str(out, c);
+    }
+}
+
+fn put_data(out: &mut Vec<u8>, tree: &DataTree, path: &str) {
+    let n = tree.get(path).expect("checked");
+    jute::put_buffer(out, n.data.as_deref());
+    n.stat().encode(out);
+}
+
+impl Core {
+    pub(super) fn request(&mut self, id: ConnId, frame: &[u8], now: Now) {
+        let Ok((body, (xid, opcode))) = crate::proto::records::request_header(frame) else {
+            self.close_conn(id);
+            return;
+        };
+        let zxid = self.last_zxid();
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.stats.received += 1;
+        c.stats.last_op = op_tag(opcode);
+        c.stats.last_cxid = xid;
+        c.stats.last_zxid = zxid;
+        c.stats.last_response_mono_ms = now.mono_ms;
+        let sid = c.session.expect("handshake done");
+        if !self.sessions.touch(sid, now.mono_ms) {
+            // The session expired or is closing under this connection.
+            self.reply_err(id, xid, zxid, err::SESSION_EXPIRED);
+            self.close_conn(id);
+            return;
+        }
+        match opcode {
+            op::PING => return self.reply_err(id, xid::PING, zxid, err::OK),
+            op::CREATE_SESSION => return self.reply_err(id, xid, zxid, err::MARSHALLING_ERROR),
+            op::DELETE_CONTAINER => return self.reply_err(id, xid, zxid, err::BAD_ARGUMENTS),
+            op::NOTIFICATION => {
+                self.reply_err(id, xid, -1, err::UNIMPLEMENTED);
+                return self.close_conn(id);
+            }
+            _ => {}
+        }
+        let req = match decode_request(opcode, body) {
+            Ok(r) => r,
+            Err(DecodeError::UnknownOp) => {
+                self.reply_err(id, xid, -1, err::UNIMPLEMENTED);
+                return self.close_conn(id);
+            }
+            Err(DecodeError::Malformed) => {
+                return self.reply_err(id, xid, zxid, err::MARSHALLING_ERROR)
+            }
+        };
+        match req {
+            Request::Auth { scheme, auth } => self.auth(id, &scheme, auth),
+            Request::CloseSession => {
+                let z = self.end_session(sid, xid, now);
+                self.reply_err(id, xid, z, err::OK);
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.session = None;
+                }
+                self.close_conn(id);
+            }
+            Request::Create(_)
+            | Request::Delete { .. }
+            | Request::SetData { .. }
+            | Request::SetAcl { .. }
+            | Request::Check { .. } => self.write(id, sid, xid, opcode, &req, now),
+            Request::Multi(ops) => {
+                if opcode == op::MULTI_READ {
+                    self.multi_read(id, xid, &ops)
+                } else {
+                    self.multi(id, sid, xid, &ops, now)
+                }
+            }
+            Request::Sasl => {
+                // No SASL mechanism is configured: refuse like a server that
+                // requires none, with an empty token body, then close.
+                if let Some(c) = self.conns.get_mut(&id) {
+                    let at = jute::begin_frame(&mut c.out);
+                    put_reply_header(&mut c.out, xid, zxid, err::AUTH_FAILED);
+                    jute::put_buffer(&mut c.out, None);
+                    jute::end_frame(&mut c.out, at);
+                }
+                self.close_conn(id);
+            }
+            Request::Reconfig => self.reply_err(id, xid, zxid, err::RECONFIG_DISABLED),
+            other => self.read(id, xid, opcode, other),
+        }
+    }
+
+    fn auth(&mut self, id: ConnId, scheme: &str, auth: &[u8]) {
+        let super_digest = self.cfg.super_digest.clone();
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let new_id = match scheme {
+            "digest" => Some(acl::digest_id(auth)),
+            "ip" => Some(c.addr.ip().to_string()),
+            _ => None,
+        };
+        match new_id {
+            Some(v) => {
+                let is_super = scheme == "digest" && super_digest.as_deref() == Some(v.as_str());
+                let ident = Id::new(scheme, &v);
+                if !c.caller.ids.contains(&ident) {
+                    c.caller.ids.push(ident);
+                }
+                if is_super && !c.caller.is_super() {
+                    c.caller.ids.push(Id::new("super", ""));
+                }
+                self.reply_err(id, xid::AUTH, 0, err::OK);
+            }
+            None => {
+                self.stats.auth_failed += 1;
+                self.reply_err(id, xid::AUTH, 0, err::AUTH_FAILED);
+                self.close_conn(id);
+            }
+        }
+    }
+
+    fn prep_cfg(&self) -> PrepConfig {
+        PrepConfig {
+            ttl_enabled: self.cfg.ttl_enabled,
+        }
+    }
+
+    fn write(&mut self, id: ConnId, sid: i64, xid: i32, opcode: i32, req: &Request<'_>, now: Now) {
+        let cfg = self.prep_cfg();
+        let caller = &self.conns[&id].caller;
+        let mut pending = Pending::new(&self.tree);
+        let txn = prep_op(opcode, req, sid, caller, cfg, &mut pending);
+        let txn = match txn {
+            Ok(t) => t,
+            Err(code) => return self.reply_err(id, xid, self.last_zxid(), code),
+        };
+        if let TxnOp::Check { path } = &txn {
+            // A standalone check answers like setData: the node's Stat.
+            let zxid = self.last_zxid();
+            let stat = self.tree.get(path).map(|n| n.stat()).unwrap_or_default();
+            let c = self.conns.get_mut(&id).expect("open");
+            let at = begin_ok(&mut c.out, xid, zxid);
+            stat.encode(&mut c.out);
+            jute::end_frame(&mut c.out, at);
+            self.stats.packets_sent += 1;
+            return self.mark(id);
+        }
+        let zxid = self.commit(sid, xid, txn, now, Some(id));
+        let result = self.scratch_results.pop();
+        let c = self.conns.get_mut(&id).expect("open");
+        let at = jute::begin_frame(&mut c.out);
+        match result {
+            Some(OpResult::Created { path, stat }) => {
+                put_reply_header(&mut c.out, xid, zxid, err::OK);
+                jute::put_str(&mut c.out, &path);
+                if opcode != op::CREATE {
+                    stat.encode(&mut c.out);
+                }
+            }
+            Some(OpResult::SetData { stat }) | Some(OpResult::SetAcl { stat }) => {
+                put_reply_header(&mut c.out, xid, zxid, err::OK);
+                stat.encode(&mut c.out);
+            }
+            Some(OpResult::Error(code)) => put_reply_header(&mut c.out, xid, zxid, code),
+            _ => put_reply_header(&mut c.out, xid, zxid, err::OK),
+        }
+        jute::end_frame(&mut c.out, at);
+        c.stats.last_zxid = zxid;
+        self.stats.packets_sent += 1;
+        self.mark(id);
+    }
+
+    fn multi(&mut self, id: ConnId, sid: i64, xid: i32, ops: &[(i32, Request<'_>)], now: Now) {
+        if ops
+            .iter()
+            .any(|(o, _)| matches!(*o, op::GET_DATA | op::GET_CHILDREN))
+        {
+            return self.reply_err(id, xid, self.last_zxid(), err::MARSHALLING_ERROR);
+        }
+        let cfg = self.prep_cfg();
+        let prepped = prep_multi(ops, sid, &self.conns[&id].caller, cfg, &self.tree);
+        match prepped {
+            Err((k, code)) => {
+                let zxid = self.last_zxid();
+                let c = self.conns.get_mut(&id).expect("open");
+                let at = begin_ok(&mut c.out, xid, zxid);
+                for i in 0..ops.len() {
+                    let e = match i.cmp(&k) {
+                        std::cmp::Ordering::Less => 0,
+                        std::cmp::Ordering::Equal => code,
+                        std::cmp::Ordering::Greater => err::RUNTIME_INCONSISTENCY,
+                    };
+                    multi_header(&mut c.out, -1, false, e);
+                    jute::put_int(&mut c.out, e);
+                }
+                multi_header(&mut c.out, -1, true, -1);
+                jute::end_frame(&mut c.out, at);
+            }
+            Ok(txns) => {
+                let zxid = self.commit(sid, xid, TxnOp::Multi(txns), now, Some(id));
+                let results = std::mem::take(&mut self.scratch_results);
+                let c = self.conns.get_mut(&id).expect("open");
+                let at = begin_ok(&mut c.out, xid, zxid);
+                for ((opcode, _), r) in ops.iter().zip(results.iter()) {
+                    match r {
+                        OpResult::Created { path, stat } => {
+                            let t = if *opcode == op::CREATE {
+                                op::CREATE
+                            } else {
+                                op::CREATE2
+                            };
+                            multi_header(&mut c.out, t, false, 0);
+                            jute::put_str(&mut c.out, path);
+                            if t != op::CREATE {
+                                stat.encode(&mut c.out);
+                            }
+                        }
+                        OpResult::SetData { stat } => {
+                            multi_header(&mut c.out, op::SET_DATA, false, 0);
+                            stat.encode(&mut c.out);
+                        }
+                        OpResult::Deleted => multi_header(&mut c.out, op::DELETE, false, 0),
+                        OpResult::Checked => multi_header(&mut c.out, op::CHECK, false, 0),
+                        OpResult::Error(e) => {
+                            multi_header(&mut c.out, -1, false, *e);
+                            jute::put_int(&mut c.out, *e);
+                        }
+                        OpResult::SetAcl { .. } | OpResult::Session => {
+                            multi_header(&mut c.out, *opcode, false, 0)
+                        }
+                    }
+                }
+                multi_header(&mut c.out, -1, true, -1);
+                jute::end_frame(&mut c.out, at);
+                c.stats.last_zxid = zxid;
+                self.scratch_results = results;
+            }
+        }
+        self.stats.packets_sent += 1;
+        self.mark(id);
+    }
+
+    fn multi_read(&mut self, id: ConnId, xid: i32, ops: &[(i32, Request<'_>)]) {
+        if ops
+            .iter()
+            .any(|(o, _)| !matches!(*o, op::GET_DATA | op::GET_CHILDREN))
+        {
+            return self.reply_err(id, xid, self.last_zxid(), err::MARSHALLING_ERROR);
+        }
+        let zxid = self.last_zxid();
+        let Core { conns, tree, .. } = self;
+        let c = conns.get_mut(&id).expect("open");
+        let at = begin_ok(&mut c.out, xid, zxid);
+        for (opcode, r) in ops {
+            let path: &str = match r {
+                Request::GetData { path, .. } | Request::GetChildren { path, .. } => path,
+                _ => "",
+            };
+            let code = match tree.get(path) {
+                None => err::NO_NODE,
+                Some(n) if !acl::allowed(&n.acl, perm::READ, &c.caller) => err::NO_AUTH,
+                Some(_) => err::OK,
+            };
+            if code != err::OK {
+                multi_header(&mut c.out, -1, false, code);
+                jute::put_int(&mut c.out, code);
+                continue;
+            }
+            multi_header(&mut c.out, *opcode, false, 0);
+            if *opcode == op::GET_DATA {
+                put_data(&mut c.out, tree, path);
+            } else {
+                put_children(&mut c.out, tree, path);
+            }
+        }
+        multi_header(&mut c.out, -1, true, -1);
+        jute::end_frame(&mut c.out, at);
+        self.stats.packets_sent += 1;
+        self.mark(id);
+    }
+
+    fn read(&mut self, id: ConnId, xid: i32, opcode: i32, req: Request<'_>) {
+        let zxid = self.last_zxid();
+        let Core {
+            conns,
+            tree,
+            watches,
+            sessions,
+            stats,
+            ..
+        } = self;
+        let c: &mut Conn = conns.get_mut(&id).expect("open");
+        let out = &mut c.out;
+        let caller = &c.caller;
+        let code: i32 = (|| -> Result<(), i32> {
+            match &req {
+                Request::Exists { path, watch } => {
+                    if path.contains('\0') {
+                        return Err(err::BAD_ARGUMENTS);
+                    }
+                    if *watch {
+                        watches.add_data(id, path);
+                    }
+                    let n = tree.get(path).ok_or(err::NO_NODE)?;
+                    let at = begin_ok(out, xid, zxid);
+                    n.stat().encode(out);
+                    jute::end_frame(out, at);
+                }
+                Request::GetData { path, watch } => {
+                    let n = tree.get(path).ok_or(err::NO_NODE)?;
+                    if !acl::allowed(&n.acl, perm::READ, caller) {
+                        return Err(err::NO_AUTH);
+                    }
+                    if *watch {
+                        watches.add_data(id, path);
+                    }
+                    let at = begin_ok(out, xid, zxid);
+                    put_data(out, tree, path);
+                    jute::end_frame(out, at);
+                }
+                Request::GetChildren { path, watch } => {
+                    let n = tree.get(path).ok_or(err::NO_NODE)?;
+                    if !acl::allowed(&n.acl, perm::READ, caller) {
+                        return Err(err::NO_AUTH);
+                    }
+                    if *watch {
+                        watches.add_child(id, path);
+                    }
+                    let at = begin_ok(out, xid, zxid);
+                    put_children(out, tree, path);
+                    if opcode == op::GET_CHILDREN2 {
+                        n.stat().encode(out);
+                    }
+                    jute::end_frame(out, at);
+                }
+                Request::GetAcl { path } => {
+                    let n = tree.get(path).ok_or(err::NO_NODE)?;
+                    let admin = acl::allowed(&n.acl, perm::ADMIN, caller);
+                    if !admin && !acl::allowed(&n.acl, perm::READ, caller) {
+                        return Err(err::NO_AUTH);
+                    }
+                    let at = begin_ok(out, xid, zxid);
+                    jute::put_int(out, n.acl.len() as i32);
+                    for a in n.acl.iter() {
+                        if !admin && a.id.scheme == "digest" {
+                            let user = a.id.id.split(':').next().unwrap_or("");
+                            put_acl(out, a.perms, &a.id.scheme, &format!("{user}:x"));
+                        } else {
+                            put_acl(out, a.perms, &a.id.scheme, &a.id.id);
+                        }
+                    }
+                    n.stat().encode(out);
+                    jute::end_frame(out, at);
+                }
+                Request::Sync { path } => {
+                    let at = begin_ok(out, xid, zxid);
+                    jute::put_str(out, path);
+                    jute::end_frame(out, at);
+                }
+                Request::GetAllChildrenNumber { path } => {
+                    let n = tree.get(path).ok_or(err::NO_NODE)?;
+                    if !acl::allowed(&n.acl, perm::READ, caller) {
+                        return Err(err::NO_AUTH);
+                    }
+                    let count = tree.descendants(path).unwrap_or(0);
+                    let at = begin_ok(out, xid, zxid);
+                    jute::put_int(out, count as i32);
+                    jute::end_frame(out, at);
+                }
+                Request::GetEphemerals { prefix } => {
+                    let sid = c.session.unwrap_or(0);
+                    let all = prefix.trim().is_empty() || prefix == "/";
+                    let mut list: Vec<&str> = tree
+                        .ephemerals_of(sid)
+                        .filter(|p| all || p.starts_with(&**prefix))
+                        .collect();
+                    list.sort_unstable();
+                    let at = begin_ok(out, xid, zxid);
+                    jute::put_int(out, list.len() as i32);
+                    for p in list {
+                        jute::put_str(out, p);
+                    }
+                    jute::end_frame(out, at);
+                }
+                Request::WhoAmI => {
+                    let at = begin_ok(out, xid, zxid);
+                    let ids: Vec<&Id> = caller.ids.iter().collect();
+                    jute::put_int(out, ids.len() as i32);
+                    for i in ids {
+                        let user = if i.scheme == "digest" {
+                            i.id.split(':').next().unwrap_or("")
+                        } else {
+                            &i.id
+                        };
+                        jute::put_str(out, &i.scheme);
+                        jute::put_str(out, user);
+                    }
+                    jute::end_frame(out, at);
+                }
+                Request::AddWatch { path, mode } => {
+                    match mode {
+                        0 => watches.add_persistent(id, path, false),
+                        1 => watches.add_persistent(id, path, true),
+                        _ => return Err(err::BAD_ARGUMENTS),
+                    }
+                    let at = begin_ok(out, xid, zxid);
+                    jute::put_int(out, 0);
+                    jute::end_frame(out, at);
+                }
+                Request::CheckWatches { path, kind } | Request::RemoveWatches { path, kind } => {
+                    let t = WatcherType::from_wire(*kind).ok_or(err::BAD_ARGUMENTS)?;
+                    let found = if opcode == op::CHECK_WATCHES {
+                        watches.contains(id, path, t)
+                    } else {
+                        watches.remove(id, path, t)
+                    };
+                    if !found {
+                        return Err(err::NO_WATCHER);
+                    }
+                    let at = begin_ok(out, xid, zxid);
+                    jute::end_frame(out, at);
+                }
+                Request::SetWatches(sw) => {
+                    let rel = sw.relative_zxid;
+                    let mut ev = |out: &mut Vec<u8>, kind, p: &str| {
+                        super::write_event(out, kind, p, -1);
+                        stats.packets_sent += 1;
+                    };
+                    for p in &sw.data {
+                        match tree.get(p) {
+                            None => ev(out, event::NODE_DELETED, p),
+                            Some(n) if n.mzxid > rel => ev(out, event::NODE_DATA_CHANGED, p),
+                            Some(_) => watches.add_data(id, p),
+                        }
+                    }
+                    for p in &sw.exist {
+                        match tree.get(p) {
+                            Some(_) => ev(out, event::NODE_CREATED, p),
+                            None => watches.add_data(id, p),
+                        }
+                    }
+                    for p in &sw.child {
+                        match tree.get(p) {
+                            None => ev(out, event::NODE_DELETED, p),
+                            Some(n) if n.pzxid > rel => ev(out, event::NODE_CHILDREN_CHANGED, p),
+                            Some(_) => watches.add_child(id, p),
+                        }
+                    }
+                    for p in &sw.persistent {
+                        watches.add_persistent(id, p, false);
+                    }
+                    for p in &sw.persistent_recursive {
+                        watches.add_persistent(id, p, true);
+                    }
+                    let at = begin_ok(out, xid, zxid);
+                    jute::end_frame(out, at);
+                }
+                _ => return Err(err::MARSHALLING_ERROR),
+            }
+            Ok(())
+        })()
+        .err()
+        .unwrap_or(err::OK);
+        let _ = sessions;
+        if code != err::OK {
+            let at = jute::begin_frame(out);
+            put_reply_header(out, xid, zxid, code);
+            jute::end_frame(out, at);
+        }
+        stats.packets_sent += 1;
+        self.mark(id);
+    }
+}
+
+fn multi_header(out: &mut Vec<u8>, t: i32, done: bool, e: i32) {
+    jute::put_int(out, t);
+    jute::put_bool(out, done);
+    jute::put_int(out, e);
+}
+
+#[allow(dead_code)]
+fn _unused(_: bool) -> bool {
+    is_ephemeral(0)
+}

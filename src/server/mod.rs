@@ -1,0 +1,429 @@
+//! The standalone request pipeline, sans-IO: connections, the handshake,
+//! request dispatch, replies and notifications. The runtime feeds it whole
+//! frames and the time; it appends reply and notification frames to each
+//! connection's output buffer, so every connection's output is one FIFO
+//! (which is what keeps ordering rules 1-4 of ARCHITECTURE.md).
+//!
+//! Runs on the core shard only; owns the DataTree, the session table and
+//! the watch tables.
+
+mod admin;
+mod dispatch;
+
+use crate::proto::codes::{err, xid};
+use crate::proto::jute;
+use crate::proto::records::{self, put_reply_header, WatcherEventRef};
+use crate::session::SessionTable;
+use crate::tree::acl::{Caller, Id};
+use crate::tree::txn::{Txn, TxnHeader, TxnOp};
+use crate::tree::watch::WatchManager;
+use crate::tree::{DataTree, OpResult};
+use crate::types::{ConnId, FxHashMap, Now, SessionId, Zxid};
+use std::net::SocketAddr;
+
+/// Settings of the core (from the config file).
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    pub server_id: u8,
+    pub tick_ms: u32,
+    pub min_session_timeout_ms: u32,
+    pub max_session_timeout_ms: u32,
+    pub ttl_enabled: bool,
+    /// `super:<base64>` digest id that gets the super identity.
+    pub super_digest: Option<String>,
+    /// How often containers and TTL nodes are reaped.
+    pub container_check_ms: u64,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            server_id: 1,
+            tick_ms: 2000,
+            min_session_timeout_ms: 4000,
+            max_session_timeout_ms: 40000,
+            ttl_enabled: true,
+            super_digest: None,
+            container_check_ms: 60_000,
+        }
+    }
+}
+
+/// Per-connection counters (stat / cons).
+#[derive(Clone, Debug, Default)]
+pub struct ConnStats {
+    pub received: u64,
+    pub sent: u64,
+    pub last_op: &'static str,
+    pub last_cxid: i32,
+    pub last_zxid: i64,
+    pub last_response_mono_ms: u64,
+    pub established_wall_ms: i64,
+}
+
+pub(crate) struct Conn {
+    pub addr: SocketAddr,
+    pub session: Option<SessionId>,
+    pub old_client: bool,
+    pub caller: Caller,
+    pub out: Vec<u8>,
+    pub close: bool,
+    dirty: bool,
+    pub stats: ConnStats,
+}
+
+/// Server-wide counters (srvr / mntr).
+#[derive(Clone, Debug, Default)]
+pub struct ServerStats {
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub auth_failed: u64,
+    pub started_mono_ms: u64,
+}
+
+pub struct Core {
+    pub cfg: CoreConfig,
+    pub tree: DataTree,
+    pub sessions: SessionTable,
+    pub watches: WatchManager,
+    pub(crate) conns: FxHashMap<ConnId, Conn>,
+    dirty: Vec<ConnId>,
+    pub stats: ServerStats,
+    next_reap_ms: u64,
+    scratch_conns: Vec<ConnId>,
+    scratch_results: Vec<OpResult>,
+}
+
+/// What the runtime should do with a connection after [`Core::drain`].
+pub struct Output<'a> {
+    pub conn: ConnId,
+    pub bytes: &'a mut Vec<u8>,
+    pub close: bool,
+}
+
+impl Core {
+    pub fn new(cfg: CoreConfig, now: Now) -> Core {
+        let sessions = SessionTable::new(cfg.tick_ms, cfg.server_id, now.wall_ms);
+        Core {
+            next_reap_ms: now.mono_ms + cfg.container_check_ms,
+            cfg,
+            tree: DataTree::new(),
+            sessions,
+            watches: WatchManager::default(),
+            conns: FxHashMap::default(),
+            dirty: Vec::new(),
+            stats: ServerStats {
+                started_mono_ms: now.mono_ms,
+                ..Default::default()
+            },
+            scratch_conns: Vec::new(),
+            scratch_results: Vec::new(),
+        }
+    }
+
+    pub fn last_zxid(&self) -> Zxid {
+        self.tree.last_zxid
+    }
+
+    fn next_zxid(&self) -> Zxid {
+        self.tree.last_zxid + 1
+    }
+
+    /// A new TCP connection.
+    pub fn conn_open(&mut self, id: ConnId, addr: SocketAddr, now: Now) {
+        let caller = Caller {
+            ids: vec![Id::new("ip", &addr.ip().to_string())],
+            addr: Some(addr.ip()),
+        };
+        self.conns.insert(
+            id,
+            Conn {
+                addr,
+                session: None,
+                old_client: false,
+                caller,
+                out: Vec::new(),
+                close: false,
+                dirty: false,
+                stats: ConnStats {
+                    last_op: "NA",
+                    established_wall_ms: now.wall_ms,
+                    last_zxid: -1,
+                    last_cxid: -1,
+                    ..Default::default()
+                },
+            },
+        );
+    }
+
+    /// The connection is gone (closed by either side). Its watches go; its
+    /// session stays until it expires or is closed.
+    pub fn conn_closed(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.remove(&id) {
+            if let Some(s) = c.session {
+                if let Some(sess) = self.sessions.get_mut(s) {
+                    if sess.conn == Some(id) {
+                        sess.conn = None;
+                    }
+                }
+            }
+        }
+        self.watches.remove_conn(id);
+    }
+
+    pub fn is_open(&self, id: ConnId) -> bool {
+        self.conns.contains_key(&id)
+    }
+
+    /// True once the connection's handshake has been answered.
+    pub fn has_session(&self, id: ConnId) -> bool {
+        self.conns.get(&id).is_some_and(|c| c.session.is_some())
+    }
+
+    fn mark(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            if !c.dirty {
+                c.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+    }
+
+    fn close_conn(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.close = true;
+        }
+        self.mark(id);
+    }
+
+    /// Hands every connection with pending output (or a pending close) to
+    /// `f`. The runtime writes the bytes and clears the buffer.
+    pub fn drain(&mut self, mut f: impl FnMut(Output<'_>)) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for id in &dirty {
+            if let Some(c) = self.conns.get_mut(id) {
+                c.dirty = false;
+                f(Output {
+                    conn: *id,
+                    bytes: &mut c.out,
+                    close: c.close,
+                });
+            }
+        }
+        let mut dirty = dirty;
+        dirty.clear();
+        if self.dirty.is_empty() {
+            self.dirty = dirty;
+        }
+    }
+
+    /// Input on a connection: one or more whole frames, each with its
+    /// 4-byte length prefix (the runtime has checked lengths and framing).
+    pub fn conn_input(&mut self, id: ConnId, mut frames: &[u8], now: Now) {
+        while frames.len() >= 4 {
+            let len = u32::from_be_bytes([frames[0], frames[1], frames[2], frames[3]]) as usize;
+            if frames.len() < 4 + len {
+                break;
+            }
+            let (frame, rest) = frames[4..].split_at(len);
+            frames = rest;
+            let Some(c) = self.conns.get(&id) else {
+                return;
+            };
+            if c.close {
+                return;
+            }
+            self.stats.packets_received += 1;
+            if c.session.is_none() {
+                self.handshake(id, frame, now);
+            } else {
+                self.request(id, frame, now);
+            }
+        }
+    }
+
+    /// Periodic work: session expiry and the container/TTL reaper.
+    pub fn tick(&mut self, now: Now) {
+        for s in self.sessions.expired(now.mono_ms) {
+            let conn = self.sessions.get(s).and_then(|x| x.conn);
+            self.commit(s, 0, TxnOp::CloseSession, now, None);
+            self.sessions.remove(s);
+            if let Some(c) = conn {
+                self.close_conn(c);
+            }
+        }
+        if now.mono_ms >= self.next_reap_ms {
+            self.next_reap_ms = now.mono_ms + self.cfg.container_check_ms;
+            for p in self.tree.reapable(now.wall_ms) {
+                self.commit(0, 0, TxnOp::Delete { path: p }, now, None);
+            }
+        }
+    }
+
+    /// Commits a txn: assigns the zxid, applies it, fires watches, and leaves
+    /// the per-op results in `scratch_results`.
+    fn commit(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        op: TxnOp,
+        now: Now,
+        _for_conn: Option<ConnId>,
+    ) -> Zxid {
+        let zxid = self.next_zxid();
+        let txn = Txn {
+            header: TxnHeader {
+                session,
+                cxid,
+                zxid,
+                time: now.wall_ms,
+            },
+            op,
+        };
+        let Core {
+            tree,
+            watches,
+            conns,
+            dirty,
+            scratch_conns,
+            scratch_results,
+            stats,
+            ..
+        } = self;
+        scratch_results.clear();
+        let mut fire = |(kind, path): (i32, &str)| {
+            watches.trigger(kind, path, scratch_conns);
+            for c in scratch_conns.iter() {
+                if let Some(conn) = conns.get_mut(c) {
+                    if conn.close {
+                        continue;
+                    }
+                    write_event(&mut conn.out, kind, path, zxid);
+                    stats.packets_sent += 1;
+                    if !conn.dirty {
+                        conn.dirty = true;
+                        dirty.push(*c);
+                    }
+                }
+            }
+        };
+        tree.apply(&txn, &mut fire, scratch_results);
+        zxid
+    }
+
+    fn handshake(&mut self, id: ConnId, frame: &[u8], now: Now) {
+        let Some(req) = records::connect_request(frame) else {
+            self.close_conn(id);
+            return;
+        };
+        if req.last_zxid_seen > self.last_zxid() {
+            self.close_conn(id);
+            return;
+        }
+        let timeout = (req.timeout.max(0) as u32).clamp(
+            self.cfg.min_session_timeout_ms,
+            self.cfg.max_session_timeout_ms,
+        );
+        let old_client = req.read_only.is_none();
+        let session = if req.session_id == 0 {
+            let sid = self.sessions.next_session_id();
+            self.sessions.add(sid, timeout, now.mono_ms);
+            self.commit(
+                sid,
+                0,
+                TxnOp::CreateSession {
+                    timeout: timeout as i32,
+                },
+                now,
+                Some(id),
+            );
+            Some(sid)
+        } else {
+            let sid = req.session_id;
+            let ok = req.passwd == crate::session::password(sid)
+                && self.sessions.touch(sid, now.mono_ms);
+            if ok {
+                // Move the session here: the old connection is dropped.
+                if let Some(old) = self.sessions.get(sid).and_then(|s| s.conn) {
+                    if old != id {
+                        self.close_conn(old);
+                        if let Some(c) = self.conns.get_mut(&old) {
+                            c.session = None;
+                        }
+                    }
+                }
+                self.sessions.set_timeout(sid, timeout, now.mono_ms);
+                Some(sid)
+            } else {
+                None
+            }
+        };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.old_client = old_client;
+        let at = jute::begin_frame(&mut c.out);
+        jute::put_int(&mut c.out, 0);
+        match session {
+            Some(sid) => {
+                jute::put_int(&mut c.out, timeout as i32);
+                jute::put_long(&mut c.out, sid);
+                jute::put_buffer(&mut c.out, Some(&crate::session::password(sid)));
+            }
+            None => {
+                jute::put_int(&mut c.out, 0);
+                jute::put_long(&mut c.out, 0);
+                jute::put_buffer(&mut c.out, Some(&[0; 16]));
+            }
+        }
+        if !old_client {
+            jute::put_bool(&mut c.out, false);
+        }
+        jute::end_frame(&mut c.out, at);
+        self.stats.packets_sent += 1;
+        match session {
+            Some(sid) => {
+                c.session = Some(sid);
+                c.stats.last_op = "SESS";
+                if let Some(s) = self.sessions.get_mut(sid) {
+                    s.conn = Some(id);
+                }
+                self.mark(id);
+            }
+            None => self.close_conn(id),
+        }
+    }
+
+    /// Writes a header-only reply.
+    fn reply_err(&mut self, id: ConnId, xid: i32, zxid: Zxid, code: i32) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            let at = jute::begin_frame(&mut c.out);
+            put_reply_header(&mut c.out, xid, zxid, code);
+            jute::end_frame(&mut c.out, at);
+            self.stats.packets_sent += 1;
+        }
+        self.mark(id);
+    }
+
+    /// Ends a session: deletes its ephemerals (firing watches), forgets it.
+    fn end_session(&mut self, sid: SessionId, cxid: i32, now: Now) -> Zxid {
+        if let Some(s) = self.sessions.get_mut(sid) {
+            s.closing = true;
+        }
+        let z = self.commit(sid, cxid, TxnOp::CloseSession, now, None);
+        self.sessions.remove(sid);
+        z
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+}
+
+/// Writes a notification frame (xid -1).
+pub(crate) fn write_event(out: &mut Vec<u8>, kind: i32, path: &str, zxid: Zxid) {
+    let at = jute::begin_frame(out);
+    put_reply_header(out, xid::NOTIFICATION, zxid, err::OK);
+    WatcherEventRef { kind, path }.encode(out);
+    jute::end_frame(out, at);
+}

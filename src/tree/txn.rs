@@ -1,0 +1,78 @@
+//! Transactions: the deterministic effects of a write, decided by prep and
+//! applied in zxid order by every replica.
+
+use super::acl::AclList;
+use crate::types::{SessionId, Zxid};
+
+/// `ephemeralOwner` marker for container nodes (clients see 0).
+pub const CONTAINER_OWNER: i64 = i64::MIN;
+/// High byte marking a TTL node's `ephemeralOwner` (low 40 bits: the TTL).
+pub const TTL_MARK: i64 = 0xFF00_0000_0000_0000u64 as i64;
+pub const MAX_TTL: i64 = 0xFF_FFFF_FFFF;
+
+pub fn is_container(owner: i64) -> bool {
+    owner == CONTAINER_OWNER
+}
+
+pub fn ttl_of(owner: i64) -> Option<i64> {
+    if owner != CONTAINER_OWNER && (owner as u64) >> 56 == 0xFF {
+        Some(owner & MAX_TTL)
+    } else {
+        None
+    }
+}
+
+/// A real ephemeral: owned by a session (containers and TTL nodes are not).
+pub fn is_ephemeral(owner: i64) -> bool {
+    owner != 0 && !is_container(owner) && ttl_of(owner).is_none()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxnHeader {
+    pub session: SessionId,
+    pub cxid: i32,
+    pub zxid: Zxid,
+    /// Wall-clock ms, taken by the leader (ctime/mtime).
+    pub time: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnOp {
+    CreateSession {
+        timeout: i32,
+    },
+    /// Deletes every ephemeral of `header.session`.
+    CloseSession,
+    Create {
+        path: Box<str>,
+        data: Option<Box<[u8]>>,
+        acl: AclList,
+        /// Internal ephemeralOwner (session, container or TTL marker, or 0).
+        owner: i64,
+        /// The parent's create counter after this create.
+        parent_cversion: i32,
+    },
+    Delete {
+        path: Box<str>,
+    },
+    SetData {
+        path: Box<str>,
+        data: Option<Box<[u8]>>,
+        version: i32,
+    },
+    SetAcl {
+        path: Box<str>,
+        acl: AclList,
+        aversion: i32,
+    },
+    Check {
+        path: Box<str>,
+    },
+    Multi(Vec<TxnOp>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Txn {
+    pub header: TxnHeader,
+    pub op: TxnOp,
+}

@@ -1,0 +1,375 @@
+//! Watch tables, as ZooKeeper's WatchManager keeps them: a data table
+//! (getData/exists watches, persistent and recursive watches) and a child
+//! table (getChildren watches, persistent watches). Watches belong to a
+//! connection. Each entry carries mode bits; a one-shot bit is consumed when it
+//! fires, persistent bits stay. Recursive watches fire for every descendant.
+
+use crate::proto::codes::event;
+use crate::types::{ConnId, FxHashMap, FxHashSet};
+use std::rc::Rc;
+
+pub const STANDARD: u8 = 1;
+pub const PERSISTENT: u8 = 2;
+pub const RECURSIVE: u8 = 4;
+
+#[derive(Default)]
+struct Table {
+    map: FxHashMap<Rc<str>, Vec<(ConnId, u8)>>,
+}
+
+impl Table {
+    fn add(&mut self, path: &Rc<str>, conn: ConnId, bit: u8) -> bool {
+        let v = self.map.entry(path.clone()).or_default();
+        if let Some(e) = v.iter_mut().find(|e| e.0 == conn) {
+            e.1 |= bit;
+            false
+        } else {
+            v.push((conn, bit));
+            true
+        }
+    }
+
+    fn has(&self, path: &str, conn: ConnId) -> bool {
+        self.map
+            .get(path)
+            .is_some_and(|v| v.iter().any(|e| e.0 == conn))
+    }
+
+    /// Removes `conn`'s entry at `path`; true if there was one.
+    fn remove(&mut self, path: &str, conn: ConnId) -> Option<u8> {
+        let v = self.map.get_mut(path)?;
+        let at = v.iter().position(|e| e.0 == conn)?;
+        let bits = v.swap_remove(at).1;
+        if v.is_empty() {
+            self.map.remove(path);
+        }
+        Some(bits)
+    }
+
+    /// Collects the watchers `path` fires (exact path: every mode; an
+    /// ancestor: recursive only) into `out`, consuming one-shot bits.
+    /// Returns the paths whose entry for a conn disappeared entirely.
+    fn fire(
+        &mut self,
+        path: &str,
+        ancestors: bool,
+        out: &mut Vec<ConnId>,
+        gone: &mut Vec<(Rc<str>, ConnId)>,
+    ) {
+        let mut p = path;
+        let mut exact = true;
+        loop {
+            if let Some(key) = self.map.get_key_value(p).map(|e| e.0.clone()) {
+                let v = self.map.get_mut(p).expect("present");
+                v.retain_mut(|e| {
+                    if !exact && e.1 & RECURSIVE == 0 {
+                        return true;
+                    }
+                    if !out.contains(&e.0) {
+                        out.push(e.0);
+                    }
+                    if exact && e.1 & STANDARD != 0 {
+                        e.1 &= !STANDARD;
+                        if e.1 == 0 {
+                            gone.push((key.clone(), e.0));
+                            return false;
+                        }
+                    }
+                    true
+                });
+                if v.is_empty() {
+                    self.map.remove(p);
+                }
+            }
+            if !ancestors || p == "/" || p.is_empty() {
+                break;
+            }
+            exact = false;
+            p = match p.rfind('/') {
+                Some(0) => "/",
+                Some(i) => &p[..i],
+                None => break,
+            };
+        }
+    }
+}
+
+#[derive(Default)]
+struct ConnWatches {
+    data: FxHashSet<Rc<str>>,
+    child: FxHashSet<Rc<str>>,
+}
+
+/// Which table(s) a removeWatches/checkWatches request addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatcherType {
+    Children,
+    Data,
+    Any,
+}
+
+impl WatcherType {
+    pub fn from_wire(t: i32) -> Option<WatcherType> {
+        match t {
+            1 => Some(WatcherType::Children),
+            2 => Some(WatcherType::Data),
+            3 => Some(WatcherType::Any),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct WatchManager {
+    data: Table,
+    child: Table,
+    recursive: usize,
+    by_conn: FxHashMap<ConnId, ConnWatches>,
+    scratch_gone: Vec<(Rc<str>, ConnId)>,
+}
+
+impl WatchManager {
+    fn key(&mut self, conn: ConnId, path: &str, data: bool) -> Rc<str> {
+        let cw = self.by_conn.entry(conn).or_default();
+        let (set, other) = if data {
+            (&mut cw.data, &cw.child)
+        } else {
+            (&mut cw.child, &cw.data)
+        };
+        if let Some(k) = set.get(path) {
+            return k.clone();
+        }
+        // Share the key with the other table when it is already there.
+        let k: Rc<str> = other.get(path).cloned().unwrap_or_else(|| path.into());
+        set.insert(k.clone());
+        k
+    }
+
+    /// getData / exists watch (one-shot).
+    pub fn add_data(&mut self, conn: ConnId, path: &str) {
+        let k = self.key(conn, path, true);
+        self.data.add(&k, conn, STANDARD);
+    }
+
+    /// getChildren watch (one-shot).
+    pub fn add_child(&mut self, conn: ConnId, path: &str) {
+        let k = self.key(conn, path, false);
+        self.child.add(&k, conn, STANDARD);
+    }
+
+    /// addWatch: mode 0 persistent (data + child), 1 persistent-recursive.
+    pub fn add_persistent(&mut self, conn: ConnId, path: &str, recursive: bool) {
+        let k = self.key(conn, path, true);
+        if recursive {
+            let had = self
+                .data
+                .map
+                .get(path)
+                .and_then(|v| v.iter().find(|e| e.0 == conn))
+                .is_some_and(|e| e.1 & RECURSIVE != 0);
+            self.data.add(&k, conn, RECURSIVE);
+            if !had {
+                self.recursive += 1;
+            }
+        } else {
+            self.data.add(&k, conn, PERSISTENT);
+            let k = self.key(conn, path, false);
+            self.child.add(&k, conn, PERSISTENT);
+        }
+    }
+
+    /// Connections to notify for event `kind` on `path`, in registration
+    /// order, each once; one-shot watches are consumed.
+    pub fn trigger(&mut self, kind: i32, path: &str, out: &mut Vec<ConnId>) {
+        out.clear();
+        let mut gone = std::mem::take(&mut self.scratch_gone);
+        let anc = self.recursive > 0;
+        match kind {
+            event::NODE_CREATED | event::NODE_DATA_CHANGED => {
+                self.data.fire(path, anc, out, &mut gone);
+                self.forget(&mut gone, true);
+            }
+            event::NODE_DELETED => {
+                self.data.fire(path, anc, out, &mut gone);
+                self.forget(&mut gone, true);
+                self.child.fire(path, false, out, &mut gone);
+                self.forget(&mut gone, false);
+            }
+            event::NODE_CHILDREN_CHANGED => {
+                self.child.fire(path, false, out, &mut gone);
+                self.forget(&mut gone, false);
+            }
+            _ => {}
+        }
+        self.scratch_gone = gone;
+    }
+
+    fn forget(&mut self, gone: &mut Vec<(Rc<str>, ConnId)>, data: bool) {
+        for (p, c) in gone.drain(..) {
+            if let Some(cw) = self.by_conn.get_mut(&c) {
+                if data {
+                    cw.data.remove(&p);
+                } else {
+                    cw.child.remove(&p);
+                }
+            }
+        }
+    }
+
+    fn remove_in(&mut self, conn: ConnId, path: &str, data: bool) -> bool {
+        let table = if data {
+            &mut self.data
+        } else {
+            &mut self.child
+        };
+        match table.remove(path, conn) {
+            Some(bits) => {
+                if data && bits & RECURSIVE != 0 {
+                    self.recursive -= 1;
+                }
+                if let Some(cw) = self.by_conn.get_mut(&conn) {
+                    if data {
+                        cw.data.remove(path);
+                    } else {
+                        cw.child.remove(path);
+                    }
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// removeWatches: true if anything was removed.
+    pub fn remove(&mut self, conn: ConnId, path: &str, t: WatcherType) -> bool {
+        let mut any = false;
+        if matches!(t, WatcherType::Children | WatcherType::Any) {
+            any |= self.remove_in(conn, path, false);
+        }
+        if matches!(t, WatcherType::Data | WatcherType::Any) {
+            any |= self.remove_in(conn, path, true);
+        }
+        any
+    }
+
+    /// checkWatches: true if such a watch exists.
+    pub fn contains(&self, conn: ConnId, path: &str, t: WatcherType) -> bool {
+        let c = matches!(t, WatcherType::Children | WatcherType::Any) && self.child.has(path, conn);
+        let d = matches!(t, WatcherType::Data | WatcherType::Any) && self.data.has(path, conn);
+        c || d
+    }
+
+    /// Drops every watch of a closed connection.
+    pub fn remove_conn(&mut self, conn: ConnId) {
+        let Some(cw) = self.by_conn.remove(&conn) else {
+            return;
+        };
+        for p in cw.data {
+            if let Some(bits) = self.data.remove(&p, conn) {
+                if bits & RECURSIVE != 0 {
+                    self.recursive -= 1;
+                }
+            }
+        }
+        for p in cw.child {
+            self.child.remove(&p, conn);
+        }
+    }
+
+    /// (connections with data watches, watched data paths, data watches):
+    /// what `wchs` reports.
+    pub fn data_summary(&self) -> (usize, usize, usize) {
+        let conns = self.by_conn.values().filter(|c| !c.data.is_empty()).count();
+        let total = self.data.map.values().map(|v| v.len()).sum();
+        (conns, self.data.map.len(), total)
+    }
+
+    /// Total watches in both tables (mntr zk_watch_count).
+    pub fn total(&self) -> usize {
+        self.data.map.values().map(|v| v.len()).sum::<usize>()
+            + self.child.map.values().map(|v| v.len()).sum::<usize>()
+    }
+
+    /// Data-watch paths per connection (wchc).
+    pub fn data_paths_by_conn(&self) -> Vec<(ConnId, Vec<String>)> {
+        let mut v: Vec<(ConnId, Vec<String>)> = self
+            .by_conn
+            .iter()
+            .filter(|(_, c)| !c.data.is_empty())
+            .map(|(k, c)| {
+                let mut p: Vec<String> = c.data.iter().map(|s| s.to_string()).collect();
+                p.sort();
+                (*k, p)
+            })
+            .collect();
+        v.sort_by_key(|e| e.0);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(n: u64) -> ConnId {
+        ConnId(n)
+    }
+
+    #[test]
+    fn one_shot_fires_once_and_persistent_stays() {
+        let mut w = WatchManager::default();
+        let mut out = Vec::new();
+        w.add_data(c(1), "/a");
+        w.add_persistent(c(2), "/a", false);
+        w.trigger(event::NODE_DATA_CHANGED, "/a", &mut out);
+        assert_eq!(out, vec![c(1), c(2)]);
+        w.trigger(event::NODE_DATA_CHANGED, "/a", &mut out);
+        assert_eq!(out, vec![c(2)]);
+        w.trigger(event::NODE_CHILDREN_CHANGED, "/a", &mut out);
+        assert_eq!(out, vec![c(2)]);
+    }
+
+    #[test]
+    fn delete_notifies_data_and_child_watchers_once() {
+        let mut w = WatchManager::default();
+        let mut out = Vec::new();
+        w.add_data(c(1), "/a");
+        w.add_child(c(1), "/a");
+        w.add_child(c(3), "/a");
+        w.trigger(event::NODE_DELETED, "/a", &mut out);
+        assert_eq!(out, vec![c(1), c(3)]);
+        assert_eq!(w.total(), 0);
+    }
+
+    #[test]
+    fn recursive_fires_for_descendants_but_not_child_events() {
+        let mut w = WatchManager::default();
+        let mut out = Vec::new();
+        w.add_persistent(c(1), "/w", true);
+        w.add_data(c(1), "/w/n/deep");
+        w.trigger(event::NODE_CREATED, "/w/n/deep", &mut out);
+        assert_eq!(out, vec![c(1)]);
+        w.trigger(event::NODE_CHILDREN_CHANGED, "/w/n", &mut out);
+        assert!(out.is_empty());
+        w.trigger(event::NODE_DELETED, "/w/n/deep", &mut out);
+        assert_eq!(out, vec![c(1)]);
+        assert!(w.remove(c(1), "/w", WatcherType::Any));
+        w.trigger(event::NODE_DELETED, "/w/x", &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn remove_and_check_by_type() {
+        let mut w = WatchManager::default();
+        w.add_data(c(1), "/a");
+        w.add_child(c(1), "/a");
+        assert!(w.contains(c(1), "/a", WatcherType::Children));
+        assert!(w.remove(c(1), "/a", WatcherType::Data));
+        assert!(!w.contains(c(1), "/a", WatcherType::Data));
+        assert!(w.contains(c(1), "/a", WatcherType::Any));
+        assert!(!w.remove(c(2), "/a", WatcherType::Any));
+        w.remove_conn(c(1));
+        assert_eq!(w.total(), 0);
+        assert_eq!(w.data_summary(), (0, 0, 0));
+    }
+}
