@@ -915,11 +915,13 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             "forceSync" => cfg.force_sync = cx.yes_no()?,
             "skipACL" => {
                 cx.yes_no()?;
+                cfg.ignore(e);
             }
             "sslQuorum" | "portUnification" => {
                 cx.boolean()?;
+                cfg.ignore(e);
             }
-            "secureClientPort" | "secureClientPortAddress" => {}
+            "secureClientPort" | "secureClientPortAddress" => cfg.ignore(e),
             "snapCount" => cfg.snap_count = cx.u32_range(0)?.max(2),
             "autopurge.snapRetainCount" => {
                 cfg.autopurge_snap_retain_count = cx.u32_range(0)?.max(3)

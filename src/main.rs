@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use corral::config::{self, Config};
+use corral::proto::fourlw::ConfInfo;
 use corral::runtime::{self, RuntimeConfig};
 use corral::server::CoreConfig;
 use std::path::PathBuf;
@@ -76,6 +77,19 @@ fn main() {
         max_frame: cfg.jute_max_buffer,
         sessionless_timeout_ms: cfg.sessionless_timeout_ms as u64,
         four_lw: cfg.four_lw_whitelist.clone(),
+        conf: ConfInfo {
+            client_port: cfg.client_port,
+            snap_dir: cfg.data_dir.join("version-2"),
+            log_dir: cfg.log_dir().join("version-2"),
+            data_dir_size: 0,
+            data_log_size: 0,
+            tick_time_ms: cfg.tick_time_ms,
+            max_client_cnxns: cfg.max_client_cnxns,
+            min_session_timeout_ms: cfg.min_session_timeout(),
+            max_session_timeout_ms: cfg.max_session_timeout(),
+            server_id: 0,
+            quorum: None,
+        },
     };
     tracing::info!(
         "corral {} serving on {} with {} shard(s)",

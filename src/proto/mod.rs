@@ -3,5 +3,6 @@
 //! runs on whichever shard owns the bytes; no I/O.
 
 pub mod codes;
+pub mod fourlw;
 pub mod jute;
 pub mod records;

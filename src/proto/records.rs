@@ -432,6 +432,20 @@ pub fn put_reply_header(out: &mut Vec<u8>, xid: i32, zxid: i64, err: i32) {
     jute::put_int(out, err);
 }
 
+/// WatcherEvent {type, state, path}; the state is always SyncConnected.
+pub struct WatcherEventRef<'a> {
+    pub kind: i32,
+    pub path: &'a str,
+}
+
+impl WatcherEventRef<'_> {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        jute::put_int(out, self.kind);
+        jute::put_int(out, super::codes::event::SYNC_CONNECTED);
+        jute::put_str(out, self.path);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,19 +503,5 @@ mod tests {
         b.push(1);
         assert_eq!(connect_request(&b).unwrap().read_only, Some(true));
         assert!(connect_request(&b[..30]).is_none());
-    }
-}
-
-/// WatcherEvent {type, state, path}; the state is always SyncConnected.
-pub struct WatcherEventRef<'a> {
-    pub kind: i32,
-    pub path: &'a str,
-}
-
-impl WatcherEventRef<'_> {
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        jute::put_int(out, self.kind);
-        jute::put_int(out, super::codes::event::SYNC_CONNECTED);
-        jute::put_str(out, self.path);
     }
 }

@@ -10,12 +10,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-/// The four-letter words recognised on a fresh connection.
-pub const FOUR_LETTER_WORDS: [&[u8; 4]; 18] = [
-    b"ruok", b"srvr", b"stat", b"mntr", b"cons", b"wchs", b"wchc", b"wchp", b"dump", b"conf",
-    b"envi", b"isro", b"crst", b"srst", b"dirs", b"gtmk", b"stmk", b"hash",
-];
-
 /// Output side of one connection.
 pub(crate) struct ConnIo {
     out: RefCell<Vec<u8>>,
@@ -60,8 +54,8 @@ pub(crate) async fn accept_loop(
     link: CoreLink,
     table: Rc<ConnTable>,
 ) -> std::io::Result<()> {
-    let listener =
-        TcpListener::bind(cfg.listen).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let listener = TcpListener::bind(cfg.listen)
+        .map_err(|e| std::io::Error::other(format!("shard {shard}: bind {}: {e}", cfg.listen)))?;
     let link = Rc::new(link);
     let cfg = Rc::new(cfg);
     let mut next: u64 = 0;
@@ -127,6 +121,10 @@ async fn serve(
             if wake_rx.recv().await.is_none() {
                 break;
             }
+            // Let the tasks that are ready run first: replies produced in
+            // the same turn leave in one write, and a client's close that
+            // arrived with them is seen before we write to it.
+            futures_lite::future::yield_now().await;
             loop {
                 std::mem::swap(&mut buf, &mut *writer_io.out.borrow_mut());
                 if buf.is_empty() {
@@ -175,6 +173,9 @@ async fn serve(
             timed.await.ok().flatten()
         };
         let Some(n) = n.filter(|n| *n > 0) else {
+            // The client closed (or the read failed): like ZooKeeper, drop
+            // whatever output is still queued and close.
+            io.out.borrow_mut().clear();
             break;
         };
         filled += n;
@@ -182,7 +183,7 @@ async fn serve(
         let mut at = 0;
         while filled - at >= 4 {
             let head = [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]];
-            if !handshook && at == 0 && FOUR_LETTER_WORDS.contains(&&head) {
+            if !handshook && at == 0 && crate::proto::fourlw::is_command_prefix(head) {
                 send(link, ToCore::FourLetter(id, head)).await;
                 // The core answers and closes; wait for the writer.
                 let _ = done_rx.recv().await;

@@ -6,8 +6,9 @@
 //! get replies and notifications back on one ordered channel each.
 
 mod conn;
+pub mod env;
 
-use crate::server::{Core, CoreConfig};
+use crate::server::{AdminExtras, Core, CoreConfig};
 use crate::types::{ConnId, Now};
 use glommio::channels::local_channel::{self, LocalSender};
 use glommio::channels::shared_channel::{self, ConnectedSender, SharedReceiver, SharedSender};
@@ -16,8 +17,6 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-pub use conn::FOUR_LETTER_WORDS;
 
 /// What the runtime needs to know.
 #[derive(Clone, Debug)]
@@ -29,6 +28,8 @@ pub struct RuntimeConfig {
     pub max_frame: u32,
     /// A connection that has not sent a ConnectRequest by then is dropped.
     pub sessionless_timeout_ms: u64,
+    /// What `conf` prints.
+    pub conf: crate::proto::fourlw::ConfInfo,
     /// Which four-letter words may run; the rest get ZooKeeper's refusal.
     pub four_lw: crate::config::FourLetterWhitelist,
 }
@@ -78,6 +79,7 @@ pub(crate) struct CoreHandle {
     pub remote: Vec<Option<LocalSender<FromCore>>>,
     pub clock: Clock,
     pub cfg: RuntimeConfig,
+    pub extras: AdminExtras,
 }
 
 impl CoreHandle {
@@ -109,7 +111,13 @@ impl CoreHandle {
                 ToCore::FourLetter(id, w) => {
                     let word = std::str::from_utf8(&w).unwrap_or("");
                     let ok = self.cfg.four_lw.allows(word);
-                    core.four_letter(id, w, ok, now);
+                    let mut extras = self.extras.clone();
+                    match &w {
+                        b"envi" => extras.env = Some(env::detect_env()),
+                        b"mntr" => extras.fds = env::process_fd_counts(),
+                        _ => {}
+                    }
+                    core.four_letter(id, w, ok, now, &extras);
                 }
                 ToCore::Closed(id) => core.conn_closed(id),
             }
@@ -145,7 +153,10 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         from_core_rx.push(Some(rx));
     }
     // Bind once up front so that a busy port is reported before any thread starts.
-    drop(std::net::TcpListener::bind(cfg.listen)?);
+    drop(
+        std::net::TcpListener::bind(cfg.listen)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", cfg.listen)))?,
+    );
 
     let mut handles = Vec::new();
     let mut core_parts = Some((to_core_rx, from_core_tx));
@@ -213,6 +224,10 @@ async fn core_shard(
         local: local.clone(),
         remote,
         clock,
+        extras: AdminExtras {
+            conf: cfg.conf.clone(),
+            ..Default::default()
+        },
         cfg: cfg.clone(),
     });
     for rx in rxs {

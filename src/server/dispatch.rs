@@ -76,6 +76,7 @@ impl Core {
             return;
         };
         c.stats.received += 1;
+        c.stats.sent += 1;
         c.stats.last_op = op_tag(opcode);
         c.stats.last_cxid = xid;
         c.stats.last_zxid = zxid;

@@ -8,6 +8,7 @@
 //! the watch tables.
 
 mod admin;
+pub use admin::AdminExtras;
 mod dispatch;
 
 use crate::proto::codes::{err, xid};
@@ -299,6 +300,7 @@ impl Core {
                         continue;
                     }
                     write_event(&mut conn.out, kind, path, zxid);
+                    conn.stats.sent += 1;
                     stats.packets_sent += 1;
                     if !conn.dirty {
                         conn.dirty = true;

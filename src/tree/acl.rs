@@ -173,7 +173,7 @@ pub fn fixup(req: &[AclRef<'_>], caller: &Caller) -> Result<Vec<Acl>, ()> {
     }
     let mut uniq: Vec<&AclRef<'_>> = Vec::with_capacity(req.len());
     for a in req {
-        if !uniq.iter().any(|u| *u == a) {
+        if !uniq.contains(&a) {
             uniq.push(a);
         }
     }

@@ -1,0 +1,2422 @@
+//! Four-letter words (4lw): recognition and ZooKeeper 3.8's exact reply texts.
+//!
+//! The server recognises a 4lw on a *fresh* connection when its first 4 bytes, read as a
+//! big-endian int, equal a known command code ([`is_command_prefix`]; no length prefix,
+//! trailing bytes such as `\n` ignored; `stmk` is followed by an 8-byte big-endian mask).
+//! It then fills a [`ServerSnapshot`] (plain owned data, `Default`, filled piece by piece:
+//! only what the command needs), calls [`render`], writes the bytes and closes the
+//! connection. `telnet close` (0xfff4fffd) is known but just closes, with no output.
+//! An unknown word is a frame length (huge): the server just closes.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// Version string printed by srvr/stat/envi/mntr. Matches go-zookeeper's FLWSrvr regex
+/// `Zookeeper version: [A-Za-z0-9.-]+, built on \d\d\d\d-\d\d-\d\d \d\d:\d\d [A-Za-z]+` and
+/// kazoo's `server_version()` (leading digits and dots: 3.8.4).
+pub const VERSION: &str = concat!(
+    "3.8.4-corral-",
+    env!("CARGO_PKG_VERSION"),
+    ", built on 2026-11-22 00:00 UTC"
+);
+
+/// Text of commands run while the server is not serving.
+pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
+
+/// `telnet close` (IAC DO/... 0xfff4fffd): a known code with no handler: close, no output.
+pub const TELNET_CLOSE: u32 = 0xfff4_fffd;
+
+/// The four-letter words of ZooKeeper 3.8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FourLetter {
+    Ruok,
+    Srvr,
+    Stat,
+    Mntr,
+    Cons,
+    Wchs,
+    Wchc,
+    Wchp,
+    Dump,
+    Conf,
+    Envi,
+    Isro,
+    Crst,
+    Srst,
+    Dirs,
+    Gtmk,
+    Stmk,
+    Hash,
+}
+
+impl FourLetter {
+    /// Every command.
+    pub const ALL: [FourLetter; 18] = [
+        FourLetter::Ruok,
+        FourLetter::Srvr,
+        FourLetter::Stat,
+        FourLetter::Mntr,
+        FourLetter::Cons,
+        FourLetter::Wchs,
+        FourLetter::Wchc,
+        FourLetter::Wchp,
+        FourLetter::Dump,
+        FourLetter::Conf,
+        FourLetter::Envi,
+        FourLetter::Isro,
+        FourLetter::Crst,
+        FourLetter::Srst,
+        FourLetter::Dirs,
+        FourLetter::Gtmk,
+        FourLetter::Stmk,
+        FourLetter::Hash,
+    ];
+
+    /// The command for these 4 bytes (case-sensitive, lowercase ASCII).
+    pub fn from_word(w: [u8; 4]) -> Option<FourLetter> {
+        Self::ALL.into_iter().find(|c| c.as_str().as_bytes() == w)
+    }
+
+    /// The word, e.g. `"ruok"` (the name used by the whitelist).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FourLetter::Ruok => "ruok",
+            FourLetter::Srvr => "srvr",
+            FourLetter::Stat => "stat",
+            FourLetter::Mntr => "mntr",
+            FourLetter::Cons => "cons",
+            FourLetter::Wchs => "wchs",
+            FourLetter::Wchc => "wchc",
+            FourLetter::Wchp => "wchp",
+            FourLetter::Dump => "dump",
+            FourLetter::Conf => "conf",
+            FourLetter::Envi => "envi",
+            FourLetter::Isro => "isro",
+            FourLetter::Crst => "crst",
+            FourLetter::Srst => "srst",
+            FourLetter::Dirs => "dirs",
+            FourLetter::Gtmk => "gtmk",
+            FourLetter::Stmk => "stmk",
+            FourLetter::Hash => "hash",
+        }
+    }
+
+    /// The command code: the word as a big-endian int (what a frame length would read as).
+    pub fn code(self) -> u32 {
+        let b = self.as_str().as_bytes();
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// Whether the command needs a running server (else it prints [`NOT_SERVING`]).
+    fn needs_server(self) -> bool {
+        !matches!(
+            self,
+            FourLetter::Ruok
+                | FourLetter::Envi
+                | FourLetter::Gtmk
+                | FourLetter::Stmk
+                | FourLetter::Isro
+        )
+    }
+}
+
+/// Whether the first 4 bytes of a fresh connection are a 4lw (a known command or
+/// [`TELNET_CLOSE`]) rather than a frame length.
+pub fn is_command_prefix(first4: [u8; 4]) -> bool {
+    u32::from_be_bytes(first4) == TELNET_CLOSE || FourLetter::from_word(first4).is_some()
+}
+
+/// Server state as printed by `Mode:` and `zk_server_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Standalone,
+    Leader,
+    Follower,
+    Observer,
+    ReadOnly,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Standalone => "standalone",
+            Mode::Leader => "leader",
+            Mode::Follower => "follower",
+            Mode::Observer => "observer",
+            Mode::ReadOnly => "read-only",
+        }
+    }
+}
+
+/// Session part of a `cons` line (printed only for a non-zero `sid`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionConnInfo {
+    pub sid: i64,
+    /// Last operation tag ([`op_tag`]), `"NA"` before the first request.
+    pub last_op: &'static str,
+    /// Connection establishment time, epoch ms (`est=`; omitted when None).
+    pub established_ms: Option<u64>,
+    /// Negotiated session timeout (`to=`; omitted when 0).
+    pub timeout_ms: u32,
+    /// Last client xid (`lcxid=0x..`; omitted when negative).
+    pub last_cxid: i64,
+    /// Last zxid sent (`lzxid=0x..`; -1 prints `0xffffffffffffffff` as in ZooKeeper).
+    pub last_zxid: i64,
+    /// Time of the last response on the server's monotonic ms clock (`lresp=`).
+    pub last_resp_mono_ms: u64,
+    /// Latencies in ms: last, min (0 when none), avg (integer division), max.
+    pub llat: u64,
+    pub minlat: u64,
+    pub avglat: u64,
+    pub maxlat: u64,
+}
+
+/// One client connection (stat/cons/dump). Include the connection asking for the 4lw
+/// itself: ZooKeeper lists it as `[0](queued=0,recved=1,sent=0)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnInfo {
+    pub addr: SocketAddr,
+    /// NIO interest ops: 1 = read, 4 = write, 5 = both, 0 = none (the 4lw connection).
+    pub interest_ops: u32,
+    /// Requests of this connection not answered yet.
+    pub queued: u64,
+    /// Packets received / sent on this connection (the ConnectRequest/Response count).
+    pub recved: u64,
+    pub sent: u64,
+    pub session: Option<SessionConnInfo>,
+}
+
+/// A session with a list of paths (data watches, ephemerals).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionPaths {
+    pub session_id: i64,
+    pub paths: Vec<String>,
+}
+
+/// A session-expiry bucket for `dump` (`expire_at_ms` is epoch ms).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionExpiryBucket {
+    pub expire_at_ms: u64,
+    pub session_ids: Vec<i64>,
+}
+
+/// A connection-expiry bucket for `dump`: (remote address, session id or 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnExpiryBucket {
+    pub expire_at_ms: u64,
+    pub conns: Vec<(SocketAddr, i64)>,
+}
+
+/// One `server.N` membership line for `conf` in quorum mode.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberInfo {
+    pub id: u64,
+    pub host: String,
+    pub quorum_port: u16,
+    pub election_port: u16,
+    pub observer: bool,
+    /// `;host:port` suffix; ZooKeeper omits it when the client address came from `clientPort`.
+    pub client: Option<(String, u16)>,
+}
+
+/// Quorum part of `conf`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QuorumConf {
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    /// Always 3 in 3.8.
+    pub election_alg: u32,
+    pub election_port: u16,
+    pub quorum_port: u16,
+    pub observer: bool,
+    pub members: Vec<MemberInfo>,
+    /// Dynamic config version (0 for a static config), printed in hex.
+    pub config_version: u64,
+}
+
+/// Fields of `conf` (and `dirs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfInfo {
+    pub client_port: u16,
+    /// ZooKeeper prints the snapshot dir: `<dataDir>/version-2`. Printed as given.
+    pub snap_dir: PathBuf,
+    /// ZooKeeper prints `<dataLogDir or dataDir>/version-2`. Printed as given.
+    pub log_dir: PathBuf,
+    /// Bytes of snapshots / logs (`dataDirSize`, `dataLogSize`, `dirs`).
+    pub data_dir_size: u64,
+    pub data_log_size: u64,
+    pub tick_time_ms: u32,
+    pub max_client_cnxns: u32,
+    pub min_session_timeout_ms: u32,
+    pub max_session_timeout_ms: u32,
+    /// 0 in standalone mode.
+    pub server_id: u64,
+    pub quorum: Option<QuorumConf>,
+}
+
+impl Default for ConfInfo {
+    fn default() -> Self {
+        ConfInfo {
+            client_port: 2181,
+            snap_dir: PathBuf::from("./data/version-2"),
+            log_dir: PathBuf::from("./data/version-2"),
+            data_dir_size: 0,
+            data_log_size: 0,
+            tick_time_ms: 2000,
+            max_client_cnxns: 60,
+            min_session_timeout_ms: 4000,
+            max_session_timeout_ms: 40000,
+            server_id: 0,
+            quorum: None,
+        }
+    }
+}
+
+/// Fields of `envi`. Empty strings print `<NA>` (as Java does for unset properties); the
+/// `java.*` keys print `<NA>` except `java.io.tmpdir`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnvInfo {
+    pub host_name: String,
+    /// Java style: `Linux`.
+    pub os_name: String,
+    /// Java style: `amd64` for x86_64.
+    pub os_arch: String,
+    /// Kernel release.
+    pub os_version: String,
+    pub user_name: String,
+    pub user_home: String,
+    /// Current directory.
+    pub user_dir: String,
+    pub tmp_dir: String,
+    /// `os.memory.free/max/total` in MiB (Java: heap figures; here: available, total RAM,
+    /// process resident size).
+    pub memory_free_mb: u64,
+    pub memory_max_mb: u64,
+    pub memory_total_mb: u64,
+}
+
+/// A `mntr` value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MntrValue {
+    Int(i64),
+    /// Printed as a Java double (`0.0`, `3.1667`).
+    Float(f64),
+    Text(String),
+}
+
+impl MntrValue {
+    fn render(&self) -> String {
+        match self {
+            MntrValue::Int(v) => v.to_string(),
+            MntrValue::Float(v) => java_double(*v),
+            MntrValue::Text(t) => t.clone(),
+        }
+    }
+}
+
+/// Leader-only `mntr` gauges.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LeaderMntr {
+    pub learners: u64,
+    pub synced_followers: u64,
+    pub synced_non_voting_followers: u64,
+    pub synced_observers: u64,
+    pub pending_syncs: u64,
+    pub leader_uptime: u64,
+    pub last_proposal_size: i64,
+    pub max_proposal_size: i64,
+    pub min_proposal_size: i64,
+}
+
+/// `mntr` figures. Every key of ZooKeeper 3.8's standalone `mntr` is printed; keys without
+/// a field here print 0 (0.0 for `avg_*`) unless given in `extra`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MntrFigures {
+    /// Rounded to 4 decimals and printed as a Java double.
+    pub avg_latency: f64,
+    pub min_latency: u64,
+    pub max_latency: u64,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub num_alive_connections: u64,
+    pub outstanding_requests: u64,
+    /// Server uptime in ms.
+    pub uptime: u64,
+    pub znode_count: u64,
+    /// Data + child watches (ZooKeeper: 3 for a getData, an exists and a getChildren watch).
+    pub watch_count: u64,
+    pub ephemerals_count: u64,
+    /// Sum of path lengths + data lengths of all nodes.
+    pub approximate_data_size: u64,
+    pub global_sessions: u64,
+    pub local_sessions: u64,
+    pub open_file_descriptor_count: u64,
+    pub max_file_descriptor_count: u64,
+    pub last_client_response_size: i64,
+    pub max_client_response_size: i64,
+    pub min_client_response_size: i64,
+    pub auth_failed_count: u64,
+    /// Quorum modes: `zk_peer_state` (e.g. `following - broadcast`).
+    pub peer_state: Option<String>,
+    /// Quorum modes: `zk_quorum_size`.
+    pub quorum_size: Option<u64>,
+    /// Leader only.
+    pub leader: Option<LeaderMntr>,
+    /// Any other key, without the `zk_` prefix (e.g. `("bytes_received_count", Int(292))`,
+    /// `("avg_readlatency", Float(0.5))`): replaces the value of a known key, else appended.
+    pub extra: Vec<(String, MntrValue)>,
+}
+
+/// Everything a 4lw may print. Plain owned data; `Default` is an idle standalone server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSnapshot {
+    /// [`VERSION`] by default.
+    pub version: &'static str,
+    /// False: most commands print [`NOT_SERVING`] (isro prints `null`).
+    pub serving: bool,
+    pub mode: Mode,
+    /// Server latency in ms (srvr/stat `Latency min/avg/max`); avg is rounded to 4 decimals.
+    pub latency_min: u64,
+    pub latency_avg: f64,
+    pub latency_max: u64,
+    /// Server-wide packet counts (all connections, 4lw ones included).
+    pub received: u64,
+    pub sent: u64,
+    /// `Connections:`: alive client connections, including the one asking.
+    pub alive_connections: u64,
+    pub outstanding: u64,
+    /// Last processed zxid.
+    pub zxid: i64,
+    /// Node count (ZooKeeper counts the root twice: a fresh server reports 5).
+    pub node_count: u64,
+    /// Leader: `Proposal sizes last/min/max` (None prints `-1/-1/-1`).
+    pub proposal_sizes: Option<(i64, i64, i64)>,
+    /// stat / cons, in the order to print.
+    pub connections: Vec<ConnInfo>,
+    /// Data/exist watches only (ZooKeeper's dataWatches table: no child watches) for
+    /// wchs/wchc/wchp, per session in order.
+    pub data_watches: Vec<SessionPaths>,
+    /// dump: sessions with ephemeral nodes.
+    pub ephemerals: Vec<SessionPaths>,
+    /// dump: session expiry buckets (ascending time).
+    pub session_expiry: Vec<SessionExpiryBucket>,
+    /// dump: connection expiry buckets (ascending time).
+    pub conn_expiry: Vec<ConnExpiryBucket>,
+    pub conf: ConfInfo,
+    pub env: EnvInfo,
+    pub mntr: MntrFigures,
+    /// gtmk / stmk (after the server applied the new mask).
+    pub trace_mask: i64,
+    /// hash: (zxid, digest) history.
+    pub digest_log: Vec<(i64, i64)>,
+}
+
+impl Default for ServerSnapshot {
+    fn default() -> Self {
+        ServerSnapshot {
+            version: VERSION,
+            serving: true,
+            mode: Mode::Standalone,
+            latency_min: 0,
+            latency_avg: 0.0,
+            latency_max: 0,
+            received: 0,
+            sent: 0,
+            alive_connections: 0,
+            outstanding: 0,
+            zxid: 0,
+            node_count: 0,
+            proposal_sizes: None,
+            connections: Vec::new(),
+            data_watches: Vec::new(),
+            ephemerals: Vec::new(),
+            session_expiry: Vec::new(),
+            conn_expiry: Vec::new(),
+            conf: ConfInfo::default(),
+            env: EnvInfo::default(),
+            mntr: MntrFigures::default(),
+            // ZooTrace's default mask
+            trace_mask: 306,
+            digest_log: Vec::new(),
+        }
+    }
+}
+
+/// The `lop=` tag ZooKeeper's FinalRequestProcessor records for an opcode (`"NA"` if none).
+pub fn op_tag(opcode: i32) -> &'static str {
+    match opcode {
+        1 | 15 | 19 | 21 => "CREA",
+        2 | 20 => "DELE",
+        3 => "EXIS",
+        4 => "GETD",
+        5 => "SETD",
+        6 => "GETA",
+        7 => "SETA",
+        8 | 12 => "GETC",
+        9 => "SYNC",
+        11 => "PING",
+        13 => "CHEC",
+        14 => "MULT",
+        16 => "RECO",
+        17 => "CHKW",
+        18 => "REMW",
+        22 => "MLTR",
+        101 => "SETW",
+        103 => "GETE",
+        104 => "GETACN",
+        105 => "STW2",
+        106 => "ADDW",
+        107 => "HOMI",
+        -10 => "SESS",
+        -11 => "CLOS",
+        _ => "NA",
+    }
+}
+
+/// Java's `Double.toString` for the values 4lw prints: `N.0` for integral values, the
+/// shortest round-tripping decimal in [1e-3, 1e7), computerized scientific notation
+/// (`1.0E7`, `1.5E-4`) outside it, `NaN`, `Infinity`.
+pub fn java_double(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    let a = v.abs();
+    if (1e-3..1e7).contains(&a) {
+        let s = format!("{v}");
+        if s.contains('.') {
+            s
+        } else {
+            s + ".0"
+        }
+    } else {
+        let s = format!("{v:e}");
+        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mant = if mant.contains('.') {
+            mant.to_string()
+        } else {
+            format!("{mant}.0")
+        };
+        format!("{mant}E{exp}")
+    }
+}
+
+/// ZooKeeper's average rounding (`BigDecimal.setScale(4, HALF_UP)`).
+pub fn round4(v: f64) -> f64 {
+    if !v.is_finite() {
+        return v;
+    }
+    (v * 10000.0).round() / 10000.0
+}
+
+/// Java `InetSocketAddress.toString()` of a resolved address: `/127.0.0.1:43162`,
+/// `/[0:0:0:0:0:0:0:1]:43162` (full, uncompressed IPv6; IPv4-mapped shown as IPv4).
+pub fn java_socket_addr(a: &SocketAddr) -> String {
+    match a.ip() {
+        IpAddr::V4(v4) => format!("/{v4}:{}", a.port()),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return format!("/{v4}:{}", a.port());
+            }
+            let segs: Vec<String> = v6.segments().iter().map(|s| format!("{s:x}")).collect();
+            let scope = match a {
+                SocketAddr::V6(s) if s.scope_id() != 0 => format!("%{}", s.scope_id()),
+                _ => String::new(),
+            };
+            format!("/[{}{scope}]:{}", segs.join(":"), a.port())
+        }
+    }
+}
+
+/// Java `Date.toString()` in UTC: `Sun Nov 22 00:04:44 UTC 2026`.
+pub fn java_date_utc(epoch_ms: u64) -> String {
+    let secs = epoch_ms / 1000;
+    let days = (secs / 86400) as i64;
+    let sod = secs % 86400;
+    // civil_from_days (Howard Hinnant)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
+        WD[days.rem_euclid(7) as usize],
+        MON[(m - 1) as usize],
+        d,
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        y
+    )
+}
+
+fn hex(v: i64) -> String {
+    format!("{:x}", v as u64)
+}
+
+fn or_na(s: &str) -> &str {
+    if s.is_empty() {
+        "<NA>"
+    } else {
+        s
+    }
+}
+
+/// Renders the reply to `cmd` exactly as ZooKeeper 3.8 does. `whitelist_ok` false gives
+/// `"<cmd> is not executed because it is not in the whitelist.\n"`. For `stmk` the server
+/// reads the 8-byte mask first and stores it in `snap.trace_mask`; for `crst`/`srst` it
+/// resets its statistics itself.
+pub fn render(cmd: FourLetter, snap: &ServerSnapshot, whitelist_ok: bool) -> Vec<u8> {
+    let name = cmd.as_str();
+    if !whitelist_ok {
+        return format!("{name} is not executed because it is not in the whitelist.\n")
+            .into_bytes();
+    }
+    if !snap.serving && cmd.needs_server() {
+        return if cmd == FourLetter::Hash {
+            NOT_SERVING.into()
+        } else {
+            format!("{NOT_SERVING}\n").into_bytes()
+        };
+    }
+    let mut o = String::new();
+    match cmd {
+        FourLetter::Ruok => o.push_str("imok"),
+        FourLetter::Isro => o.push_str(match (snap.serving, snap.mode) {
+            (false, _) => "null",
+            (true, Mode::ReadOnly) => "ro",
+            (true, _) => "rw",
+        }),
+        FourLetter::Srvr | FourLetter::Stat => render_stat(&mut o, snap, cmd == FourLetter::Stat),
+        FourLetter::Cons => {
+            for c in &snap.connections {
+                conn_line(&mut o, c, false);
+                o.push('\n');
+            }
+            o.push('\n');
+        }
+        FourLetter::Wchs => {
+            let conns = snap
+                .data_watches
+                .iter()
+                .filter(|s| !s.paths.is_empty())
+                .count();
+            let mut paths: Vec<&str> = snap
+                .data_watches
+                .iter()
+                .flat_map(|s| s.paths.iter().map(String::as_str))
+                .collect();
+            let total = paths.len();
+            paths.sort_unstable();
+            paths.dedup();
+            let _ = write!(
+                o,
+                "{conns} connections watching {} paths\nTotal watches:{total}\n",
+                paths.len()
+            );
+        }
+        FourLetter::Wchc => {
+            for s in snap.data_watches.iter().filter(|s| !s.paths.is_empty()) {
+                let _ = writeln!(o, "0x{}", hex(s.session_id));
+                for p in &s.paths {
+                    let _ = writeln!(o, "\t{p}");
+                }
+            }
+            o.push('\n');
+        }
+        FourLetter::Wchp => {
+            let mut by_path: Vec<(&str, Vec<i64>)> = Vec::new();
+            for s in &snap.data_watches {
+                for p in &s.paths {
+                    match by_path.iter_mut().find(|(q, _)| q == p) {
+                        Some((_, ids)) => ids.push(s.session_id),
+                        None => by_path.push((p, vec![s.session_id])),
+                    }
+                }
+            }
+            by_path.sort_by(|a, b| a.0.cmp(b.0));
+            for (p, ids) in by_path {
+                let _ = writeln!(o, "{p}");
+                for id in ids {
+                    let _ = writeln!(o, "\t0x{}", hex(id));
+                }
+            }
+            o.push('\n');
+        }
+        FourLetter::Dump => render_dump(&mut o, snap),
+        FourLetter::Conf => render_conf(&mut o, &snap.conf),
+        FourLetter::Envi => render_envi(&mut o, snap),
+        FourLetter::Mntr => render_mntr(&mut o, snap),
+        FourLetter::Crst => o.push_str("Connection stats reset.\n"),
+        FourLetter::Srst => o.push_str("Server stats reset.\n"),
+        FourLetter::Dirs => {
+            let _ = write!(
+                o,
+                "datadir_size: {}\nlogdir_size: {}\n",
+                snap.conf.data_dir_size, snap.conf.data_log_size
+            );
+        }
+        FourLetter::Gtmk | FourLetter::Stmk => {
+            let _ = write!(o, "{}", snap.trace_mask);
+        }
+        FourLetter::Hash => {
+            for (zxid, digest) in &snap.digest_log {
+                let _ = writeln!(o, "{}: {digest}", hex(*zxid));
+            }
+        }
+    }
+    o.into_bytes()
+}
+
+fn render_stat(o: &mut String, s: &ServerSnapshot, clients: bool) {
+    let _ = writeln!(o, "Zookeeper version: {}", s.version);
+    if s.mode == Mode::ReadOnly {
+        o.push_str("READ-ONLY mode; serving only read-only clients\n");
+    }
+    if clients {
+        o.push_str("Clients:\n");
+        for c in &s.connections {
+            conn_line(o, c, true);
+            o.push('\n');
+        }
+        o.push('\n');
+    }
+    let _ = write!(
+        o,
+        "Latency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\n\
+         Outstanding: {}\nZxid: 0x{}\nMode: {}\nNode count: {}\n",
+        s.latency_min,
+        java_double(round4(s.latency_avg)),
+        s.latency_max,
+        s.received,
+        s.sent,
+        s.alive_connections,
+        s.outstanding,
+        hex(s.zxid),
+        s.mode.as_str(),
+        s.node_count
+    );
+    if s.mode == Mode::Leader {
+        let (l, mi, ma) = s.proposal_sizes.unwrap_or((-1, -1, -1));
+        let _ = writeln!(o, "Proposal sizes last/min/max: {l}/{mi}/{ma}");
+    }
+}
+
+/// ` /ip:port[ops](queued=..,recved=..,sent=..[,sid=...])` without the newline.
+fn conn_line(o: &mut String, c: &ConnInfo, brief: bool) {
+    let _ = write!(
+        o,
+        " {}[{:x}](queued={},recved={},sent={}",
+        java_socket_addr(&c.addr),
+        c.interest_ops,
+        c.queued,
+        c.recved,
+        c.sent
+    );
+    if !brief {
+        if let Some(s) = c.session.as_ref().filter(|s| s.sid != 0) {
+            let _ = write!(o, ",sid=0x{},lop={}", hex(s.sid), s.last_op);
+            if let Some(est) = s.established_ms {
+                let _ = write!(o, ",est={est}");
+            }
+            if s.timeout_ms != 0 {
+                let _ = write!(o, ",to={}", s.timeout_ms);
+            }
+            if s.last_cxid >= 0 {
+                let _ = write!(o, ",lcxid=0x{}", hex(s.last_cxid));
+            }
+            let _ = write!(
+                o,
+                ",lzxid=0x{},lresp={},llat={},minlat={},avglat={},maxlat={}",
+                hex(s.last_zxid),
+                s.last_resp_mono_ms,
+                s.llat,
+                s.minlat,
+                s.avglat,
+                s.maxlat
+            );
+        }
+    }
+    o.push(')');
+}
+
+fn render_dump(o: &mut String, s: &ServerSnapshot) {
+    o.push_str("SessionTracker dump:\n");
+    let n: usize = s.session_expiry.iter().map(|b| b.session_ids.len()).sum();
+    let _ = writeln!(o, "Session Sets ({})/({n}):", s.session_expiry.len());
+    for b in &s.session_expiry {
+        let _ = writeln!(
+            o,
+            "{} expire at {}:",
+            b.session_ids.len(),
+            java_date_utc(b.expire_at_ms)
+        );
+        for id in &b.session_ids {
+            let _ = writeln!(o, "\t0x{}", hex(*id));
+        }
+    }
+    o.push_str("ephemeral nodes dump:\n");
+    let _ = writeln!(o, "Sessions with Ephemerals ({}):", s.ephemerals.len());
+    for e in &s.ephemerals {
+        let _ = writeln!(o, "0x{}:", hex(e.session_id));
+        for p in &e.paths {
+            let _ = writeln!(o, "\t{p}");
+        }
+    }
+    o.push_str("Connections dump:\n");
+    let n: usize = s.conn_expiry.iter().map(|b| b.conns.len()).sum();
+    let _ = writeln!(o, "Connections Sets ({})/({n}):", s.conn_expiry.len());
+    for b in &s.conn_expiry {
+        let _ = writeln!(
+            o,
+            "{} expire at {}:",
+            b.conns.len(),
+            java_date_utc(b.expire_at_ms)
+        );
+        for (addr, sid) in &b.conns {
+            let _ = writeln!(
+                o,
+                "\tip: {} sessionId: 0x{}",
+                java_socket_addr(addr),
+                hex(*sid)
+            );
+        }
+    }
+}
+
+fn render_conf(o: &mut String, c: &ConfInfo) {
+    let _ = write!(
+        o,
+        "clientPort={}\nsecureClientPort=-1\ndataDir={}\ndataDirSize={}\ndataLogDir={}\n\
+         dataLogSize={}\ntickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\n\
+         maxSessionTimeout={}\nclientPortListenBacklog=-1\nserverId={}\n",
+        c.client_port,
+        c.snap_dir.display(),
+        c.data_dir_size,
+        c.log_dir.display(),
+        c.data_log_size,
+        c.tick_time_ms,
+        c.max_client_cnxns,
+        c.min_session_timeout_ms,
+        c.max_session_timeout_ms,
+        c.server_id
+    );
+    if let Some(q) = &c.quorum {
+        let _ = write!(
+            o,
+            "initLimit={}\nsyncLimit={}\nelectionAlg={}\nelectionPort={}\nquorumPort={}\n\
+             peerType={}\nmembership: \n",
+            q.init_limit,
+            q.sync_limit,
+            q.election_alg,
+            q.election_port,
+            q.quorum_port,
+            u8::from(q.observer)
+        );
+        for m in &q.members {
+            let host = bracket_v6(&m.host);
+            let _ = write!(
+                o,
+                "server.{}={host}:{}:{}:{}",
+                m.id,
+                m.quorum_port,
+                m.election_port,
+                if m.observer {
+                    "observer"
+                } else {
+                    "participant"
+                }
+            );
+            if let Some((h, p)) = &m.client {
+                let _ = write!(o, ";{}:{p}", bracket_v6(h));
+            }
+            o.push('\n');
+        }
+        // QuorumVerifier.toString() has no newline after the version
+        let _ = write!(o, "version={:x}", q.config_version);
+    }
+}
+
+fn bracket_v6(h: &str) -> String {
+    if h.contains(':') {
+        format!("[{h}]")
+    } else {
+        h.to_string()
+    }
+}
+
+fn render_envi(o: &mut String, s: &ServerSnapshot) {
+    let e = &s.env;
+    let lines: [(&str, String); 18] = [
+        ("zookeeper.version", s.version.to_string()),
+        ("host.name", or_na(&e.host_name).to_string()),
+        ("java.version", "<NA>".into()),
+        ("java.vendor", "<NA>".into()),
+        ("java.home", "<NA>".into()),
+        ("java.class.path", "<NA>".into()),
+        ("java.library.path", "<NA>".into()),
+        ("java.io.tmpdir", or_na(&e.tmp_dir).to_string()),
+        ("java.compiler", "<NA>".into()),
+        ("os.name", or_na(&e.os_name).to_string()),
+        ("os.arch", or_na(&e.os_arch).to_string()),
+        ("os.version", or_na(&e.os_version).to_string()),
+        ("user.name", or_na(&e.user_name).to_string()),
+        ("user.home", or_na(&e.user_home).to_string()),
+        ("user.dir", or_na(&e.user_dir).to_string()),
+        ("os.memory.free", format!("{}MB", e.memory_free_mb)),
+        ("os.memory.max", format!("{}MB", e.memory_max_mb)),
+        ("os.memory.total", format!("{}MB", e.memory_total_mb)),
+    ];
+    o.push_str("Environment:\n");
+    for (k, v) in lines {
+        let _ = writeln!(o, "{k}={v}");
+    }
+}
+
+/// Plain (non-summary) `mntr` keys of ZooKeeper 3.8 beyond zk_version/zk_server_state, with
+/// whether the value is a double.
+const MNTR_GAUGES: &[(&str, bool)] = &[
+    ("avg_latency", true),
+    ("max_latency", false),
+    ("min_latency", false),
+    ("packets_received", false),
+    ("packets_sent", false),
+    ("num_alive_connections", false),
+    ("outstanding_requests", false),
+    ("uptime", false),
+    ("znode_count", false),
+    ("watch_count", false),
+    ("ephemerals_count", false),
+    ("approximate_data_size", false),
+    ("global_sessions", false),
+    ("local_sessions", false),
+    ("open_file_descriptor_count", false),
+    ("max_file_descriptor_count", false),
+    ("connection_drop_probability", true),
+    ("last_client_response_size", false),
+    ("max_client_response_size", false),
+    ("min_client_response_size", false),
+    ("outstanding_tls_handshake", false),
+    ("auth_failed_count", false),
+    ("non_mtls_remote_conn_count", false),
+    ("non_mtls_local_conn_count", false),
+];
+
+/// Counters (`zk_<name>`, integers).
+const MNTR_COUNTERS: &[&str] = &[
+    "proposal_count",
+    "watch_bytes",
+    "outstanding_changes_removed",
+    "throttled_ops",
+    "stale_requests_dropped",
+    "large_requests_rejected",
+    "insecure_admin_count",
+    "connection_rejected",
+    "cnxn_closed_without_zk_server_running",
+    "sessionless_connections_expired",
+    "looking_count",
+    "dead_watchers_queued",
+    "stale_requests",
+    "connection_drop_count",
+    "learner_proposal_received_count",
+    "digest_mismatches_count",
+    "dead_watchers_cleared",
+    "response_packet_cache_hits",
+    "bytes_received_count",
+    "add_dead_watcher_stall_time",
+    "request_throttle_wait_count",
+    "requests_not_forwarded_to_commit_processor",
+    "response_packet_cache_misses",
+    "ensemble_auth_success",
+    "prep_processor_request_queued",
+    "learner_commit_received_count",
+    "stale_replies",
+    "connection_request_count",
+    "response_bytes",
+    "ensemble_auth_fail",
+    "diff_count",
+    "response_packet_get_children_cache_misses",
+    "connection_revalidate_count",
+    "quit_leading_due_to_disloyal_voter",
+    "snap_count",
+    "unrecoverable_error_count",
+    "unsuccessful_handshake",
+    "commit_count",
+    "stale_sessions_expired",
+    "response_packet_get_children_cache_hits",
+    "sync_processor_request_queued",
+    "outstanding_changes_queued",
+    "request_commit_queued",
+    "ensemble_auth_skip",
+    "skip_learner_request_to_next_processor_count",
+    "tls_handshake_exceeded",
+    "revalidate_count",
+];
+
+/// Summaries printed as `zk_{avg,min,max,cnt,sum}_<name>`.
+const MNTR_SUMMARIES: &[&str] = &[
+    "socket_closing_time",
+    "proposal_process_time",
+    "leader_unavailable_time",
+    "node_created_watch_count",
+    "session_queues_drained",
+    "write_commit_proc_req_queued",
+    "connection_token_deficit",
+    "read_commit_proc_req_queued",
+    "node_deleted_watch_count",
+    "startup_txns_load_time",
+    "sync_processor_queue_size",
+    "follower_sync_time",
+    "prep_processor_queue_size",
+    "fsynctime",
+    "inflight_snap_count",
+    "reads_issued_from_session_queue",
+    "learner_request_processor_queue_size",
+    "snapshottime",
+    "unavailable_time",
+    "startup_txns_loaded",
+    "reads_after_write_in_session_queue",
+    "requests_in_session_queue",
+    "write_commit_proc_issued",
+    "prep_process_time",
+    "pending_session_queue_size",
+    "time_waiting_empty_pool_in_commit_processor_read_ms",
+    "commit_process_time",
+    "dbinittime",
+    "inflight_diff_count",
+    "netty_queued_buffer_capacity",
+    "election_time",
+    "commit_commit_proc_req_queued",
+    "sync_processor_batch_size",
+    "node_children_watch_count",
+    "write_batch_time_in_commit_processor",
+    "read_commit_proc_issued",
+    "concurrent_request_processing_in_commit_processor",
+    "observer_sync_time",
+    "node_changed_watch_count",
+    "sync_process_time",
+    "startup_snap_load_time",
+];
+
+/// Summaries with percentiles: the five keys plus `zk_{p50,p95,p99,p999}_<name>`.
+const MNTR_SUMMARIES_PCT: &[&str] = &[
+    "prep_processor_queue_time_ms",
+    "jvm_pause_time_ms",
+    "close_session_prep_time",
+    "read_commitproc_time_ms",
+    "updatelatency",
+    "local_write_committed_time_ms",
+    "request_throttle_queue_time_ms",
+    "readlatency",
+    "quorum_ack_latency",
+    "om_commit_process_time_ms",
+    "read_final_proc_time_ms",
+    "commit_propagation_latency",
+    "dead_watchers_cleaner_latency",
+    "write_final_proc_time_ms",
+    "proposal_ack_creation_latency",
+    "proposal_latency",
+    "om_proposal_process_time_ms",
+    "sync_processor_queue_and_flush_time_ms",
+    "propagation_latency",
+    "server_write_committed_time_ms",
+    "sync_processor_queue_time_ms",
+    "sync_processor_queue_flush_time_ms",
+    "write_commitproc_time_ms",
+];
+
+fn render_mntr(o: &mut String, s: &ServerSnapshot) {
+    let m = &s.mntr;
+    let mut kv: Vec<(String, MntrValue)> = Vec::with_capacity(520);
+    let int = |v: u64| MntrValue::Int(v.min(i64::MAX as u64) as i64);
+    if let Some(ps) = &m.peer_state {
+        kv.push(("peer_state".into(), MntrValue::Text(ps.clone())));
+    }
+    for &(k, is_float) in MNTR_GAUGES {
+        let v = match k {
+            "avg_latency" => MntrValue::Float(round4(m.avg_latency)),
+            "max_latency" => int(m.max_latency),
+            "min_latency" => int(m.min_latency),
+            "packets_received" => int(m.packets_received),
+            "packets_sent" => int(m.packets_sent),
+            "num_alive_connections" => int(m.num_alive_connections),
+            "outstanding_requests" => int(m.outstanding_requests),
+            "uptime" => int(m.uptime),
+            "znode_count" => int(m.znode_count),
+            "watch_count" => int(m.watch_count),
+            "ephemerals_count" => int(m.ephemerals_count),
+            "approximate_data_size" => int(m.approximate_data_size),
+            "global_sessions" => int(m.global_sessions),
+            "local_sessions" => int(m.local_sessions),
+            "open_file_descriptor_count" => int(m.open_file_descriptor_count),
+            "max_file_descriptor_count" => int(m.max_file_descriptor_count),
+            "last_client_response_size" => MntrValue::Int(m.last_client_response_size),
+            "max_client_response_size" => MntrValue::Int(m.max_client_response_size),
+            "min_client_response_size" => MntrValue::Int(m.min_client_response_size),
+            "auth_failed_count" => int(m.auth_failed_count),
+            _ if is_float => MntrValue::Float(0.0),
+            _ => MntrValue::Int(0),
+        };
+        kv.push((k.into(), v));
+    }
+    if let Some(q) = m.quorum_size {
+        kv.push(("quorum_size".into(), int(q)));
+    }
+    if let Some(l) = &m.leader {
+        for (k, v) in [
+            ("learners", int(l.learners)),
+            ("synced_followers", int(l.synced_followers)),
+            (
+                "synced_non_voting_followers",
+                int(l.synced_non_voting_followers),
+            ),
+            ("synced_observers", int(l.synced_observers)),
+            ("pending_syncs", int(l.pending_syncs)),
+            ("leader_uptime", int(l.leader_uptime)),
+            ("last_proposal_size", MntrValue::Int(l.last_proposal_size)),
+            ("max_proposal_size", MntrValue::Int(l.max_proposal_size)),
+            ("min_proposal_size", MntrValue::Int(l.min_proposal_size)),
+        ] {
+            kv.push((k.into(), v));
+        }
+    }
+    for k in MNTR_COUNTERS {
+        kv.push(((*k).into(), MntrValue::Int(0)));
+    }
+    let summary = |kv: &mut Vec<(String, MntrValue)>, name: &str, pct: bool| {
+        kv.push((format!("avg_{name}"), MntrValue::Float(0.0)));
+        for p in ["min", "max", "cnt", "sum"] {
+            kv.push((format!("{p}_{name}"), MntrValue::Int(0)));
+        }
+        if pct {
+            for p in ["p50", "p95", "p99", "p999"] {
+                kv.push((format!("{p}_{name}"), MntrValue::Int(0)));
+            }
+        }
+    };
+    for n in MNTR_SUMMARIES {
+        summary(&mut kv, n, false);
+    }
+    for n in MNTR_SUMMARIES_PCT {
+        summary(&mut kv, n, true);
+    }
+    for (k, v) in &m.extra {
+        let k = k.strip_prefix("zk_").unwrap_or(k);
+        match kv.iter_mut().find(|(q, _)| q == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => kv.push((k.to_string(), v.clone())),
+        }
+    }
+    let _ = writeln!(o, "zk_version\t{}", s.version);
+    let _ = writeln!(o, "zk_server_state\t{}", s.mode.as_str());
+    for (k, v) in kv {
+        let _ = writeln!(o, "zk_{k}\t{}", v.render());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // ---- golden replies of ZooKeeper 3.8.0 (shared/conformance/golden/4lw_*.jsonl) ----
+
+    const G_RUOK: &str = "imok";
+    const G_ISRO: &str = "rw";
+    const G_SRVR: &str = "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\nLatency min/avg/max: 0/3.1667/9\nReceived: 11\nSent: 10\nConnections: 2\nOutstanding: 0\nZxid: 0x3\nMode: standalone\nNode count: 7\n";
+    const G_STAT: &str = "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\nClients:\n /127.0.0.1:57410[1](queued=0,recved=6,sent=6)\n /127.0.0.1:57420[0](queued=0,recved=1,sent=0)\n\nLatency min/avg/max: 0/3.6667/13\nReceived: 11\nSent: 10\nConnections: 2\nOutstanding: 0\nZxid: 0x3\nMode: standalone\nNode count: 7\n";
+    const G_CONS: &str = " /127.0.0.1:49916[1](queued=0,recved=6,sent=6,sid=0x1000073035d0000,lop=GETC,est=1795312790090,to=30000,lcxid=0x5,lzxid=0x3,lresp=7537810,llat=1,minlat=0,avglat=4,maxlat=11)\n /127.0.0.1:49920[0](queued=0,recved=1,sent=0)\n\n";
+    const G_WCHS: &str = "1 connections watching 2 paths\nTotal watches:2\n";
+    const G_CONF: &str = "clientPort=26001\nsecureClientPort=-1\ndataDir=/tmp/cf-zk-26001-l98mwut4/data/version-2\ndataDirSize=457\ndataLogDir=/tmp/cf-zk-26001-l98mwut4/data/version-2\ndataLogSize=457\ntickTime=2000\nmaxClientCnxns=60\nminSessionTimeout=4000\nmaxSessionTimeout=40000\nclientPortListenBacklog=-1\nserverId=0\n";
+    const G_ENVI: &str = "Environment:\nzookeeper.version=3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\nhost.name=localhost\njava.version=17.0.15\njava.vendor=Debian\njava.home=/usr/lib/jvm/java-17-openjdk-amd64\njava.class.path=/etc/zookeeper/conf:/usr/share/java/zookeeper.jar\njava.library.path=/usr/java/packages/lib:/usr/lib/x86_64-linux-gnu/jni:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/usr/lib/jni:/lib:/usr/lib\njava.io.tmpdir=/tmp\njava.compiler=<NA>\nos.name=Linux\nos.arch=amd64\nos.version=6.18.44-fc-v595\nuser.name=root\nuser.home=/root\nuser.dir=/work/steering/shared/conformance\nos.memory.free=365MB\nos.memory.max=512MB\nos.memory.total=380MB\n";
+    const G_MNTR: &str = r#"zk_version	3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC
+zk_server_state	standalone
+zk_ephemerals_count	0
+zk_num_alive_connections	2
+zk_avg_latency	3.1667
+zk_outstanding_requests	0
+zk_znode_count	7
+zk_global_sessions	1
+zk_non_mtls_remote_conn_count	0
+zk_last_client_response_size	25
+zk_packets_sent	10
+zk_packets_received	11
+zk_max_client_response_size	88
+zk_connection_drop_probability	0.0
+zk_watch_count	3
+zk_auth_failed_count	0
+zk_min_latency	1
+zk_max_file_descriptor_count	20000
+zk_approximate_data_size	70
+zk_open_file_descriptor_count	38
+zk_local_sessions	0
+zk_uptime	304
+zk_max_latency	9
+zk_outstanding_tls_handshake	0
+zk_min_client_response_size	16
+zk_non_mtls_local_conn_count	0
+zk_proposal_count	0
+zk_watch_bytes	0
+zk_outstanding_changes_removed	4
+zk_throttled_ops	0
+zk_stale_requests_dropped	0
+zk_large_requests_rejected	0
+zk_insecure_admin_count	0
+zk_connection_rejected	0
+zk_cnxn_closed_without_zk_server_running	0
+zk_sessionless_connections_expired	0
+zk_looking_count	0
+zk_dead_watchers_queued	0
+zk_stale_requests	0
+zk_connection_drop_count	0
+zk_learner_proposal_received_count	0
+zk_digest_mismatches_count	0
+zk_dead_watchers_cleared	0
+zk_response_packet_cache_hits	0
+zk_bytes_received_count	292
+zk_add_dead_watcher_stall_time	0
+zk_request_throttle_wait_count	0
+zk_requests_not_forwarded_to_commit_processor	0
+zk_response_packet_cache_misses	1
+zk_ensemble_auth_success	0
+zk_prep_processor_request_queued	6
+zk_learner_commit_received_count	0
+zk_stale_replies	0
+zk_connection_request_count	1
+zk_response_bytes	195
+zk_ensemble_auth_fail	0
+zk_diff_count	0
+zk_response_packet_get_children_cache_misses	0
+zk_connection_revalidate_count	0
+zk_quit_leading_due_to_disloyal_voter	0
+zk_snap_count	0
+zk_unrecoverable_error_count	0
+zk_unsuccessful_handshake	0
+zk_commit_count	0
+zk_stale_sessions_expired	0
+zk_response_packet_get_children_cache_hits	0
+zk_sync_processor_request_queued	6
+zk_outstanding_changes_queued	4
+zk_request_commit_queued	0
+zk_ensemble_auth_skip	0
+zk_skip_learner_request_to_next_processor_count	0
+zk_tls_handshake_exceeded	0
+zk_revalidate_count	0
+zk_avg_socket_closing_time	0.0
+zk_min_socket_closing_time	0
+zk_max_socket_closing_time	0
+zk_cnt_socket_closing_time	0
+zk_sum_socket_closing_time	0
+zk_avg_proposal_process_time	0.0
+zk_min_proposal_process_time	0
+zk_max_proposal_process_time	0
+zk_cnt_proposal_process_time	6
+zk_sum_proposal_process_time	0
+zk_avg_leader_unavailable_time	0.0
+zk_min_leader_unavailable_time	0
+zk_max_leader_unavailable_time	0
+zk_cnt_leader_unavailable_time	0
+zk_sum_leader_unavailable_time	0
+zk_avg_node_created_watch_count	0.0
+zk_min_node_created_watch_count	0
+zk_max_node_created_watch_count	0
+zk_cnt_node_created_watch_count	0
+zk_sum_node_created_watch_count	0
+zk_avg_session_queues_drained	0.0
+zk_min_session_queues_drained	0
+zk_max_session_queues_drained	0
+zk_cnt_session_queues_drained	0
+zk_sum_session_queues_drained	0
+zk_avg_write_commit_proc_req_queued	0.0
+zk_min_write_commit_proc_req_queued	0
+zk_max_write_commit_proc_req_queued	0
+zk_cnt_write_commit_proc_req_queued	0
+zk_sum_write_commit_proc_req_queued	0
+zk_avg_connection_token_deficit	0.0
+zk_min_connection_token_deficit	0
+zk_max_connection_token_deficit	0
+zk_cnt_connection_token_deficit	1
+zk_sum_connection_token_deficit	0
+zk_avg_read_commit_proc_req_queued	0.0
+zk_min_read_commit_proc_req_queued	0
+zk_max_read_commit_proc_req_queued	0
+zk_cnt_read_commit_proc_req_queued	0
+zk_sum_read_commit_proc_req_queued	0
+zk_avg_node_deleted_watch_count	0.0
+zk_min_node_deleted_watch_count	0
+zk_max_node_deleted_watch_count	0
+zk_cnt_node_deleted_watch_count	0
+zk_sum_node_deleted_watch_count	0
+zk_avg_startup_txns_load_time	0.0
+zk_min_startup_txns_load_time	0
+zk_max_startup_txns_load_time	0
+zk_cnt_startup_txns_load_time	0
+zk_sum_startup_txns_load_time	0
+zk_avg_sync_processor_queue_size	0.0
+zk_min_sync_processor_queue_size	0
+zk_max_sync_processor_queue_size	0
+zk_cnt_sync_processor_queue_size	7
+zk_sum_sync_processor_queue_size	0
+zk_avg_follower_sync_time	0.0
+zk_min_follower_sync_time	0
+zk_max_follower_sync_time	0
+zk_cnt_follower_sync_time	0
+zk_sum_follower_sync_time	0
+zk_avg_prep_processor_queue_size	0.0
+zk_min_prep_processor_queue_size	0
+zk_max_prep_processor_queue_size	0
+zk_cnt_prep_processor_queue_size	7
+zk_sum_prep_processor_queue_size	0
+zk_avg_fsynctime	0.0
+zk_min_fsynctime	0
+zk_max_fsynctime	0
+zk_cnt_fsynctime	3
+zk_sum_fsynctime	0
+zk_avg_inflight_snap_count	0.0
+zk_min_inflight_snap_count	0
+zk_max_inflight_snap_count	0
+zk_cnt_inflight_snap_count	0
+zk_sum_inflight_snap_count	0
+zk_avg_reads_issued_from_session_queue	0.0
+zk_min_reads_issued_from_session_queue	0
+zk_max_reads_issued_from_session_queue	0
+zk_cnt_reads_issued_from_session_queue	0
+zk_sum_reads_issued_from_session_queue	0
+zk_avg_learner_request_processor_queue_size	0.0
+zk_min_learner_request_processor_queue_size	0
+zk_max_learner_request_processor_queue_size	0
+zk_cnt_learner_request_processor_queue_size	0
+zk_sum_learner_request_processor_queue_size	0
+zk_avg_snapshottime	0.0
+zk_min_snapshottime	0
+zk_max_snapshottime	0
+zk_cnt_snapshottime	1
+zk_sum_snapshottime	0
+zk_avg_unavailable_time	0.0
+zk_min_unavailable_time	0
+zk_max_unavailable_time	0
+zk_cnt_unavailable_time	0
+zk_sum_unavailable_time	0
+zk_avg_startup_txns_loaded	0.0
+zk_min_startup_txns_loaded	0
+zk_max_startup_txns_loaded	0
+zk_cnt_startup_txns_loaded	0
+zk_sum_startup_txns_loaded	0
+zk_avg_reads_after_write_in_session_queue	0.0
+zk_min_reads_after_write_in_session_queue	0
+zk_max_reads_after_write_in_session_queue	0
+zk_cnt_reads_after_write_in_session_queue	0
+zk_sum_reads_after_write_in_session_queue	0
+zk_avg_requests_in_session_queue	0.0
+zk_min_requests_in_session_queue	0
+zk_max_requests_in_session_queue	0
+zk_cnt_requests_in_session_queue	0
+zk_sum_requests_in_session_queue	0
+zk_avg_write_commit_proc_issued	0.0
+zk_min_write_commit_proc_issued	0
+zk_max_write_commit_proc_issued	0
+zk_cnt_write_commit_proc_issued	0
+zk_sum_write_commit_proc_issued	0
+zk_avg_prep_process_time	0.8333
+zk_min_prep_process_time	0
+zk_max_prep_process_time	4
+zk_cnt_prep_process_time	6
+zk_sum_prep_process_time	5
+zk_avg_pending_session_queue_size	0.0
+zk_min_pending_session_queue_size	0
+zk_max_pending_session_queue_size	0
+zk_cnt_pending_session_queue_size	0
+zk_sum_pending_session_queue_size	0
+zk_avg_time_waiting_empty_pool_in_commit_processor_read_ms	0.0
+zk_min_time_waiting_empty_pool_in_commit_processor_read_ms	0
+zk_max_time_waiting_empty_pool_in_commit_processor_read_ms	0
+zk_cnt_time_waiting_empty_pool_in_commit_processor_read_ms	0
+zk_sum_time_waiting_empty_pool_in_commit_processor_read_ms	0
+zk_avg_commit_process_time	0.0
+zk_min_commit_process_time	0
+zk_max_commit_process_time	0
+zk_cnt_commit_process_time	0
+zk_sum_commit_process_time	0
+zk_avg_dbinittime	12.0
+zk_min_dbinittime	12
+zk_max_dbinittime	12
+zk_cnt_dbinittime	1
+zk_sum_dbinittime	12
+zk_avg_inflight_diff_count	0.0
+zk_min_inflight_diff_count	0
+zk_max_inflight_diff_count	0
+zk_cnt_inflight_diff_count	0
+zk_sum_inflight_diff_count	0
+zk_avg_netty_queued_buffer_capacity	0.0
+zk_min_netty_queued_buffer_capacity	0
+zk_max_netty_queued_buffer_capacity	0
+zk_cnt_netty_queued_buffer_capacity	0
+zk_sum_netty_queued_buffer_capacity	0
+zk_avg_election_time	0.0
+zk_min_election_time	0
+zk_max_election_time	0
+zk_cnt_election_time	0
+zk_sum_election_time	0
+zk_avg_commit_commit_proc_req_queued	0.0
+zk_min_commit_commit_proc_req_queued	0
+zk_max_commit_commit_proc_req_queued	0
+zk_cnt_commit_commit_proc_req_queued	0
+zk_sum_commit_commit_proc_req_queued	0
+zk_avg_sync_processor_batch_size	1.0
+zk_min_sync_processor_batch_size	1
+zk_max_sync_processor_batch_size	1
+zk_cnt_sync_processor_batch_size	3
+zk_sum_sync_processor_batch_size	3
+zk_avg_node_children_watch_count	0.0
+zk_min_node_children_watch_count	0
+zk_max_node_children_watch_count	0
+zk_cnt_node_children_watch_count	0
+zk_sum_node_children_watch_count	0
+zk_avg_write_batch_time_in_commit_processor	0.0
+zk_min_write_batch_time_in_commit_processor	0
+zk_max_write_batch_time_in_commit_processor	0
+zk_cnt_write_batch_time_in_commit_processor	0
+zk_sum_write_batch_time_in_commit_processor	0
+zk_avg_read_commit_proc_issued	0.0
+zk_min_read_commit_proc_issued	0
+zk_max_read_commit_proc_issued	0
+zk_cnt_read_commit_proc_issued	0
+zk_sum_read_commit_proc_issued	0
+zk_avg_concurrent_request_processing_in_commit_processor	0.0
+zk_min_concurrent_request_processing_in_commit_processor	0
+zk_max_concurrent_request_processing_in_commit_processor	0
+zk_cnt_concurrent_request_processing_in_commit_processor	0
+zk_sum_concurrent_request_processing_in_commit_processor	0
+zk_avg_observer_sync_time	0.0
+zk_min_observer_sync_time	0
+zk_max_observer_sync_time	0
+zk_cnt_observer_sync_time	0
+zk_sum_observer_sync_time	0
+zk_avg_node_changed_watch_count	0.0
+zk_min_node_changed_watch_count	0
+zk_max_node_changed_watch_count	0
+zk_cnt_node_changed_watch_count	0
+zk_sum_node_changed_watch_count	0
+zk_avg_sync_process_time	0.0
+zk_min_sync_process_time	0
+zk_max_sync_process_time	0
+zk_cnt_sync_process_time	3
+zk_sum_sync_process_time	0
+zk_avg_startup_snap_load_time	1.0
+zk_min_startup_snap_load_time	1
+zk_max_startup_snap_load_time	1
+zk_cnt_startup_snap_load_time	1
+zk_sum_startup_snap_load_time	1
+zk_avg_prep_processor_queue_time_ms	0.0
+zk_min_prep_processor_queue_time_ms	0
+zk_max_prep_processor_queue_time_ms	0
+zk_cnt_prep_processor_queue_time_ms	6
+zk_sum_prep_processor_queue_time_ms	0
+zk_p50_prep_processor_queue_time_ms	0
+zk_p95_prep_processor_queue_time_ms	0
+zk_p99_prep_processor_queue_time_ms	0
+zk_p999_prep_processor_queue_time_ms	0
+zk_avg_jvm_pause_time_ms	0.0
+zk_min_jvm_pause_time_ms	0
+zk_max_jvm_pause_time_ms	0
+zk_cnt_jvm_pause_time_ms	0
+zk_sum_jvm_pause_time_ms	0
+zk_p50_jvm_pause_time_ms	0
+zk_p95_jvm_pause_time_ms	0
+zk_p99_jvm_pause_time_ms	0
+zk_p999_jvm_pause_time_ms	0
+zk_avg_close_session_prep_time	0.0
+zk_min_close_session_prep_time	0
+zk_max_close_session_prep_time	0
+zk_cnt_close_session_prep_time	0
+zk_sum_close_session_prep_time	0
+zk_p50_close_session_prep_time	0
+zk_p95_close_session_prep_time	0
+zk_p99_close_session_prep_time	0
+zk_p999_close_session_prep_time	0
+zk_avg_read_commitproc_time_ms	0.0
+zk_min_read_commitproc_time_ms	0
+zk_max_read_commitproc_time_ms	0
+zk_cnt_read_commitproc_time_ms	0
+zk_sum_read_commitproc_time_ms	0
+zk_p50_read_commitproc_time_ms	0
+zk_p95_read_commitproc_time_ms	0
+zk_p99_read_commitproc_time_ms	0
+zk_p999_read_commitproc_time_ms	0
+zk_avg_updatelatency	5.0
+zk_min_updatelatency	1
+zk_max_updatelatency	9
+zk_cnt_updatelatency	3
+zk_sum_updatelatency	15
+zk_p50_updatelatency	5
+zk_p95_updatelatency	9
+zk_p99_updatelatency	9
+zk_p999_updatelatency	9
+zk_avg_local_write_committed_time_ms	0.0
+zk_min_local_write_committed_time_ms	0
+zk_max_local_write_committed_time_ms	0
+zk_cnt_local_write_committed_time_ms	0
+zk_sum_local_write_committed_time_ms	0
+zk_p50_local_write_committed_time_ms	0
+zk_p95_local_write_committed_time_ms	0
+zk_p99_local_write_committed_time_ms	0
+zk_p999_local_write_committed_time_ms	0
+zk_avg_request_throttle_queue_time_ms	0.3333
+zk_min_request_throttle_queue_time_ms	0
+zk_max_request_throttle_queue_time_ms	1
+zk_cnt_request_throttle_queue_time_ms	6
+zk_sum_request_throttle_queue_time_ms	2
+zk_p50_request_throttle_queue_time_ms	0
+zk_p95_request_throttle_queue_time_ms	1
+zk_p99_request_throttle_queue_time_ms	1
+zk_p999_request_throttle_queue_time_ms	1
+zk_avg_readlatency	1.3333
+zk_min_readlatency	1
+zk_max_readlatency	2
+zk_cnt_readlatency	3
+zk_sum_readlatency	4
+zk_p50_readlatency	1
+zk_p95_readlatency	2
+zk_p99_readlatency	2
+zk_p999_readlatency	2
+zk_avg_quorum_ack_latency	0.0
+zk_min_quorum_ack_latency	0
+zk_max_quorum_ack_latency	0
+zk_cnt_quorum_ack_latency	0
+zk_sum_quorum_ack_latency	0
+zk_p50_quorum_ack_latency	0
+zk_p95_quorum_ack_latency	0
+zk_p99_quorum_ack_latency	0
+zk_p999_quorum_ack_latency	0
+zk_avg_om_commit_process_time_ms	0.0
+zk_min_om_commit_process_time_ms	0
+zk_max_om_commit_process_time_ms	0
+zk_cnt_om_commit_process_time_ms	0
+zk_sum_om_commit_process_time_ms	0
+zk_p50_om_commit_process_time_ms	0
+zk_p95_om_commit_process_time_ms	0
+zk_p99_om_commit_process_time_ms	0
+zk_p999_om_commit_process_time_ms	0
+zk_avg_read_final_proc_time_ms	0.0
+zk_min_read_final_proc_time_ms	0
+zk_max_read_final_proc_time_ms	0
+zk_cnt_read_final_proc_time_ms	0
+zk_sum_read_final_proc_time_ms	0
+zk_p50_read_final_proc_time_ms	0
+zk_p95_read_final_proc_time_ms	0
+zk_p99_read_final_proc_time_ms	0
+zk_p999_read_final_proc_time_ms	0
+zk_avg_commit_propagation_latency	0.0
+zk_min_commit_propagation_latency	0
+zk_max_commit_propagation_latency	0
+zk_cnt_commit_propagation_latency	0
+zk_sum_commit_propagation_latency	0
+zk_p50_commit_propagation_latency	0
+zk_p95_commit_propagation_latency	0
+zk_p99_commit_propagation_latency	0
+zk_p999_commit_propagation_latency	0
+zk_avg_dead_watchers_cleaner_latency	0.0
+zk_min_dead_watchers_cleaner_latency	0
+zk_max_dead_watchers_cleaner_latency	0
+zk_cnt_dead_watchers_cleaner_latency	0
+zk_sum_dead_watchers_cleaner_latency	0
+zk_p50_dead_watchers_cleaner_latency	0
+zk_p95_dead_watchers_cleaner_latency	0
+zk_p99_dead_watchers_cleaner_latency	0
+zk_p999_dead_watchers_cleaner_latency	0
+zk_avg_write_final_proc_time_ms	0.0
+zk_min_write_final_proc_time_ms	0
+zk_max_write_final_proc_time_ms	0
+zk_cnt_write_final_proc_time_ms	0
+zk_sum_write_final_proc_time_ms	0
+zk_p50_write_final_proc_time_ms	0
+zk_p95_write_final_proc_time_ms	0
+zk_p99_write_final_proc_time_ms	0
+zk_p999_write_final_proc_time_ms	0
+zk_avg_proposal_ack_creation_latency	0.0
+zk_min_proposal_ack_creation_latency	0
+zk_max_proposal_ack_creation_latency	0
+zk_cnt_proposal_ack_creation_latency	0
+zk_sum_proposal_ack_creation_latency	0
+zk_p50_proposal_ack_creation_latency	0
+zk_p95_proposal_ack_creation_latency	0
+zk_p99_proposal_ack_creation_latency	0
+zk_p999_proposal_ack_creation_latency	0
+zk_avg_proposal_latency	0.0
+zk_min_proposal_latency	0
+zk_max_proposal_latency	0
+zk_cnt_proposal_latency	0
+zk_sum_proposal_latency	0
+zk_p50_proposal_latency	0
+zk_p95_proposal_latency	0
+zk_p99_proposal_latency	0
+zk_p999_proposal_latency	0
+zk_avg_om_proposal_process_time_ms	0.0
+zk_min_om_proposal_process_time_ms	0
+zk_max_om_proposal_process_time_ms	0
+zk_cnt_om_proposal_process_time_ms	0
+zk_sum_om_proposal_process_time_ms	0
+zk_p50_om_proposal_process_time_ms	0
+zk_p95_om_proposal_process_time_ms	0
+zk_p99_om_proposal_process_time_ms	0
+zk_p999_om_proposal_process_time_ms	0
+zk_avg_sync_processor_queue_and_flush_time_ms	0.3333
+zk_min_sync_processor_queue_and_flush_time_ms	0
+zk_max_sync_processor_queue_and_flush_time_ms	1
+zk_cnt_sync_processor_queue_and_flush_time_ms	3
+zk_sum_sync_processor_queue_and_flush_time_ms	1
+zk_p50_sync_processor_queue_and_flush_time_ms	0
+zk_p95_sync_processor_queue_and_flush_time_ms	1
+zk_p99_sync_processor_queue_and_flush_time_ms	1
+zk_p999_sync_processor_queue_and_flush_time_ms	1
+zk_avg_propagation_latency	4.0
+zk_min_propagation_latency	0
+zk_max_propagation_latency	8
+zk_cnt_propagation_latency	3
+zk_sum_propagation_latency	12
+zk_p50_propagation_latency	4
+zk_p95_propagation_latency	8
+zk_p99_propagation_latency	8
+zk_p999_propagation_latency	8
+zk_avg_server_write_committed_time_ms	0.0
+zk_min_server_write_committed_time_ms	0
+zk_max_server_write_committed_time_ms	0
+zk_cnt_server_write_committed_time_ms	0
+zk_sum_server_write_committed_time_ms	0
+zk_p50_server_write_committed_time_ms	0
+zk_p95_server_write_committed_time_ms	0
+zk_p99_server_write_committed_time_ms	0
+zk_p999_server_write_committed_time_ms	0
+zk_avg_sync_processor_queue_time_ms	0.0
+zk_min_sync_processor_queue_time_ms	0
+zk_max_sync_processor_queue_time_ms	0
+zk_cnt_sync_processor_queue_time_ms	6
+zk_sum_sync_processor_queue_time_ms	0
+zk_p50_sync_processor_queue_time_ms	0
+zk_p95_sync_processor_queue_time_ms	0
+zk_p99_sync_processor_queue_time_ms	0
+zk_p999_sync_processor_queue_time_ms	0
+zk_avg_sync_processor_queue_flush_time_ms	0.3333
+zk_min_sync_processor_queue_flush_time_ms	0
+zk_max_sync_processor_queue_flush_time_ms	1
+zk_cnt_sync_processor_queue_flush_time_ms	3
+zk_sum_sync_processor_queue_flush_time_ms	1
+zk_p50_sync_processor_queue_flush_time_ms	0
+zk_p95_sync_processor_queue_flush_time_ms	1
+zk_p99_sync_processor_queue_flush_time_ms	1
+zk_p999_sync_processor_queue_flush_time_ms	1
+zk_avg_write_commitproc_time_ms	0.0
+zk_min_write_commitproc_time_ms	0
+zk_max_write_commitproc_time_ms	0
+zk_cnt_write_commitproc_time_ms	0
+zk_sum_write_commitproc_time_ms	0
+zk_p50_write_commitproc_time_ms	0
+zk_p95_write_commitproc_time_ms	0
+zk_p99_write_commitproc_time_ms	0
+zk_p999_write_commitproc_time_ms	0
+zk_avg_cf_4lw_mntr_read_per_namespace	80.5
+zk_min_cf_4lw_mntr_read_per_namespace	80
+zk_max_cf_4lw_mntr_read_per_namespace	81
+zk_cnt_cf_4lw_mntr_read_per_namespace	2
+zk_sum_cf_4lw_mntr_read_per_namespace	161
+zk_avg_cf_4lw_mntr_write_per_namespace	13.0
+zk_min_cf_4lw_mntr_write_per_namespace	12
+zk_max_cf_4lw_mntr_write_per_namespace	14
+zk_cnt_cf_4lw_mntr_write_per_namespace	2
+zk_sum_cf_4lw_mntr_write_per_namespace	26
+"#;
+
+    // ---- shape normalizer mirroring replay.py normalize_4lw ----
+
+    fn is_int(v: &str) -> bool {
+        let d = v.strip_prefix('-').unwrap_or(v);
+        !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+    }
+
+    fn is_float(v: &str) -> bool {
+        if v == "NaN" || v == "Infinity" || v == "-Infinity" {
+            return true;
+        }
+        let v = v.strip_prefix('-').unwrap_or(v);
+        let (num, exp) = match v.split_once('E') {
+            Some((n, e)) => (n, Some(e)),
+            None => (v, None),
+        };
+        let ok_num = match num.split_once('.') {
+            Some((a, b)) => {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && a.bytes().all(|c| c.is_ascii_digit())
+                    && b.bytes().all(|c| c.is_ascii_digit())
+            }
+            None => false,
+        };
+        ok_num && exp.is_none_or(is_int)
+    }
+
+    fn shape(key: &str, val: &str) -> String {
+        if key == "Mode" || key == "zk_server_state" {
+            return val.to_string();
+        }
+        if val.is_empty() {
+            return String::new();
+        }
+        if is_int(val) {
+            return "<int>".into();
+        }
+        if is_float(val) {
+            return "<float>".into();
+        }
+        if let Some(h) = val.strip_prefix("0x") {
+            if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return "<hex>".into();
+            }
+        }
+        if val.contains('/')
+            && val
+                .bytes()
+                .all(|b| b == b'-' || b == b'.' || b == b'/' || b.is_ascii_digit())
+        {
+            return val
+                .split('/')
+                .map(|v| shape("", v))
+                .collect::<Vec<_>>()
+                .join("/");
+        }
+        "<text>".into()
+    }
+
+    fn mask_client_line(line: &str) -> String {
+        // ^ /(.*?)\[(.*?)\]\((.*)\)$
+        let inner = line
+            .strip_prefix(" /")
+            .and_then(|r| r.split_once('['))
+            .and_then(|(_, r)| r.split_once("]("))
+            .and_then(|(_, r)| r.strip_suffix(')'));
+        match inner {
+            Some(kvs) => {
+                let keys: Vec<String> = kvs
+                    .split(',')
+                    .map(|kv| format!("{}=<v>", kv.split('=').next().unwrap()))
+                    .collect();
+                format!(" /<addr>:<port>[<ops>]({})", keys.join(","))
+            }
+            None => mask_digits(line),
+        }
+    }
+
+    fn mask_digits(line: &str) -> String {
+        // re.sub(r"(?<![0-9a-fx])\d+", "N") then re.sub(r"0x[0-9a-fA-F]+", "0xH")
+        let cs: Vec<char> = line.chars().collect();
+        let mut s = String::new();
+        let mut i = 0;
+        while i < cs.len() {
+            let prev_ok = i == 0
+                || !(cs[i - 1].is_ascii_digit()
+                    || ('a'..='f').contains(&cs[i - 1])
+                    || cs[i - 1] == 'x');
+            if cs[i].is_ascii_digit() && prev_ok {
+                while i < cs.len() && cs[i].is_ascii_digit() {
+                    i += 1;
+                }
+                s.push('N');
+            } else {
+                s.push(cs[i]);
+                i += 1;
+            }
+        }
+        let cs: Vec<char> = s.chars().collect();
+        let mut out = String::new();
+        let mut i = 0;
+        while i < cs.len() {
+            if cs[i] == '0'
+                && cs.get(i + 1) == Some(&'x')
+                && cs.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit())
+            {
+                i += 2;
+                while i < cs.len() && cs[i].is_ascii_hexdigit() {
+                    i += 1;
+                }
+                out.push_str("0xH");
+            } else {
+                out.push(cs[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    fn mask_line(line: &str) -> String {
+        for sep in ["=", "\t", ": ", ":"] {
+            if let Some((k, v)) = line.split_once(sep) {
+                return format!("{k}{sep}{}", shape(k, v));
+            }
+        }
+        mask_digits(line)
+    }
+
+    fn normalize(cmd: &str, text: &str) -> Vec<String> {
+        if cmd == "ruok" || cmd == "isro" || text.is_empty() {
+            return vec![format!("text {text:?}")];
+        }
+        let lines: Vec<&str> = text.split('\n').collect();
+        let mut out = Vec::new();
+        if cmd == "mntr" {
+            for (i, l) in lines.iter().take(2).enumerate() {
+                out.push(format!("line[{}] {}", i + 1, mask_line(l)));
+            }
+            let mut rest: Vec<String> = lines[2..]
+                .iter()
+                .filter(|l| !l.is_empty() && !l.contains("_per_namespace"))
+                .map(|l| mask_line(l))
+                .collect();
+            rest.sort();
+            rest.dedup();
+            out.push(format!("rest {rest:?}"));
+            out.push(format!("ends with newline {}", text.ends_with('\n')));
+            return out;
+        }
+        let mut clients: Option<(usize, Vec<String>)> = None;
+        for l in lines {
+            if l.starts_with(" /") {
+                let m = mask_client_line(l);
+                match clients.as_mut() {
+                    None => {
+                        clients = Some((out.len(), vec![m]));
+                        out.push(String::new());
+                    }
+                    Some((_, v)) => {
+                        if !v.contains(&m) {
+                            v.push(m)
+                        }
+                    }
+                }
+                continue;
+            }
+            out.push(format!("line[{}] {}", out.len() + 1, mask_line(l)));
+        }
+        if let Some((pos, mut v)) = clients {
+            v.sort();
+            out[pos] = format!("client lines {v:?}");
+        }
+        out
+    }
+
+    fn text(cmd: FourLetter, s: &ServerSnapshot) -> String {
+        String::from_utf8(render(cmd, s, true)).unwrap()
+    }
+
+    fn assert_shape(cmd: FourLetter, golden: &str, s: &ServerSnapshot) -> String {
+        let t = text(cmd, s);
+        assert_eq!(
+            normalize(cmd.as_str(), &t),
+            normalize(cmd.as_str(), golden),
+            "{}: ours:\n{t}\ngolden:\n{golden}",
+            cmd.as_str()
+        );
+        t
+    }
+
+    /// The situation of the golden captures: one kazoo session (2 data watches, 1 child
+    /// watch, 6 packets each way) plus the 4lw connection itself.
+    fn golden_like() -> ServerSnapshot {
+        let session_conn = ConnInfo {
+            addr: "127.0.0.1:49916".parse().unwrap(),
+            interest_ops: 1,
+            queued: 0,
+            recved: 6,
+            sent: 6,
+            session: Some(SessionConnInfo {
+                sid: 0x1000073035d0000,
+                last_op: op_tag(8),
+                established_ms: Some(1795312790090),
+                timeout_ms: 30000,
+                last_cxid: 5,
+                last_zxid: 3,
+                last_resp_mono_ms: 7537810,
+                llat: 1,
+                minlat: 0,
+                avglat: 4,
+                maxlat: 11,
+            }),
+        };
+        let fourlw_conn = ConnInfo {
+            addr: "127.0.0.1:49920".parse().unwrap(),
+            interest_ops: 0,
+            queued: 0,
+            recved: 1,
+            sent: 0,
+            session: None,
+        };
+        ServerSnapshot {
+            latency_min: 0,
+            latency_avg: 19.0 / 6.0,
+            latency_max: 9,
+            received: 11,
+            sent: 10,
+            alive_connections: 2,
+            zxid: 3,
+            node_count: 7,
+            connections: vec![session_conn, fourlw_conn],
+            data_watches: vec![SessionPaths {
+                session_id: 0x1000073035d0000,
+                paths: vec!["/cf_4lw/missing".into(), "/cf_4lw".into()],
+            }],
+            conf: ConfInfo {
+                client_port: 26001,
+                snap_dir: "/tmp/d/version-2".into(),
+                log_dir: "/tmp/d/version-2".into(),
+                data_dir_size: 457,
+                data_log_size: 457,
+                ..ConfInfo::default()
+            },
+            env: EnvInfo {
+                host_name: "localhost".into(),
+                os_name: "Linux".into(),
+                os_arch: "amd64".into(),
+                os_version: "6.18.44-fc-v595".into(),
+                user_name: "root".into(),
+                user_home: "/root".into(),
+                user_dir: "/work".into(),
+                tmp_dir: "/tmp".into(),
+                memory_free_mb: 365,
+                memory_max_mb: 512,
+                memory_total_mb: 380,
+            },
+            mntr: MntrFigures {
+                avg_latency: 19.0 / 6.0,
+                min_latency: 1,
+                max_latency: 9,
+                packets_received: 11,
+                packets_sent: 10,
+                num_alive_connections: 2,
+                uptime: 304,
+                znode_count: 7,
+                watch_count: 3,
+                approximate_data_size: 70,
+                global_sessions: 1,
+                open_file_descriptor_count: 38,
+                max_file_descriptor_count: 20000,
+                last_client_response_size: 25,
+                max_client_response_size: 88,
+                min_client_response_size: 16,
+                ..MntrFigures::default()
+            },
+            ..ServerSnapshot::default()
+        }
+    }
+
+    #[test]
+    fn ruok_isro_exact() {
+        let s = golden_like();
+        assert_eq!(text(FourLetter::Ruok, &s), G_RUOK);
+        assert_eq!(text(FourLetter::Isro, &s), G_ISRO);
+        let ro = ServerSnapshot {
+            mode: Mode::ReadOnly,
+            ..ServerSnapshot::default()
+        };
+        assert_eq!(text(FourLetter::Isro, &ro), "ro");
+        let down = ServerSnapshot {
+            serving: false,
+            ..ServerSnapshot::default()
+        };
+        assert_eq!(text(FourLetter::Isro, &down), "null");
+        assert_eq!(text(FourLetter::Ruok, &down), "imok");
+    }
+
+    #[test]
+    fn srvr_matches_golden() {
+        let s = golden_like();
+        let t = assert_shape(FourLetter::Srvr, G_SRVR, &s);
+        // identical apart from the version string
+        assert_eq!(
+            t,
+            G_SRVR.replace(
+                "3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC",
+                VERSION
+            )
+        );
+    }
+
+    #[test]
+    fn srvr_go_zookeeper_regex_shape() {
+        // go-zookeeper FLWSrvr: version `[A-Za-z0-9.-]+, built on (date) HH:MM zone`
+        let (ver, built) = VERSION.split_once(", built on ").unwrap();
+        assert!(ver
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
+        assert!(ver.starts_with("3.8."));
+        let parts: Vec<&str> = built.split(' ').collect();
+        assert_eq!(parts.len(), 3);
+        let d: Vec<&str> = parts[0].split('-').collect();
+        assert_eq!(
+            d.iter().map(|x| x.len()).collect::<Vec<_>>(),
+            [4, 2, 2],
+            "{built}"
+        );
+        assert!(parts[1].len() == 5 && &parts[1][2..3] == ":");
+        assert!(parts[2].bytes().all(|b| b.is_ascii_alphabetic()));
+        // the avg latency is always a float: 0.0 when idle
+        let t = text(FourLetter::Srvr, &ServerSnapshot::default());
+        assert!(t.contains("\nLatency min/avg/max: 0/0.0/0\n"), "{t}");
+        assert!(t.contains("\nZxid: 0x0\n"));
+    }
+
+    #[test]
+    fn stat_matches_golden() {
+        let s = golden_like();
+        let t = assert_shape(FourLetter::Stat, G_STAT, &s);
+        assert!(t.contains(
+            "Clients:\n /127.0.0.1:49916[1](queued=0,recved=6,sent=6)\n /127.0.0.1:49920[0](queued=0,recved=1,sent=0)\n\nLatency min/avg/max: 0/3.1667/9\n"
+        ), "{t}");
+    }
+
+    #[test]
+    fn cons_matches_golden_exactly() {
+        let s = golden_like();
+        assert_shape(FourLetter::Cons, G_CONS, &s);
+        // with the golden's own figures the text is byte-identical
+        let mut g = s.clone();
+        g.connections[1].addr = "127.0.0.1:49920".parse().unwrap();
+        assert_eq!(text(FourLetter::Cons, &g), G_CONS);
+    }
+
+    #[test]
+    fn cons_optional_fields() {
+        let c = ConnInfo {
+            addr: "[::1]:5000".parse().unwrap(),
+            interest_ops: 5,
+            queued: 2,
+            recved: 3,
+            sent: 4,
+            session: Some(SessionConnInfo {
+                sid: 0x10,
+                last_op: "NA",
+                established_ms: None,
+                timeout_ms: 0,
+                last_cxid: -1,
+                last_zxid: -1,
+                ..SessionConnInfo::default()
+            }),
+        };
+        let s = ServerSnapshot {
+            connections: vec![c.clone()],
+            ..ServerSnapshot::default()
+        };
+        assert_eq!(
+            text(FourLetter::Cons, &s),
+            " /[0:0:0:0:0:0:0:1]:5000[5](queued=2,recved=3,sent=4,sid=0x10,lop=NA,lzxid=0xffffffffffffffff,lresp=0,llat=0,minlat=0,avglat=0,maxlat=0)\n\n"
+        );
+        // sid 0 prints the short form
+        let mut c0 = c;
+        c0.session.as_mut().unwrap().sid = 0;
+        c0.addr = "[::ffff:10.1.2.3]:7".parse().unwrap();
+        let s = ServerSnapshot {
+            connections: vec![c0],
+            ..ServerSnapshot::default()
+        };
+        assert_eq!(
+            text(FourLetter::Cons, &s),
+            " /10.1.2.3:7[5](queued=2,recved=3,sent=4)\n\n"
+        );
+        // no connections: just the empty line
+        assert_eq!(text(FourLetter::Cons, &ServerSnapshot::default()), "\n");
+    }
+
+    #[test]
+    fn wchs_matches_golden_exactly() {
+        let s = golden_like();
+        assert_eq!(text(FourLetter::Wchs, &s), G_WCHS);
+        assert_shape(FourLetter::Wchs, G_WCHS, &s);
+        assert_eq!(
+            text(FourLetter::Wchs, &ServerSnapshot::default()),
+            "0 connections watching 0 paths\nTotal watches:0\n"
+        );
+        // two sessions sharing a path
+        let s = ServerSnapshot {
+            data_watches: vec![
+                SessionPaths {
+                    session_id: 1,
+                    paths: vec!["/a".into(), "/b".into()],
+                },
+                SessionPaths {
+                    session_id: 2,
+                    paths: vec!["/a".into()],
+                },
+                SessionPaths {
+                    session_id: 3,
+                    paths: vec![],
+                },
+            ],
+            ..ServerSnapshot::default()
+        };
+        assert_eq!(
+            text(FourLetter::Wchs, &s),
+            "2 connections watching 2 paths\nTotal watches:3\n"
+        );
+        assert_eq!(text(FourLetter::Wchc, &s), "0x1\n\t/a\n\t/b\n0x2\n\t/a\n\n");
+        assert_eq!(
+            text(FourLetter::Wchp, &s),
+            "/a\n\t0x1\n\t0x2\n/b\n\t0x1\n\n"
+        );
+    }
+
+    #[test]
+    fn conf_matches_golden() {
+        let s = golden_like();
+        let t = assert_shape(FourLetter::Conf, G_CONF, &s);
+        assert_eq!(
+            t,
+            G_CONF.replace(
+                "/tmp/cf-zk-26001-l98mwut4/data/version-2",
+                "/tmp/d/version-2"
+            )
+        );
+    }
+
+    #[test]
+    fn conf_quorum() {
+        let mut s = golden_like();
+        s.conf.server_id = 2;
+        s.conf.quorum = Some(QuorumConf {
+            init_limit: 10,
+            sync_limit: 5,
+            election_alg: 3,
+            election_port: 3889,
+            quorum_port: 2889,
+            observer: false,
+            members: vec![
+                MemberInfo {
+                    id: 1,
+                    host: "127.0.0.1".into(),
+                    quorum_port: 2888,
+                    election_port: 3888,
+                    observer: false,
+                    client: None,
+                },
+                MemberInfo {
+                    id: 2,
+                    host: "::1".into(),
+                    quorum_port: 2889,
+                    election_port: 3889,
+                    observer: true,
+                    client: Some(("0.0.0.0".into(), 2181)),
+                },
+            ],
+            config_version: 0x100000000,
+        });
+        let t = text(FourLetter::Conf, &s);
+        assert!(t.ends_with(
+            "serverId=2\ninitLimit=10\nsyncLimit=5\nelectionAlg=3\nelectionPort=3889\nquorumPort=2889\npeerType=0\nmembership: \nserver.1=127.0.0.1:2888:3888:participant\nserver.2=[::1]:2889:3889:observer;0.0.0.0:2181\nversion=100000000"
+        ), "{t}");
+    }
+
+    #[test]
+    fn envi_matches_golden() {
+        let s = golden_like();
+        assert_shape(FourLetter::Envi, G_ENVI, &s);
+        // empty fields still have the <text> shape
+        assert_shape(FourLetter::Envi, G_ENVI, &ServerSnapshot::default());
+        let d = ServerSnapshot {
+            env: crate::runtime::env::detect_env(),
+            ..ServerSnapshot::default()
+        };
+        assert_shape(FourLetter::Envi, G_ENVI, &d);
+    }
+
+    #[test]
+    fn mntr_matches_golden_key_set() {
+        let s = golden_like();
+        let t = assert_shape(FourLetter::Mntr, G_MNTR, &s);
+        assert!(t.starts_with(&format!(
+            "zk_version\t{VERSION}\nzk_server_state\tstandalone\n"
+        )));
+        for l in [
+            "zk_avg_latency\t3.1667\n",
+            "zk_znode_count\t7\n",
+            "zk_watch_count\t3\n",
+            "zk_num_alive_connections\t2\n",
+            "zk_connection_drop_probability\t0.0\n",
+            "zk_avg_readlatency\t0.0\n",
+            "zk_p999_write_commitproc_time_ms\t0\n",
+        ] {
+            assert!(t.contains(l), "{l}");
+        }
+        // every golden key, no other key
+        let keys = |x: &str| {
+            let mut v: Vec<String> = x
+                .lines()
+                .filter(|l| !l.contains("_per_namespace"))
+                .map(|l| l.split('\t').next().unwrap().to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(keys(&t), keys(G_MNTR));
+        assert_eq!(t.lines().count(), 485);
+        // also with an all-default snapshot
+        assert_shape(FourLetter::Mntr, G_MNTR, &ServerSnapshot::default());
+    }
+
+    #[test]
+    fn mntr_extra_and_quorum() {
+        let mut s = ServerSnapshot {
+            mode: Mode::Leader,
+            ..ServerSnapshot::default()
+        };
+        s.mntr.peer_state = Some("leading - broadcast".into());
+        s.mntr.quorum_size = Some(3);
+        s.mntr.leader = Some(LeaderMntr {
+            learners: 2,
+            synced_followers: 2,
+            ..LeaderMntr::default()
+        });
+        s.mntr.extra = vec![
+            ("bytes_received_count".into(), MntrValue::Int(292)),
+            ("zk_avg_readlatency".into(), MntrValue::Float(0.5)),
+            ("avg_a_read_per_namespace".into(), MntrValue::Float(80.5)),
+        ];
+        let t = text(FourLetter::Mntr, &s);
+        assert!(t.starts_with(&format!("zk_version\t{VERSION}\nzk_server_state\tleader\n")));
+        for l in [
+            "\nzk_peer_state\tleading - broadcast\n",
+            "\nzk_quorum_size\t3\n",
+            "\nzk_learners\t2\n",
+            "\nzk_synced_followers\t2\n",
+            "\nzk_bytes_received_count\t292\n",
+            "\nzk_avg_readlatency\t0.5\n",
+            "\nzk_avg_a_read_per_namespace\t80.5\n",
+        ] {
+            assert!(t.contains(l), "{l}");
+        }
+        assert_eq!(t.matches("zk_bytes_received_count").count(), 1);
+        assert_eq!(t.matches("zk_avg_readlatency").count(), 1);
+        assert!(t.ends_with("zk_avg_a_read_per_namespace\t80.5\n"));
+    }
+
+    #[test]
+    fn srvr_leader_and_read_only() {
+        let s = ServerSnapshot {
+            mode: Mode::Leader,
+            ..ServerSnapshot::default()
+        };
+        let t = text(FourLetter::Srvr, &s);
+        assert!(
+            t.ends_with("Mode: leader\nNode count: 0\nProposal sizes last/min/max: -1/-1/-1\n"),
+            "{t}"
+        );
+        let s = ServerSnapshot {
+            mode: Mode::ReadOnly,
+            ..ServerSnapshot::default()
+        };
+        let t = text(FourLetter::Stat, &s);
+        assert!(t.starts_with(&format!(
+            "Zookeeper version: {VERSION}\nREAD-ONLY mode; serving only read-only clients\nClients:\n\nLatency"
+        )), "{t}");
+        assert!(t.contains("\nMode: read-only\n"));
+        for (m, w) in [(Mode::Follower, "follower"), (Mode::Observer, "observer")] {
+            let s = ServerSnapshot {
+                mode: m,
+                ..ServerSnapshot::default()
+            };
+            assert!(text(FourLetter::Srvr, &s).contains(&format!("\nMode: {w}\n")));
+        }
+    }
+
+    #[test]
+    fn small_commands() {
+        let mut s = ServerSnapshot::default();
+        assert_eq!(text(FourLetter::Crst, &s), "Connection stats reset.\n");
+        assert_eq!(text(FourLetter::Srst, &s), "Server stats reset.\n");
+        assert_eq!(text(FourLetter::Gtmk, &s), "306");
+        s.trace_mask = 0x1ff;
+        assert_eq!(text(FourLetter::Stmk, &s), "511");
+        s.conf.data_dir_size = 457;
+        s.conf.data_log_size = 67108880;
+        assert_eq!(
+            text(FourLetter::Dirs, &s),
+            "datadir_size: 457\nlogdir_size: 67108880\n"
+        );
+        assert_eq!(text(FourLetter::Hash, &s), "");
+        s.digest_log = vec![(0x80, 26001233212), (0x81, -5)];
+        assert_eq!(text(FourLetter::Hash, &s), "80: 26001233212\n81: -5\n");
+    }
+
+    #[test]
+    fn whitelist_and_not_serving() {
+        let s = ServerSnapshot::default();
+        for c in FourLetter::ALL {
+            assert_eq!(
+                String::from_utf8(render(c, &s, false)).unwrap(),
+                format!(
+                    "{} is not executed because it is not in the whitelist.\n",
+                    c.as_str()
+                )
+            );
+        }
+        let down = ServerSnapshot {
+            serving: false,
+            ..ServerSnapshot::default()
+        };
+        for c in [
+            FourLetter::Srvr,
+            FourLetter::Stat,
+            FourLetter::Cons,
+            FourLetter::Mntr,
+            FourLetter::Wchs,
+            FourLetter::Dump,
+            FourLetter::Conf,
+            FourLetter::Dirs,
+            FourLetter::Crst,
+            FourLetter::Srst,
+        ] {
+            assert_eq!(text(c, &down), format!("{NOT_SERVING}\n"), "{}", c.as_str());
+        }
+        assert_eq!(text(FourLetter::Hash, &down), NOT_SERVING);
+        assert!(text(FourLetter::Envi, &down).starts_with("Environment:\n"));
+        assert_eq!(text(FourLetter::Gtmk, &down), "306");
+    }
+
+    #[test]
+    fn dump_layout() {
+        let s = ServerSnapshot {
+            session_expiry: vec![SessionExpiryBucket {
+                expire_at_ms: 1795305884000,
+                session_ids: vec![0x10000059ba8001f],
+            }],
+            ephemerals: vec![SessionPaths {
+                session_id: 0x10000059ba8001f,
+                paths: vec!["/eph1".into()],
+            }],
+            conn_expiry: vec![ConnExpiryBucket {
+                expire_at_ms: 1795305872000,
+                conns: vec![
+                    ("127.0.0.1:43210".parse().unwrap(), 0),
+                    ("127.0.0.1:43162".parse().unwrap(), 0x10000059ba8001f),
+                ],
+            }],
+            ..ServerSnapshot::default()
+        };
+        assert_eq!(
+            text(FourLetter::Dump, &s),
+            "SessionTracker dump:\nSession Sets (1)/(1):\n1 expire at Sun Nov 22 00:04:44 UTC 2026:\n\t0x10000059ba8001f\n\
+             ephemeral nodes dump:\nSessions with Ephemerals (1):\n0x10000059ba8001f:\n\t/eph1\n\
+             Connections dump:\nConnections Sets (1)/(2):\n2 expire at Sun Nov 22 00:04:32 UTC 2026:\n\
+             \tip: /127.0.0.1:43210 sessionId: 0x0\n\tip: /127.0.0.1:43162 sessionId: 0x10000059ba8001f\n"
+        );
+        assert_eq!(
+            text(FourLetter::Dump, &ServerSnapshot::default()),
+            "SessionTracker dump:\nSession Sets (0)/(0):\nephemeral nodes dump:\nSessions with Ephemerals (0):\nConnections dump:\nConnections Sets (0)/(0):\n"
+        );
+    }
+
+    #[test]
+    fn recognition() {
+        assert_eq!(FourLetter::from_word(*b"ruok"), Some(FourLetter::Ruok));
+        assert_eq!(FourLetter::from_word(*b"RUOK"), None);
+        assert_eq!(FourLetter::from_word(*b"xyzw"), None);
+        for c in FourLetter::ALL {
+            let w: [u8; 4] = c.as_str().as_bytes().try_into().unwrap();
+            assert_eq!(FourLetter::from_word(w), Some(c));
+            assert!(is_command_prefix(w));
+            assert_eq!(c.code(), u32::from_be_bytes(w));
+        }
+        assert_eq!(FourLetter::Ruok.code(), 0x72756f6b);
+        assert!(is_command_prefix(TELNET_CLOSE.to_be_bytes()));
+        assert!(!is_command_prefix(*b"xyzw"));
+        // a ConnectRequest length never collides
+        assert!(!is_command_prefix(45u32.to_be_bytes()));
+        assert!(!is_command_prefix(0xfffffu32.to_be_bytes()));
+    }
+
+    #[test]
+    fn java_double_cases() {
+        assert_eq!(java_double(0.0), "0.0");
+        assert_eq!(java_double(-0.0), "-0.0");
+        assert_eq!(java_double(3.0), "3.0");
+        assert_eq!(java_double(2.8324), "2.8324");
+        assert_eq!(java_double(round4(19.0 / 6.0)), "3.1667");
+        assert_eq!(java_double(round4(11.0 / 3.0)), "3.6667");
+        assert_eq!(java_double(round4(1.0 / 3.0)), "0.3333");
+        assert_eq!(java_double(80.5), "80.5");
+        assert_eq!(java_double(0.001), "0.001");
+        assert_eq!(java_double(0.0001), "1.0E-4");
+        assert_eq!(java_double(0.00015), "1.5E-4");
+        assert_eq!(java_double(1e7), "1.0E7");
+        assert_eq!(java_double(12345678.9), "1.23456789E7");
+        assert_eq!(java_double(9999999.0), "9999999.0");
+        assert_eq!(java_double(f64::NAN), "NaN");
+        assert_eq!(java_double(f64::INFINITY), "Infinity");
+        assert_eq!(java_double(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(java_double(-2.5), "-2.5");
+    }
+
+    #[test]
+    fn java_date_cases() {
+        assert_eq!(java_date_utc(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(java_date_utc(1795312790090), "Sun Nov 22 01:59:50 UTC 2026");
+        assert_eq!(java_date_utc(951782400000), "Tue Feb 29 00:00:00 UTC 2000");
+    }
+
+    #[test]
+    fn op_tags() {
+        assert_eq!(op_tag(8), "GETC");
+        assert_eq!(op_tag(12), "GETC");
+        assert_eq!(op_tag(3), "EXIS");
+        assert_eq!(op_tag(11), "PING");
+        assert_eq!(op_tag(-11), "CLOS");
+        assert_eq!(op_tag(104), "GETACN");
+        assert_eq!(op_tag(100), "NA");
+    }
+
+    #[test]
+    fn normalizer_self_check() {
+        // mirrors replay.py on a few lines
+        assert_eq!(
+            mask_line("Latency min/avg/max: 0/3.1667/9"),
+            "Latency min/avg/max: <int>/<float>/<int>"
+        );
+        assert_eq!(mask_line("Zxid: 0x3"), "Zxid: <hex>");
+        assert_eq!(mask_line("Mode: standalone"), "Mode: standalone");
+        assert_eq!(mask_line("zk_avg_latency\t0.0"), "zk_avg_latency\t<float>");
+        assert_eq!(
+            mask_line("1 connections watching 2 paths"),
+            "N connections watching N paths"
+        );
+        assert_eq!(mask_line("Total watches:2"), "Total watches:<int>");
+        assert_eq!(mask_line("os.memory.free=365MB"), "os.memory.free=<text>");
+        assert_eq!(mask_line(""), "");
+        // a wrong shape is detected
+        assert_ne!(
+            normalize("srvr", &G_SRVR.replace("3.1667", "3")),
+            normalize("srvr", G_SRVR)
+        );
+        assert_ne!(
+            normalize("cons", &G_CONS.replace(",maxlat=11", "")),
+            normalize("cons", G_CONS)
+        );
+        assert_ne!(
+            normalize("wchs", G_WCHS.trim_end()),
+            normalize("wchs", G_WCHS)
+        );
+        assert_ne!(
+            normalize("mntr", &G_MNTR.replace("zk_watch_count\t3\n", "")),
+            normalize("mntr", G_MNTR)
+        );
+    }
+}
