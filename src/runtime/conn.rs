@@ -5,7 +5,8 @@ use super::{Clock, CoreLink, RuntimeConfig, ToCore};
 use crate::types::{ConnId, FxHashMap};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
-use glommio::net::{TcpListener, TcpStream};
+use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
+use glommio::net::TcpStream;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
@@ -47,27 +48,21 @@ impl ConnTable {
     }
 }
 
+/// Serves the connections the acceptor hands to this shard.
 pub(crate) async fn accept_loop(
     shard: usize,
     cfg: RuntimeConfig,
     clock: Clock,
     link: CoreLink,
     table: Rc<ConnTable>,
+    incoming: SharedReceiver<std::net::TcpStream>,
 ) -> std::io::Result<()> {
-    let listener = TcpListener::bind(cfg.listen)
-        .map_err(|e| std::io::Error::other(format!("shard {shard}: bind {}: {e}", cfg.listen)))?;
+    let incoming = incoming.connect().await;
     let link = Rc::new(link);
     let cfg = Rc::new(cfg);
     let mut next: u64 = 0;
-    loop {
-        let stream = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+    while let Some(std_stream) = incoming.recv().await {
+        let stream = TcpStream::from(socket2::Socket::from(std_stream));
         next += 1;
         let id = ConnId::new(shard, next);
         let (wake, wake_rx) = local_channel::new_bounded(1);
@@ -84,6 +79,37 @@ pub(crate) async fn accept_loop(
             send(&link, ToCore::Closed(id)).await;
         })
         .detach();
+    }
+    Ok(())
+}
+
+/// Accepts client connections on one listening socket and deals them out
+/// to the shards in turn. The socket is bound once, by the process (so a
+/// port in use is an error, as it is for ZooKeeper), and the accepting
+/// thread does nothing else, so a blocking accept costs no shard anything.
+pub(crate) async fn acceptor(
+    listener: std::net::TcpListener,
+    shards: Vec<SharedSender<std::net::TcpStream>>,
+) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(shards.len());
+    for s in shards {
+        out.push(s.connect().await);
+    }
+    let mut turn = 0usize;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                if out[turn % out.len()].send(stream).await.is_err() {
+                    return Ok(());
+                }
+                turn = turn.wrapping_add(1);
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
     }
 }
 

@@ -153,10 +153,15 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         from_core_rx.push(Some(rx));
     }
     // Bind once up front so that a busy port is reported before any thread starts.
-    drop(
-        std::net::TcpListener::bind(cfg.listen)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", cfg.listen)))?,
-    );
+    let listener = std::net::TcpListener::bind(cfg.listen)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", cfg.listen)))?;
+    let mut accept_tx = Vec::new();
+    let mut accept_rx = Vec::new();
+    for _ in 0..shards {
+        let (tx, rx) = shared_channel::new_bounded::<std::net::TcpStream>(1024);
+        accept_tx.push(tx);
+        accept_rx.push(Some(rx));
+    }
 
     let mut handles = Vec::new();
     let mut core_parts = Some((to_core_rx, from_core_tx));
@@ -170,11 +175,12 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         let parts = if shard == 0 { core_parts.take() } else { None };
         let to_core = to_core_tx[shard].take();
         let from_core = from_core_rx[shard].take();
+        let incoming = accept_rx[shard].take().expect("one receiver per shard");
         let h = LocalExecutorBuilder::new(placement)
             .name(&format!("corral-shard-{shard}"))
             .spawn(move || async move {
-                if let Some((rxs, txs)) = parts {
-                    core_shard(cfg, clock, rxs, txs).await
+                let r = if let Some((rxs, txs)) = parts {
+                    core_shard(cfg, clock, rxs, txs, incoming).await
                 } else {
                     conn_shard(
                         shard,
@@ -182,13 +188,25 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
                         clock,
                         to_core.expect("channel"),
                         from_core.expect("channel"),
+                        incoming,
                     )
                     .await
+                };
+                if let Err(e) = &r {
+                    // A shard that stops leaves the server unable to serve.
+                    eprintln!("corral: shard {shard}: {e}");
+                    std::process::exit(1);
                 }
+                r
             })
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         handles.push(h);
     }
+    let acceptor = LocalExecutorBuilder::new(Placement::Unbound)
+        .name("corral-acceptor")
+        .spawn(move || conn::acceptor(listener, accept_tx))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    handles.push(acceptor);
     for h in handles {
         h.join()
             .map_err(|e| std::io::Error::other(e.to_string()))??;
@@ -201,6 +219,7 @@ async fn core_shard(
     clock: Clock,
     rxs: Vec<SharedReceiver<ToCore<'static>>>,
     txs: Vec<Option<SharedSender<FromCore>>>,
+    incoming: SharedReceiver<std::net::TcpStream>,
 ) -> std::io::Result<()> {
     let core = Core::new(cfg.core.clone(), clock.now());
     let local = Rc::new(conn::ConnTable::default());
@@ -254,7 +273,7 @@ async fn core_shard(
         })
         .detach();
     }
-    conn::accept_loop(0, cfg, clock, CoreLink::Local(handle), local).await
+    conn::accept_loop(0, cfg, clock, CoreLink::Local(handle), local, incoming).await
 }
 
 async fn conn_shard(
@@ -263,6 +282,7 @@ async fn conn_shard(
     clock: Clock,
     to_core: SharedSender<ToCore<'static>>,
     from_core: SharedReceiver<FromCore>,
+    incoming: SharedReceiver<std::net::TcpStream>,
 ) -> std::io::Result<()> {
     let table = Rc::new(conn::ConnTable::default());
     {
@@ -277,5 +297,13 @@ async fn conn_shard(
         .detach();
     }
     let to_core = to_core.connect().await;
-    conn::accept_loop(shard, cfg, clock, CoreLink::Remote(to_core), table).await
+    conn::accept_loop(
+        shard,
+        cfg,
+        clock,
+        CoreLink::Remote(to_core),
+        table,
+        incoming,
+    )
+    .await
 }

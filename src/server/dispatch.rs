@@ -109,7 +109,7 @@ impl Core {
             }
         };
         match req {
-            Request::Auth { scheme, auth } => self.auth(id, &scheme, auth),
+            Request::Auth { scheme, auth } => self.auth(id, xid, &scheme, auth),
             Request::CloseSession => {
                 let z = self.end_session(sid, xid, now);
                 self.reply_err(id, xid, z, err::OK);
@@ -146,7 +146,9 @@ impl Core {
         }
     }
 
-    fn auth(&mut self, id: ConnId, scheme: &str, auth: &[u8]) {
+    /// Auth packets are answered in order, echoing the request's xid (-4 from
+    /// most clients; some send ordinary xids and match replies by xid).
+    fn auth(&mut self, id: ConnId, xid: i32, scheme: &str, auth: &[u8]) {
         let super_digest = self.cfg.super_digest.clone();
         let Some(c) = self.conns.get_mut(&id) else {
             return;
@@ -166,11 +168,11 @@ impl Core {
                 if is_super && !c.caller.is_super() {
                     c.caller.ids.push(Id::new("super", ""));
                 }
-                self.reply_err(id, xid::AUTH, 0, err::OK);
+                self.reply_err(id, xid, 0, err::OK);
             }
             None => {
                 self.stats.auth_failed += 1;
-                self.reply_err(id, xid::AUTH, 0, err::AUTH_FAILED);
+                self.reply_err(id, xid, 0, err::AUTH_FAILED);
                 self.close_conn(id);
             }
         }
