@@ -71,6 +71,7 @@ pub struct ServerBuilder {
     tick_ms: u32,
     min_session_timeout: Option<u32>,
     max_session_timeout: Option<u32>,
+    extra: Vec<String>,
     needs_own: bool,
 }
 
@@ -93,6 +94,14 @@ impl ServerBuilder {
     /// maxSessionTimeout in zoo.cfg; makes the test need its own server.
     pub fn max_session_timeout(mut self, ms: u32) -> Self {
         self.max_session_timeout = Some(ms);
+        self.needs_own = true;
+        self
+    }
+
+    /// Appends a raw line to zoo.cfg (after the harness's own lines, so a key
+    /// set here wins over the default one); makes the test need its own server.
+    pub fn extra(mut self, line: &str) -> Self {
+        self.extra.push(line.trim_end_matches('\n').to_string());
         self.needs_own = true;
         self
     }
@@ -159,6 +168,10 @@ impl ServerBuilder {
         }
         if kind == Kind::ZooKeeper {
             cfg += "admin.enableServer=false\n";
+        }
+        for line in &self.extra {
+            cfg += line;
+            cfg += "\n";
         }
         cfg
     }
@@ -262,6 +275,7 @@ impl Server {
             tick_ms: 2000,
             min_session_timeout: None,
             max_session_timeout: None,
+            extra: Vec::new(),
             needs_own: false,
         }
     }
@@ -317,6 +331,19 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The whole server log (stdout + stderr) of a spawned server; `None` in
+    /// external mode.
+    pub fn log_text(&self) -> Option<String> {
+        let dir = self.dir.as_ref()?;
+        Some(fs::read_to_string(dir.path().join("server.log")).unwrap_or_default())
+    }
+
+    /// `Some(status)` if the spawned server process has exited; `None` while it
+    /// runs (and always in external mode).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 
     fn log_tail(&self) -> String {
