@@ -14,8 +14,23 @@ use std::time::Duration;
 /// Output side of one connection.
 pub(crate) struct ConnIo {
     out: RefCell<Vec<u8>>,
+    /// Bytes the writer has taken and not yet written.
+    writing: Cell<usize>,
     close: Cell<bool>,
     wake: LocalSender<()>,
+}
+
+/// Output a connection may have queued before its reader stops reading
+/// (back pressure on a client that sends without reading its replies).
+const MAX_PENDING_OUTPUT: usize = 2 << 20;
+
+/// Frames handed to the core in one go before back pressure is checked again.
+const FRAMES_PER_TURN: usize = 64;
+
+impl ConnIo {
+    fn pending(&self) -> usize {
+        self.out.borrow().len() + self.writing.get()
+    }
 }
 
 /// The connections of one shard.
@@ -68,6 +83,7 @@ pub(crate) async fn accept_loop(
         let (wake, wake_rx) = local_channel::new_bounded(1);
         let io = Rc::new(ConnIo {
             out: RefCell::new(Vec::new()),
+            writing: Cell::new(0),
             close: Cell::new(false),
             wake,
         });
@@ -138,6 +154,7 @@ async fn serve(
     send(link, ToCore::Open(id, addr)).await;
     let (mut rd, mut wr) = futures_lite::io::split(stream);
     let (done_tx, done_rx) = local_channel::new_bounded::<()>(1);
+    let (drained_tx, drained_rx) = local_channel::new_bounded::<()>(1);
     // Writer: drains the output buffer whenever woken; ends the connection
     // after a close request has been written.
     let writer_io = io.clone();
@@ -156,10 +173,13 @@ async fn serve(
                 if buf.is_empty() {
                     break;
                 }
+                writer_io.writing.set(buf.len());
                 if wr.write_all(&buf).await.is_err() {
                     let _ = done_tx.try_send(());
                     return;
                 }
+                writer_io.writing.set(0);
+                let _ = drained_tx.try_send(());
                 buf.clear();
             }
             if writer_io.close.get() {
@@ -175,39 +195,31 @@ async fn serve(
     let mut filled = 0usize;
     let mut handshook = false;
     let deadline = Duration::from_millis(cfg.sessionless_timeout_ms);
+    let started = std::time::Instant::now();
     let max = cfg.max_frame as usize;
     'conn: loop {
-        if filled == buf.len() {
-            buf.resize(buf.len() * 2, 0);
+        // Back pressure: stop taking requests while too many replies wait to
+        // be written (a client that sends without reading).
+        while io.pending() > MAX_PENDING_OUTPUT {
+            let stop = futures_lite::future::or(
+                async {
+                    drained_rx.recv().await;
+                    false
+                },
+                async {
+                    done_rx.recv().await;
+                    true
+                },
+            )
+            .await;
+            if stop {
+                break 'conn;
+            }
         }
-        let read = rd.read(&mut buf[filled..]);
-        let closed = done_rx.recv();
-        let n = if handshook {
-            futures_lite::future::or(async { read.await.ok() }, async {
-                closed.await;
-                None
-            })
-            .await
-        } else {
-            let timed = glommio::timer::timeout(deadline, async {
-                Ok(futures_lite::future::or(async { read.await.ok() }, async {
-                    closed.await;
-                    None
-                })
-                .await)
-            });
-            timed.await.ok().flatten()
-        };
-        let Some(n) = n.filter(|n| *n > 0) else {
-            // The client closed (or the read failed): like ZooKeeper, drop
-            // whatever output is still queued and close.
-            io.out.borrow_mut().clear();
-            break;
-        };
-        filled += n;
-        // Cut whole frames.
+        // Cut up to FRAMES_PER_TURN whole frames out of what was read.
         let mut at = 0;
-        while filled - at >= 4 {
+        let mut frames = 0;
+        while filled - at >= 4 && frames < FRAMES_PER_TURN {
             let head = [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]];
             if !handshook && at == 0 && crate::proto::fourlw::is_command_prefix(head) {
                 send(link, ToCore::FourLetter(id, head)).await;
@@ -220,12 +232,10 @@ async fn serve(
                 break 'conn;
             }
             if filled - at - 4 < len as usize {
-                if buf.len() < 4 + len as usize {
-                    buf.resize((4 + len as usize).next_power_of_two(), 0);
-                }
                 break;
             }
             at += 4 + len as usize;
+            frames += 1;
             handshook = true;
         }
         if at > 0 {
@@ -243,11 +253,49 @@ async fn serve(
             }
             buf.copy_within(at..filled, 0);
             filled -= at;
+            if io.close.get() {
+                let _ = done_rx.recv().await;
+                break;
+            }
+            continue;
         }
-        if io.close.get() {
-            let _ = done_rx.recv().await;
+        // No whole frame left: read more, making room for the frame that has begun.
+        if filled >= 4 {
+            let need = 4 + i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+            if buf.len() < need {
+                buf.resize(need.next_power_of_two(), 0);
+            }
+        }
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let read = rd.read(&mut buf[filled..]);
+        let closed = done_rx.recv();
+        let n = if handshook {
+            futures_lite::future::or(async { read.await.ok() }, async {
+                closed.await;
+                None
+            })
+            .await
+        } else {
+            // The whole handshake must arrive within the sessionless timeout.
+            let left = deadline.saturating_sub(started.elapsed());
+            let timed = glommio::timer::timeout(left.max(Duration::from_millis(1)), async {
+                Ok(futures_lite::future::or(async { read.await.ok() }, async {
+                    closed.await;
+                    None
+                })
+                .await)
+            });
+            timed.await.ok().flatten()
+        };
+        let Some(n) = n.filter(|n| *n > 0) else {
+            // The client closed (or the read failed): like ZooKeeper, drop
+            // whatever output is still queued and close.
+            io.out.borrow_mut().clear();
             break;
-        }
+        };
+        filled += n;
     }
     io.close.set(true);
     let _ = io.wake.try_send(());
