@@ -12,6 +12,7 @@
 //! and appends the reply to the requester's buffer; the connection shard
 //! writes each buffer out in one write.
 
+pub mod client;
 pub mod config;
 pub mod proto;
 pub mod runtime;

@@ -34,6 +34,8 @@ pub struct CoreConfig {
     pub super_digest: Option<String>,
     /// How often containers and TTL nodes are reaped.
     pub container_check_ms: u64,
+    /// Connections allowed from one IP address (0 = no limit).
+    pub max_client_cnxns: u32,
 }
 
 impl Default for CoreConfig {
@@ -46,6 +48,7 @@ impl Default for CoreConfig {
             ttl_enabled: true,
             super_digest: None,
             container_check_ms: 60_000,
+            max_client_cnxns: 60,
         }
     }
 }
@@ -80,6 +83,8 @@ pub struct ServerStats {
     pub packets_sent: u64,
     pub auth_failed: u64,
     pub started_mono_ms: u64,
+    /// Connections refused by the per-IP limit.
+    pub connections_rejected: u64,
 }
 
 pub struct Core {
@@ -88,6 +93,7 @@ pub struct Core {
     pub sessions: SessionTable,
     pub watches: WatchManager,
     pub(crate) conns: FxHashMap<ConnId, Conn>,
+    per_ip: FxHashMap<std::net::IpAddr, u32>,
     dirty: Vec<ConnId>,
     pub stats: ServerStats,
     next_reap_ms: u64,
@@ -112,6 +118,7 @@ impl Core {
             sessions,
             watches: WatchManager::default(),
             conns: FxHashMap::default(),
+            per_ip: FxHashMap::default(),
             dirty: Vec::new(),
             stats: ServerStats {
                 started_mono_ms: now.mono_ms,
@@ -130,8 +137,12 @@ impl Core {
         self.tree.last_zxid + 1
     }
 
-    /// A new TCP connection.
+    /// A new TCP connection. Past `maxClientCnxns` from its address it is
+    /// closed at once without a word, as ZooKeeper does.
     pub fn conn_open(&mut self, id: ConnId, addr: SocketAddr, now: Now) {
+        let n = self.per_ip.entry(addr.ip()).or_insert(0);
+        *n += 1;
+        let over = self.cfg.max_client_cnxns != 0 && *n > self.cfg.max_client_cnxns;
         let caller = Caller {
             ids: vec![Id::new("ip", &addr.ip().to_string())],
             addr: Some(addr.ip()),
@@ -155,12 +166,22 @@ impl Core {
                 },
             },
         );
+        if over {
+            self.stats.connections_rejected += 1;
+            self.close_conn(id);
+        }
     }
 
     /// The connection is gone (closed by either side). Its watches go; its
     /// session stays until it expires or is closed.
     pub fn conn_closed(&mut self, id: ConnId) {
         if let Some(c) = self.conns.remove(&id) {
+            if let Some(n) = self.per_ip.get_mut(&c.addr.ip()) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&c.addr.ip());
+                }
+            }
             if let Some(s) = c.session {
                 if let Some(sess) = self.sessions.get_mut(s) {
                     if sess.conn == Some(id) {
