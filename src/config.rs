@@ -362,6 +362,8 @@ pub struct Config {
     pub my_id: Option<u64>,
     /// `peerType`.
     pub peer_type: PeerType,
+    /// `maxCnxns`: client connections the server accepts in all (0 = no limit).
+    pub max_cnxns: u32,
     /// `corral.metricsAddr` (corral-only: `ip:port` of the metrics endpoint).
     pub metrics_addr: Option<SocketAddr>,
     /// `corral.shards` (corral-only: number of shards/cores, >= 1).
@@ -411,6 +413,7 @@ impl Default for Config {
             servers: Vec::new(),
             my_id: None,
             peer_type: PeerType::Participant,
+            max_cnxns: 0,
             metrics_addr: None,
             shards: None,
             ignored: Vec::new(),
@@ -437,7 +440,6 @@ pub const IGNORED_KEYS: &[&str] = &[
     "multiAddress.reachabilityCheckTimeoutMs",
     "multiAddress.reachabilityCheckEnabled",
     "oraclePath",
-    "maxCnxns",
     "serverCnxnFactory",
     "snapshot.trust.empty",
     "digest.enabled",
@@ -886,6 +888,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 }
             }
             "maxClientCnxns" => cfg.max_client_cnxns = cx.u32_range(0)?,
+            "maxCnxns" => cfg.max_cnxns = cx.u32_range(0)?,
             "minSessionTimeout" | "maxSessionTimeout" => {
                 let v = cx.int()?;
                 let v = match v {
@@ -1616,6 +1619,7 @@ clientPort=26001
         assert_eq!(c.autopurge_purge_interval_h, 24);
         assert_eq!(c.snap_count, 1000);
         assert_eq!(c.pre_alloc_size_kb, 1024);
+        assert_eq!(c.max_cnxns, 100);
         assert!(c.read_only_mode_enabled);
         assert!(c.four_lw_whitelist.allows("isro"));
         assert!(c.four_lw_whitelist.allows("srvr"));
@@ -1637,7 +1641,6 @@ clientPort=26001
                 "metricsProvider.className",
                 "metricsProvider.httpPort",
                 "authProvider.1",
-                "zookeeper.maxCnxns",
                 "ssl.keyStore.location",
             ]
         );

@@ -76,6 +76,7 @@ fn main() {
             super_digest: cfg.super_digest.clone(),
             container_check_ms: 60_000,
             max_client_cnxns: cfg.max_client_cnxns,
+            max_cnxns: cfg.max_cnxns,
         },
         max_frame: cfg.jute_max_buffer,
         sessionless_timeout_ms: cfg.sessionless_timeout_ms as u64,

@@ -36,6 +36,8 @@ pub struct CoreConfig {
     pub container_check_ms: u64,
     /// Connections allowed from one IP address (0 = no limit).
     pub max_client_cnxns: u32,
+    /// Connections allowed in all (0 = no limit).
+    pub max_cnxns: u32,
 }
 
 impl Default for CoreConfig {
@@ -49,6 +51,7 @@ impl Default for CoreConfig {
             super_digest: None,
             container_check_ms: 60_000,
             max_client_cnxns: 60,
+            max_cnxns: 0,
         }
     }
 }
@@ -142,7 +145,8 @@ impl Core {
     pub fn conn_open(&mut self, id: ConnId, addr: SocketAddr, now: Now) {
         let n = self.per_ip.entry(addr.ip()).or_insert(0);
         *n += 1;
-        let over = self.cfg.max_client_cnxns != 0 && *n > self.cfg.max_client_cnxns;
+        let over = (self.cfg.max_client_cnxns != 0 && *n > self.cfg.max_client_cnxns)
+            || (self.cfg.max_cnxns != 0 && self.conns.len() >= self.cfg.max_cnxns as usize);
         let caller = Caller {
             ids: vec![Id::new("ip", &addr.ip().to_string())],
             addr: Some(addr.ip()),
