@@ -28,6 +28,9 @@ struct Cli {
     /// Override the client port.
     #[arg(long)]
     port: Option<u16>,
+    /// Serve Prometheus metrics over HTTP on this address (e.g. 127.0.0.1:7000).
+    #[arg(long)]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn main() {
@@ -51,6 +54,9 @@ fn main() {
     };
     if let Some(p) = cli.port {
         cfg.client_port = p;
+    }
+    if cli.metrics_addr.is_some() {
+        cfg.metrics_addr = cli.metrics_addr;
     }
     if let Some(s) = cli.shards {
         if s == 0 {
@@ -81,6 +87,7 @@ fn main() {
         max_frame: cfg.jute_max_buffer,
         sessionless_timeout_ms: cfg.sessionless_timeout_ms as u64,
         four_lw: cfg.four_lw_whitelist.clone(),
+        metrics_addr: cfg.metrics_addr,
         conf: ConfInfo {
             client_port: cfg.client_port,
             snap_dir: cfg.data_dir.join("version-2"),

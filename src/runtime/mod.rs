@@ -7,6 +7,7 @@
 
 mod conn;
 pub mod env;
+mod metrics;
 
 use crate::server::{AdminExtras, Core, CoreConfig};
 use crate::types::{ConnId, Now};
@@ -28,6 +29,8 @@ pub struct RuntimeConfig {
     pub max_frame: u32,
     /// A connection that has not sent a ConnectRequest by then is dropped.
     pub sessionless_timeout_ms: u64,
+    /// Where to serve Prometheus metrics (HTTP), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     /// What `conf` prints.
     pub conf: crate::proto::fourlw::ConfInfo,
     /// Which four-letter words may run; the rest get ZooKeeper's refusal.
@@ -100,14 +103,24 @@ impl CoreHandle {
         });
     }
 
+    /// Feeds frames to the core and records how long they took.
+    fn input(&self, core: &mut Core, id: ConnId, frames: &[u8], now: Now) {
+        let t0 = Instant::now();
+        core.conn_input(id, frames, now);
+        let us = t0.elapsed().as_micros() as u64;
+        let (reads, writes) = core.take_batch_counts();
+        core.record_latency(false, us, reads);
+        core.record_latency(true, us, writes);
+    }
+
     pub fn handle(&self, msg: ToCore<'_>) {
         let now = self.clock.now();
         {
             let mut core = self.core.borrow_mut();
             match msg {
                 ToCore::Open(id, addr) => core.conn_open(id, addr, now),
-                ToCore::Input(id, bytes) => core.conn_input(id, &bytes, now),
-                ToCore::Frames(id, bytes) => core.conn_input(id, bytes, now),
+                ToCore::Input(id, bytes) => self.input(&mut core, id, &bytes, now),
+                ToCore::Frames(id, bytes) => self.input(&mut core, id, bytes, now),
                 ToCore::FourLetter(id, w) => {
                     let word = std::str::from_utf8(&w).unwrap_or("");
                     let ok = self.cfg.four_lw.allows(word);
@@ -272,6 +285,12 @@ async fn core_shard(
             }
         })
         .detach();
+    }
+    if let Some(addr) = cfg.metrics_addr {
+        let listener = glommio::net::TcpListener::bind(addr)
+            .map_err(|e| std::io::Error::other(format!("metrics {addr}: {e}")))?;
+        let h = handle.clone();
+        glommio::spawn_local(metrics::serve(listener, h)).detach();
     }
     conn::accept_loop(0, cfg, clock, CoreLink::Local(handle), local, incoming).await
 }

@@ -3,8 +3,8 @@
 
 use super::Core;
 use crate::proto::fourlw::{
-    self, ConfInfo, ConnInfo, EnvInfo, FourLetter, MntrFigures, ServerSnapshot, SessionConnInfo,
-    SessionExpiryBucket, SessionPaths,
+    self, ConfInfo, ConnInfo, EnvInfo, FourLetter, MntrFigures, MntrValue, ServerSnapshot,
+    SessionConnInfo, SessionExpiryBucket, SessionPaths,
 };
 use crate::types::{ConnId, Now};
 
@@ -87,6 +87,36 @@ impl Core {
             })
             .collect();
         let (open_fds, max_fds) = extras.fds.unwrap_or((0, 0));
+        // ZooKeeper reports latencies in milliseconds.
+        let (_, min_us, mean_us, max_us) = self.latency.overall();
+        let ms = |us: u64| us / 1000;
+        let mut extra = Vec::new();
+        for (name, h) in [
+            ("readlatency", &self.latency.reads),
+            ("updatelatency", &self.latency.writes),
+        ] {
+            if h.is_empty() {
+                continue;
+            }
+            let q = |p: f64| MntrValue::Int((h.value_at_quantile(p) / 1000) as i64);
+            extra.push((
+                format!("avg_{name}"),
+                MntrValue::Float(fourlw::round4(h.mean() / 1000.0)),
+            ));
+            extra.push((
+                format!("min_{name}"),
+                MntrValue::Int((h.min() / 1000) as i64),
+            ));
+            extra.push((
+                format!("max_{name}"),
+                MntrValue::Int((h.max() / 1000) as i64),
+            ));
+            extra.push((format!("cnt_{name}"), MntrValue::Int(h.len() as i64)));
+            extra.push((format!("p50_{name}"), q(0.5)));
+            extra.push((format!("p95_{name}"), q(0.95)));
+            extra.push((format!("p99_{name}"), q(0.99)));
+            extra.push((format!("p999_{name}"), q(0.999)));
+        }
         let mntr = MntrFigures {
             packets_received: self.stats.packets_received,
             packets_sent: self.stats.packets_sent,
@@ -100,9 +130,16 @@ impl Core {
             open_file_descriptor_count: open_fds,
             max_file_descriptor_count: max_fds,
             auth_failed_count: self.stats.auth_failed,
+            avg_latency: mean_us / 1000.0,
+            min_latency: ms(min_us),
+            max_latency: ms(max_us),
+            extra,
             ..Default::default()
         };
         ServerSnapshot {
+            latency_min: ms(min_us),
+            latency_avg: mean_us / 1000.0,
+            latency_max: ms(max_us),
             received: self.stats.packets_received,
             sent: self.stats.packets_sent,
             alive_connections: self.conns.len() as u64,
@@ -142,6 +179,7 @@ impl Core {
                         FourLetter::Srst => {
                             self.stats.packets_received = 0;
                             self.stats.packets_sent = 0;
+                            self.latency.reset();
                         }
                         _ => {}
                     }

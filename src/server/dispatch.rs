@@ -122,11 +122,16 @@ impl Core {
             | Request::Delete { .. }
             | Request::SetData { .. }
             | Request::SetAcl { .. }
-            | Request::Check { .. } => self.write(id, sid, xid, opcode, &req, now),
+            | Request::Check { .. } => {
+                self.batch.1 += 1;
+                self.write(id, sid, xid, opcode, &req, now)
+            }
             Request::Multi(ops) => {
                 if opcode == op::MULTI_READ {
+                    self.batch.0 += 1;
                     self.multi_read(id, xid, &ops)
                 } else {
+                    self.batch.1 += 1;
                     self.multi(id, sid, xid, &ops, now)
                 }
             }
@@ -142,7 +147,10 @@ impl Core {
                 self.close_conn(id);
             }
             Request::Reconfig => self.reply_err(id, xid, zxid, err::RECONFIG_DISABLED),
-            other => self.read(id, xid, opcode, other),
+            other => {
+                self.batch.0 += 1;
+                self.read(id, xid, opcode, other)
+            }
         }
     }
 

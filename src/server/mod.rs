@@ -10,6 +10,7 @@
 mod admin;
 pub use admin::AdminExtras;
 mod dispatch;
+pub mod metrics;
 
 use crate::proto::codes::{err, xid};
 use crate::proto::jute;
@@ -99,6 +100,9 @@ pub struct Core {
     per_ip: FxHashMap<std::net::IpAddr, u32>,
     dirty: Vec<ConnId>,
     pub stats: ServerStats,
+    pub latency: metrics::Latency,
+    /// Reads and writes handled since the runtime last asked (for latency).
+    batch: (u64, u64),
     next_reap_ms: u64,
     scratch_conns: Vec<ConnId>,
     scratch_results: Vec<OpResult>,
@@ -127,6 +131,8 @@ impl Core {
                 started_mono_ms: now.mono_ms,
                 ..Default::default()
             },
+            latency: metrics::Latency::default(),
+            batch: (0, 0),
             scratch_conns: Vec::new(),
             scratch_results: Vec::new(),
         }
@@ -440,6 +446,11 @@ impl Core {
         let z = self.commit(sid, cxid, TxnOp::CloseSession, now, None);
         self.sessions.remove(sid);
         z
+    }
+
+    /// (reads, writes) handled since the last call.
+    pub fn take_batch_counts(&mut self) -> (u64, u64) {
+        std::mem::take(&mut self.batch)
     }
 
     pub fn connection_count(&self) -> usize {
