@@ -219,6 +219,7 @@ async fn serve(
         // Cut up to FRAMES_PER_TURN whole frames out of what was read.
         let mut at = 0;
         let mut frames = 0;
+        let mut bad_length = false;
         while filled - at >= 4 && frames < FRAMES_PER_TURN {
             let head = [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]];
             if !handshook && at == 0 && crate::proto::fourlw::is_command_prefix(head) {
@@ -229,7 +230,9 @@ async fn serve(
             }
             let len = i32::from_be_bytes(head);
             if len < 0 || len as usize > max {
-                break 'conn;
+                // Answer what came before it, then close.
+                bad_length = true;
+                break;
             }
             if filled - at - 4 < len as usize {
                 break;
@@ -257,7 +260,12 @@ async fn serve(
                 let _ = done_rx.recv().await;
                 break;
             }
-            continue;
+            if !bad_length {
+                continue;
+            }
+        }
+        if bad_length {
+            break;
         }
         // No whole frame left: read more, making room for the frame that has begun.
         if filled >= 4 {

@@ -12,72 +12,162 @@ pub const STANDARD: u8 = 1;
 pub const PERSISTENT: u8 = 2;
 pub const RECURSIVE: u8 = 4;
 
+/// The watchers of one path. Most paths have a handful, kept in a vector;
+/// past [`SMALL`] they move to a map so that adding, removing and firing stay
+/// linear in the number of watchers however many there are.
+enum Watchers {
+    Small(Vec<(ConnId, u8)>),
+    Large(FxHashMap<ConnId, u8>),
+}
+
+const SMALL: usize = 32;
+
+impl Watchers {
+    fn len(&self) -> usize {
+        match self {
+            Watchers::Small(v) => v.len(),
+            Watchers::Large(m) => m.len(),
+        }
+    }
+
+    fn get(&self, conn: ConnId) -> Option<u8> {
+        match self {
+            Watchers::Small(v) => v.iter().find(|e| e.0 == conn).map(|e| e.1),
+            Watchers::Large(m) => m.get(&conn).copied(),
+        }
+    }
+
+    /// Adds `bit` for `conn`; true if `conn` had no entry.
+    fn add(&mut self, conn: ConnId, bit: u8) -> bool {
+        match self {
+            Watchers::Small(v) => {
+                if let Some(e) = v.iter_mut().find(|e| e.0 == conn) {
+                    e.1 |= bit;
+                    return false;
+                }
+                if v.len() < SMALL {
+                    v.push((conn, bit));
+                    return true;
+                }
+                let mut m: FxHashMap<ConnId, u8> = v.drain(..).collect();
+                m.insert(conn, bit);
+                *self = Watchers::Large(m);
+                true
+            }
+            Watchers::Large(m) => {
+                let e = m.entry(conn).or_insert(0);
+                let new = *e == 0;
+                *e |= bit;
+                new
+            }
+        }
+    }
+
+    fn remove(&mut self, conn: ConnId) -> Option<u8> {
+        match self {
+            Watchers::Small(v) => {
+                let at = v.iter().position(|e| e.0 == conn)?;
+                Some(v.swap_remove(at).1)
+            }
+            Watchers::Large(m) => m.remove(&conn),
+        }
+    }
+
+    /// Visits every entry; `f` returns false to drop it.
+    fn retain(&mut self, mut f: impl FnMut(ConnId, &mut u8) -> bool) {
+        match self {
+            Watchers::Small(v) => v.retain_mut(|e| f(e.0, &mut e.1)),
+            Watchers::Large(m) => m.retain(|c, b| f(*c, b)),
+        }
+    }
+}
+
+/// Collects notified connections once each. The first list gathered needs
+/// no check (a list holds a connection once); later lists go through `seen`.
+struct Gather<'a> {
+    out: &'a mut Vec<ConnId>,
+    seen: &'a mut FxHashSet<ConnId>,
+    dedup: bool,
+}
+
+impl Gather<'_> {
+    fn start_list(&mut self) {
+        if !self.dedup && !self.out.is_empty() {
+            self.dedup = true;
+            self.seen.clear();
+            self.seen.extend(self.out.iter().copied());
+        }
+    }
+
+    fn push(&mut self, c: ConnId) {
+        if !self.dedup || self.seen.insert(c) {
+            self.out.push(c);
+        }
+    }
+}
+
 #[derive(Default)]
 struct Table {
-    map: FxHashMap<Rc<str>, Vec<(ConnId, u8)>>,
+    map: FxHashMap<Rc<str>, Watchers>,
 }
 
 impl Table {
     fn add(&mut self, path: &Rc<str>, conn: ConnId, bit: u8) -> bool {
-        let v = self.map.entry(path.clone()).or_default();
-        if let Some(e) = v.iter_mut().find(|e| e.0 == conn) {
-            e.1 |= bit;
-            false
-        } else {
-            v.push((conn, bit));
-            true
-        }
+        self.map
+            .entry(path.clone())
+            .or_insert_with(|| Watchers::Small(Vec::new()))
+            .add(conn, bit)
     }
 
     fn has(&self, path: &str, conn: ConnId) -> bool {
-        self.map
-            .get(path)
-            .is_some_and(|v| v.iter().any(|e| e.0 == conn))
+        self.map.get(path).is_some_and(|w| w.get(conn).is_some())
     }
 
-    /// Removes `conn`'s entry at `path`; true if there was one.
+    fn bits(&self, path: &str, conn: ConnId) -> Option<u8> {
+        self.map.get(path).and_then(|w| w.get(conn))
+    }
+
+    /// Removes `conn`'s entry at `path`, returning its bits.
     fn remove(&mut self, path: &str, conn: ConnId) -> Option<u8> {
-        let v = self.map.get_mut(path)?;
-        let at = v.iter().position(|e| e.0 == conn)?;
-        let bits = v.swap_remove(at).1;
-        if v.is_empty() {
+        let w = self.map.get_mut(path)?;
+        let bits = w.remove(conn)?;
+        if w.len() == 0 {
             self.map.remove(path);
         }
         Some(bits)
     }
 
     /// Collects the watchers `path` fires (exact path: every mode; an
-    /// ancestor: recursive only) into `out`, consuming one-shot bits.
-    /// Returns the paths whose entry for a conn disappeared entirely.
+    /// ancestor: recursive only), consuming one-shot bits. Entries that
+    /// disappear entirely are reported in `gone`.
     fn fire(
         &mut self,
         path: &str,
         ancestors: bool,
-        out: &mut Vec<ConnId>,
+        g: &mut Gather<'_>,
         gone: &mut Vec<(Rc<str>, ConnId)>,
     ) {
         let mut p = path;
         let mut exact = true;
         loop {
             if let Some(key) = self.map.get_key_value(p).map(|e| e.0.clone()) {
-                let v = self.map.get_mut(p).expect("present");
-                v.retain_mut(|e| {
-                    if !exact && e.1 & RECURSIVE == 0 {
+                g.start_list();
+                let w = self.map.get_mut(p).expect("present");
+                w.retain(|c, bits| {
+                    if !exact && *bits & RECURSIVE == 0 {
                         return true;
                     }
-                    if !out.contains(&e.0) {
-                        out.push(e.0);
-                    }
-                    if exact && e.1 & STANDARD != 0 {
-                        e.1 &= !STANDARD;
-                        if e.1 == 0 {
-                            gone.push((key.clone(), e.0));
+                    g.push(c);
+                    if exact && *bits & STANDARD != 0 {
+                        *bits &= !STANDARD;
+                        if *bits == 0 {
+                            gone.push((key.clone(), c));
                             return false;
                         }
                     }
                     true
                 });
-                if v.is_empty() {
+                if w.len() == 0 {
                     self.map.remove(p);
                 }
             }
@@ -126,6 +216,7 @@ pub struct WatchManager {
     recursive: usize,
     by_conn: FxHashMap<ConnId, ConnWatches>,
     scratch_gone: Vec<(Rc<str>, ConnId)>,
+    scratch_seen: FxHashSet<ConnId>,
 }
 
 impl WatchManager {
@@ -163,10 +254,8 @@ impl WatchManager {
         if recursive {
             let had = self
                 .data
-                .map
-                .get(path)
-                .and_then(|v| v.iter().find(|e| e.0 == conn))
-                .is_some_and(|e| e.1 & RECURSIVE != 0);
+                .bits(path, conn)
+                .is_some_and(|b| b & RECURSIVE != 0);
             self.data.add(&k, conn, RECURSIVE);
             if !had {
                 self.recursive += 1;
@@ -183,25 +272,32 @@ impl WatchManager {
     pub fn trigger(&mut self, kind: i32, path: &str, out: &mut Vec<ConnId>) {
         out.clear();
         let mut gone = std::mem::take(&mut self.scratch_gone);
+        let mut seen = std::mem::take(&mut self.scratch_seen);
         let anc = self.recursive > 0;
+        let mut g = Gather {
+            out,
+            seen: &mut seen,
+            dedup: false,
+        };
         match kind {
             event::NODE_CREATED | event::NODE_DATA_CHANGED => {
-                self.data.fire(path, anc, out, &mut gone);
+                self.data.fire(path, anc, &mut g, &mut gone);
                 self.forget(&mut gone, true);
             }
             event::NODE_DELETED => {
-                self.data.fire(path, anc, out, &mut gone);
+                self.data.fire(path, anc, &mut g, &mut gone);
                 self.forget(&mut gone, true);
-                self.child.fire(path, false, out, &mut gone);
+                self.child.fire(path, false, &mut g, &mut gone);
                 self.forget(&mut gone, false);
             }
             event::NODE_CHILDREN_CHANGED => {
-                self.child.fire(path, false, out, &mut gone);
+                self.child.fire(path, false, &mut g, &mut gone);
                 self.forget(&mut gone, false);
             }
             _ => {}
         }
         self.scratch_gone = gone;
+        self.scratch_seen = seen;
     }
 
     fn forget(&mut self, gone: &mut Vec<(Rc<str>, ConnId)>, data: bool) {
@@ -280,14 +376,14 @@ impl WatchManager {
     /// what `wchs` reports.
     pub fn data_summary(&self) -> (usize, usize, usize) {
         let conns = self.by_conn.values().filter(|c| !c.data.is_empty()).count();
-        let total = self.data.map.values().map(|v| v.len()).sum();
+        let total = self.data.map.values().map(Watchers::len).sum();
         (conns, self.data.map.len(), total)
     }
 
     /// Total watches in both tables (mntr zk_watch_count).
     pub fn total(&self) -> usize {
-        self.data.map.values().map(|v| v.len()).sum::<usize>()
-            + self.child.map.values().map(|v| v.len()).sum::<usize>()
+        self.data.map.values().map(Watchers::len).sum::<usize>()
+            + self.child.map.values().map(Watchers::len).sum::<usize>()
     }
 
     /// Data-watch paths per connection (wchc).
@@ -356,6 +452,32 @@ mod tests {
         assert!(w.remove(c(1), "/w", WatcherType::Any));
         w.trigger(event::NODE_DELETED, "/w/x", &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn many_watchers_on_one_path_fire_once_each() {
+        let mut w = WatchManager::default();
+        let mut out = Vec::new();
+        for i in 0..1000 {
+            w.add_data(c(i), "/hot");
+            w.add_child(c(i), "/hot");
+            if i % 2 == 0 {
+                w.add_persistent(c(i), "/", true);
+            }
+        }
+        assert_eq!(w.total(), 2000 + 500);
+        w.trigger(event::NODE_DELETED, "/hot", &mut out);
+        let mut got = out.clone();
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), 1000);
+        assert_eq!(out.len(), 1000, "each connection once");
+        // one-shot watches are consumed, the recursive ones stay
+        assert_eq!(w.total(), 500);
+        for i in 0..1000 {
+            w.remove_conn(c(i));
+        }
+        assert_eq!(w.total(), 0);
     }
 
     #[test]
