@@ -203,8 +203,8 @@ async fn serve(
         while io.pending() > MAX_PENDING_OUTPUT {
             let stop = futures_lite::future::or(
                 async {
-                    drained_rx.recv().await;
-                    false
+                    // None: the writer is gone (its socket failed); stop.
+                    drained_rx.recv().await.is_none()
                 },
                 async {
                     done_rx.recv().await;

@@ -165,6 +165,10 @@ impl Core {
         now: Now,
         extras: &AdminExtras,
     ) {
+        // Refused (e.g. over maxClientCnxns) or already closing: no answer.
+        if self.conns.get(&id).is_none_or(|c| c.close) {
+            return;
+        }
         self.stats.packets_received += 1;
         let text = match FourLetter::from_word(word) {
             Some(cmd) => {

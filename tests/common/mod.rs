@@ -343,7 +343,9 @@ impl Server {
     /// `Some(status)` if the spawned server process has exited; `None` while it
     /// runs (and always in external mode).
     pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     fn log_tail(&self) -> String {
