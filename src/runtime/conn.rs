@@ -24,6 +24,10 @@ pub(crate) struct ConnIo {
 /// (back pressure on a client that sends without reading its replies).
 const MAX_PENDING_OUTPUT: usize = 2 << 20;
 
+/// Buffers larger than this are released once empty, so an idle connection
+/// holds a few KiB whatever its past bursts were.
+const KEEP_BUFFER: usize = 64 * 1024;
+
 /// Frames handed to the core in one go before back pressure is checked again.
 const FRAMES_PER_TURN: usize = 64;
 
@@ -181,6 +185,10 @@ async fn serve(
                 writer_io.writing.set(0);
                 let _ = drained_tx.try_send(());
                 buf.clear();
+                if buf.capacity() > KEEP_BUFFER {
+                    // A burst is over: give the memory back.
+                    buf = Vec::new();
+                }
             }
             if writer_io.close.get() {
                 let _ = wr.flush().await;
@@ -191,7 +199,7 @@ async fn serve(
         }
     });
 
-    let mut buf: Vec<u8> = vec![0; 64 * 1024];
+    let mut buf: Vec<u8> = vec![0; 4 * 1024];
     let mut filled = 0usize;
     let mut handshook = false;
     let deadline = Duration::from_millis(cfg.sessionless_timeout_ms);
@@ -256,6 +264,9 @@ async fn serve(
             }
             buf.copy_within(at..filled, 0);
             filled -= at;
+            if filled == 0 && buf.len() > KEEP_BUFFER {
+                buf = vec![0; 4 * 1024];
+            }
             if io.close.get() {
                 let _ = done_rx.recv().await;
                 break;

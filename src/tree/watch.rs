@@ -230,8 +230,14 @@ impl WatchManager {
         if let Some(k) = set.get(path) {
             return k.clone();
         }
-        // Share the key with the other table when it is already there.
-        let k: Rc<str> = other.get(path).cloned().unwrap_or_else(|| path.into());
+        // One allocation per watched path, shared by every connection's
+        // entry and by both tables.
+        let k: Rc<str> = other
+            .get(path)
+            .or_else(|| self.data.map.get_key_value(path).map(|e| e.0))
+            .or_else(|| self.child.map.get_key_value(path).map(|e| e.0))
+            .cloned()
+            .unwrap_or_else(|| path.into());
         set.insert(k.clone());
         k
     }
