@@ -61,7 +61,7 @@ impl Applier {
             op,
         };
         self.results.clear();
-        self.tree.apply(&txn, &mut |_| {}, &mut self.results);
+        self.tree.apply(txn, &mut |_| {}, &mut self.results);
         debug_assert!(!matches!(self.results[0], OpResult::Error(_)));
     }
 

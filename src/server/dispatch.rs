@@ -195,7 +195,7 @@ impl Core {
     fn write(&mut self, id: ConnId, sid: i64, xid: i32, opcode: i32, req: &Request<'_>, now: Now) {
         let cfg = self.prep_cfg();
         let caller = &self.conns[&id].caller;
-        let mut pending = Pending::new(&self.tree);
+        let mut pending = Pending::single(&self.tree);
         let txn = prep_op(opcode, req, sid, caller, cfg, &mut pending);
         let txn = match txn {
             Ok(t) => t,

@@ -340,7 +340,7 @@ impl Core {
                 }
             }
         };
-        tree.apply(&txn, &mut fire, scratch_results);
+        tree.apply(txn, &mut fire, scratch_results);
         zxid
     }
 

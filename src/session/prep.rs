@@ -26,6 +26,8 @@ struct View {
 pub struct Pending<'t> {
     tree: &'t DataTree,
     changes: FxHashMap<String, Option<View>>,
+    /// False for a lone op: nothing after it needs its tentative effects.
+    record: bool,
 }
 
 impl<'t> Pending<'t> {
@@ -33,6 +35,15 @@ impl<'t> Pending<'t> {
         Pending {
             tree,
             changes: FxHashMap::default(),
+            record: true,
+        }
+    }
+
+    /// A view for one op on its own: its tentative effects are not kept.
+    pub fn single(tree: &'t DataTree) -> Pending<'t> {
+        Pending {
+            record: false,
+            ..Pending::new(tree)
         }
     }
 
@@ -52,6 +63,9 @@ impl<'t> Pending<'t> {
     }
 
     fn set(&mut self, p: &str, v: Option<View>) {
+        if !self.record {
+            return;
+        }
         let key = if p.is_empty() { "/" } else { p };
         self.changes.insert(key.to_string(), v);
     }

@@ -212,31 +212,33 @@ impl DataTree {
     /// the order ZooKeeper fires them; `results` gets one entry per op.
     pub fn apply(
         &mut self,
-        txn: &Txn,
+        txn: Txn,
         fire: &mut dyn FnMut(Trigger<'_>),
         results: &mut Vec<OpResult>,
     ) {
         if txn.header.zxid > self.last_zxid {
             self.last_zxid = txn.header.zxid;
         }
-        match &txn.op {
+        let h = txn.header;
+        match txn.op {
             TxnOp::Multi(ops) => {
                 for op in ops {
-                    let r = self.apply_op(&txn.header, op, fire);
+                    let r = self.apply_op(&h, op, fire);
                     results.push(r);
                 }
             }
             op => {
-                let r = self.apply_op(&txn.header, op, fire);
+                let r = self.apply_op(&h, op, fire);
                 results.push(r);
             }
         }
     }
 
+    /// Applies one op, moving its data into the tree.
     fn apply_op(
         &mut self,
         h: &TxnHeader,
-        op: &TxnOp,
+        op: TxnOp,
         fire: &mut dyn FnMut(Trigger<'_>),
     ) -> OpResult {
         match op {
@@ -260,17 +262,9 @@ impl DataTree {
                 acl,
                 owner,
                 parent_cversion,
-            } => self.create(
-                h,
-                path,
-                data.clone(),
-                acl.clone(),
-                *owner,
-                *parent_cversion,
-                fire,
-            ),
+            } => self.create(h, &path, data, acl, owner, parent_cversion, fire),
             TxnOp::Delete { path } => {
-                if self.delete(h.zxid, path, fire) {
+                if self.delete(h.zxid, &path, fire) {
                     OpResult::Deleted
                 } else {
                     OpResult::Error(crate::proto::codes::err::NO_NODE)
@@ -281,18 +275,18 @@ impl DataTree {
                 data,
                 version,
             } => {
-                let Some(n) = self.nodes.get_mut(&**path) else {
+                let Some(n) = self.nodes.get_mut(&*path) else {
                     return OpResult::Error(crate::proto::codes::err::NO_NODE);
                 };
                 let old = n.data.as_ref().map_or(0, |d| d.len());
-                n.data = data.clone();
-                n.version = *version;
+                let new = data.as_ref().map_or(0, |d| d.len());
+                n.data = data;
+                n.version = version;
                 n.mzxid = h.zxid;
                 n.mtime = h.time;
                 let stat = n.stat();
-                self.data_bytes =
-                    self.data_bytes - old as u64 + data.as_ref().map_or(0, |d| d.len()) as u64;
-                fire((event::NODE_DATA_CHANGED, path));
+                self.data_bytes = self.data_bytes - old as u64 + new as u64;
+                fire((event::NODE_DATA_CHANGED, &path));
                 OpResult::SetData { stat }
             }
             TxnOp::SetAcl {
@@ -300,12 +294,12 @@ impl DataTree {
                 acl,
                 aversion,
             } => {
-                let acl = self.intern(acl.clone());
-                let Some(n) = self.nodes.get_mut(&**path) else {
+                let acl = self.intern(acl);
+                let Some(n) = self.nodes.get_mut(&*path) else {
                     return OpResult::Error(crate::proto::codes::err::NO_NODE);
                 };
                 n.acl = acl;
-                n.aversion = *aversion;
+                n.aversion = aversion;
                 OpResult::SetAcl { stat: n.stat() }
             }
             TxnOp::Check { .. } => OpResult::Checked,
