@@ -2,7 +2,8 @@
 //!
 //! Reading order: [`types`], [`proto`] (the client wire protocol),
 //! [`tree`] (the DataTree, ACLs, watches), [`session`] (sessions and prep),
-//! [`server`] (the sans-IO request pipeline), [`config`], and [`runtime`]
+//! [`server`] (the sans-IO request pipeline), [`storage`] (the txn log
+//! format, writer and recovery), [`config`], and [`runtime`]
 //! (the only code touching glommio, sockets, files and clocks).
 //!
 //! A request's path: a connection shard reads bytes and cuts frames; the
@@ -18,5 +19,6 @@ pub mod proto;
 pub mod runtime;
 pub mod server;
 pub mod session;
+pub mod storage;
 pub mod tree;
 pub mod types;
