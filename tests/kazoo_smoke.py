@@ -11,7 +11,7 @@ Covers: create/get/set/delete with version checks, exists, get_children, ephemer
 sequential nodes, watches, transactions (committed and failing), closeSession removing
 ephemerals, session expiry of a silent raw-protocol session (its ephemeral disappears and
 watchers get NodeDeleted / NodeChildrenChanged) while a pinging 4 s kazoo session survives,
-and the kazoo recipes that run on a plain server: Lock, Election, Counter, Barrier, Queue,
+and the kazoo recipes that run on a plain server: Lock, Election, Counter, Barrier, Queue, TreeCache,
 LockingQueue, Party, DataWatch, ChildrenWatch.
 
 Everything lives under /kazoo_smoke_<pid>, removed at the end. The whole run is bounded by a
@@ -643,9 +643,36 @@ def main():
             zk2.delete(p + "/b")
             eq("ChildrenWatch: empty again", wait_for(lambda: seen[-1] == [], 10), True)
 
+        def recipe_treecache():
+            from kazoo.recipe.cache import TreeCache, TreeEvent
+            p = root + "/tcache"
+            zk.create(p + "/a", b"1", makepath=True)
+            events = []
+            cache = TreeCache(zk, p)
+            cache.listen(lambda ev: events.append((ev.event_type, ev.event_data.path if ev.event_data else None)))
+            cache.start()
+            try:
+                inited = wait_for(lambda: any(e[0] == TreeEvent.INITIALIZED for e in events), 10)
+                eq("TreeCache: initialized", bool(inited), True)
+                eq("TreeCache: sees existing child", cache.get_data(p + "/a").data, b"1")
+                zk2.create(p + "/a/deep", b"d")
+                eq("TreeCache: NODE_ADDED for a grandchild",
+                   wait_for(lambda: (TreeEvent.NODE_ADDED, p + "/a/deep") in events, 10), True)
+                zk2.set(p + "/a", b"2")
+                eq("TreeCache: NODE_UPDATED",
+                   wait_for(lambda: (TreeEvent.NODE_UPDATED, p + "/a") in events, 10), True)
+                eq("TreeCache: cached data follows", wait_for(lambda: cache.get_data(p + "/a").data == b"2", 10), True)
+                zk2.delete(p + "/a/deep")
+                eq("TreeCache: NODE_REMOVED",
+                   wait_for(lambda: (TreeEvent.NODE_REMOVED, p + "/a/deep") in events, 10), True)
+                eq("TreeCache: children", sorted(cache.get_children(p + "/a") or []), [])
+            finally:
+                cache.close()
+
         for g in (crud, children, ephemeral_sequential, watches, transactions, session_expiry,
                   recipe_lock, recipe_election, recipe_counter, recipe_barrier, recipe_queue,
-                  recipe_locking_queue, recipe_party, recipe_datawatch, recipe_childrenwatch):
+                  recipe_locking_queue, recipe_party, recipe_datawatch, recipe_childrenwatch,
+                  recipe_treecache):
             group(g)
 
         print("-- cleanup", flush=True)
