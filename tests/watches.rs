@@ -631,3 +631,59 @@ async fn set_watches_catch_up_and_register() {
     assert_eq!(got, expect);
     rm_rf(&c, &root).await;
 }
+
+/// checkWatches (17) and removeWatches (18) with WatcherType Children (1),
+/// Data (2), Any (3): NoWatcher (-121) when nothing matches, removal sends no
+/// notification, and a removed watch no longer fires while the others do.
+#[tokio::test]
+async fn remove_and_check_watches() {
+    const CHECK_WATCHES: i32 = 17;
+    const REMOVE_WATCHES: i32 = 18;
+    const NO_WATCHER: i32 = -121;
+    let server = Server::start();
+    let c = server.client().await;
+    let root = make_root(&c, "remove_watches").await;
+    let n = format!("{root}/n");
+    c.create(&n, b"", &open_options()).await.unwrap();
+    let req = |t: i32| raw::Enc::new().str(&n).i32(t).done();
+
+    let mut r = RawConn::connect(server.addr(), 10_000);
+    // Nothing registered yet.
+    r.call(CHECK_WATCHES, &req(3)).assert_err(NO_WATCHER);
+    r.call(REMOVE_WATCHES, &req(3)).assert_err(NO_WATCHER);
+    // A data watch and a child watch.
+    r.get_data(&n, true).ok();
+    r.get_children(&n, true).ok();
+    assert!(r.call(CHECK_WATCHES, &req(2)).ok().is_at_end());
+    assert!(r.call(CHECK_WATCHES, &req(1)).ok().is_at_end());
+    // Remove the data watch only: no notification, child watch stays.
+    assert!(r.call(REMOVE_WATCHES, &req(2)).ok().is_at_end());
+    r.call(CHECK_WATCHES, &req(2)).assert_err(NO_WATCHER);
+    r.call(REMOVE_WATCHES, &req(2)).assert_err(NO_WATCHER);
+    assert!(r.call(CHECK_WATCHES, &req(1)).ok().is_at_end());
+    r.ping();
+    assert!(r.take_events().is_empty(), "removal sends nothing");
+    // setData would have fired the data watch: nothing arrives.
+    c.set_data(&n, b"x", None).await.unwrap();
+    r.ping();
+    assert!(
+        r.take_events().is_empty(),
+        "removed data watch must not fire"
+    );
+    // The child watch still fires.
+    c.create(&format!("{n}/k"), b"", &open_options())
+        .await
+        .unwrap();
+    r.ping();
+    let evs = r.take_events();
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!((evs[0].typ, evs[0].path.as_str()), (4, n.as_str()));
+    // A persistent watch is removed by type Any, and nothing fires after.
+    r.call(op::ADD_WATCH, &raw::add_watch_req(&n, 0)).ok();
+    assert!(r.call(CHECK_WATCHES, &req(3)).ok().is_at_end());
+    assert!(r.call(REMOVE_WATCHES, &req(3)).ok().is_at_end());
+    r.call(CHECK_WATCHES, &req(3)).assert_err(NO_WATCHER);
+    c.set_data(&n, b"y", None).await.unwrap();
+    r.ping();
+    assert!(r.take_events().is_empty(), "no watch left");
+}
