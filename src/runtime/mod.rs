@@ -107,10 +107,7 @@ impl CoreHandle {
     fn input(&self, core: &mut Core, id: ConnId, frames: &[u8], now: Now) {
         let t0 = Instant::now();
         core.conn_input(id, frames, now);
-        let us = t0.elapsed().as_micros() as u64;
-        let (reads, writes) = core.take_batch_counts();
-        core.record_latency(false, us, reads);
-        core.record_latency(true, us, writes);
+        core.record_batch_latency(t0.elapsed().as_micros() as u64);
     }
 
     pub fn handle(&self, msg: ToCore<'_>) {

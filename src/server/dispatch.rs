@@ -82,6 +82,9 @@ impl Core {
         c.stats.last_zxid = zxid;
         c.stats.last_response_mono_ms = now.mono_ms;
         let sid = c.session.expect("handshake done");
+        if let Some(i) = super::metrics::op_index(opcode) {
+            self.batch_ops[i] += 1;
+        }
         if !self.sessions.touch(sid, now.mono_ms) {
             // The session expired or is closing under this connection.
             self.reply_err(id, xid, zxid, err::SESSION_EXPIRED);

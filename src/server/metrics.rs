@@ -6,18 +6,81 @@ use super::Core;
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
 
+use crate::proto::codes::op;
+
+/// The request kinds with their own latency histogram, as Prometheus labels.
+pub const OPS: [&str; 22] = [
+    "create",
+    "delete",
+    "exists",
+    "getData",
+    "setData",
+    "getACL",
+    "setACL",
+    "getChildren",
+    "sync",
+    "check",
+    "multi",
+    "multiRead",
+    "setWatches",
+    "addWatch",
+    "removeWatches",
+    "checkWatches",
+    "getEphemerals",
+    "getAllChildrenNumber",
+    "whoAmI",
+    "auth",
+    "closeSession",
+    "ping",
+];
+
+/// Index into [`OPS`] of an opcode (None for opcodes that are refused).
+pub fn op_index(opcode: i32) -> Option<usize> {
+    Some(match opcode {
+        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => 0,
+        op::DELETE => 1,
+        op::EXISTS => 2,
+        op::GET_DATA => 3,
+        op::SET_DATA => 4,
+        op::GET_ACL => 5,
+        op::SET_ACL => 6,
+        op::GET_CHILDREN | op::GET_CHILDREN2 => 7,
+        op::SYNC => 8,
+        op::CHECK => 9,
+        op::MULTI => 10,
+        op::MULTI_READ => 11,
+        op::SET_WATCHES | op::SET_WATCHES2 => 12,
+        op::ADD_WATCH => 13,
+        op::REMOVE_WATCHES => 14,
+        op::CHECK_WATCHES => 15,
+        op::GET_EPHEMERALS => 16,
+        op::GET_ALL_CHILDREN_NUMBER => 17,
+        op::WHO_AM_I => 18,
+        op::AUTH => 19,
+        op::CLOSE_SESSION => 20,
+        op::PING => 21,
+        _ => return None,
+    })
+}
+
+fn new_histogram(sigfig: u8) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, sigfig).expect("valid bounds")
+}
+
 /// Latency histograms, in microseconds.
 pub struct Latency {
     pub reads: Histogram<u64>,
     pub writes: Histogram<u64>,
+    /// Per request kind (index of [`OPS`]); made on first use, 2 significant digits.
+    pub per_op: Vec<Option<Histogram<u64>>>,
 }
 
 impl Default for Latency {
     fn default() -> Self {
-        let h = || Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
         Latency {
-            reads: h(),
-            writes: h(),
+            reads: new_histogram(3),
+            writes: new_histogram(3),
+            per_op: (0..OPS.len()).map(|_| None).collect(),
         }
     }
 }
@@ -50,33 +113,66 @@ impl Latency {
         (n, min, mean, max)
     }
 
+    pub fn record_op(&mut self, index: usize, micros: u64, n: u64) {
+        if let Some(slot) = self.per_op.get_mut(index) {
+            slot.get_or_insert_with(|| new_histogram(2))
+                .saturating_record_n(micros.max(1), n);
+        }
+    }
+
     pub fn reset(&mut self) {
         self.reads.reset();
         self.writes.reset();
+        for h in self.per_op.iter_mut().flatten() {
+            h.reset();
+        }
     }
 }
 
 fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram<u64>) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} summary");
+    summary_lines(out, name, "", h);
+}
+
+/// The quantile, sum and count lines of one summary; `labels` is empty or
+/// `key="value",`.
+fn summary_lines(out: &mut String, name: &str, labels: &str, h: &Histogram<u64>) {
     for q in [0.5, 0.9, 0.99, 0.999] {
         let v = if h.is_empty() {
             0.0
         } else {
             h.value_at_quantile(q) as f64 / 1e6
         };
-        let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {v}");
+        let _ = writeln!(out, "{name}{{{labels}quantile=\"{q}\"}} {v}");
     }
     let sum: f64 = h.mean() * h.len() as f64 / 1e6;
-    let _ = writeln!(out, "{name}_sum {sum}");
-    let _ = writeln!(out, "{name}_count {}", h.len());
+    let braces = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", labels.trim_end_matches(','))
+    };
+    let _ = writeln!(out, "{name}_sum{braces} {sum}");
+    let _ = writeln!(out, "{name}_count{braces} {}", h.len());
 }
 
 impl Core {
-    /// Records the server-side latency of `n` requests of one kind.
-    pub fn record_latency(&mut self, write: bool, micros: u64, n: u64) {
-        for _ in 0..n.min(1024) {
-            self.latency.record(write, micros);
+    /// Records the server-side latency of the requests handled since the
+    /// last call (the runtime times each batch of frames it hands over).
+    pub fn record_batch_latency(&mut self, micros: u64) {
+        let (reads, writes) = std::mem::take(&mut self.batch);
+        let m = micros.max(1);
+        if reads > 0 {
+            self.latency.reads.saturating_record_n(m, reads);
+        }
+        if writes > 0 {
+            self.latency.writes.saturating_record_n(m, writes);
+        }
+        for i in 0..self.batch_ops.len() {
+            let n = std::mem::take(&mut self.batch_ops[i]);
+            if n > 0 {
+                self.latency.record_op(i, m, n as u64);
+            }
         }
     }
 
@@ -191,6 +287,14 @@ impl Core {
             "Server-side latency of writes.",
             &self.latency.writes,
         );
+        let name = "corral_request_latency_seconds";
+        let _ = writeln!(o, "# HELP {name} Server-side latency per request kind.");
+        let _ = writeln!(o, "# TYPE {name} summary");
+        for (i, h) in self.latency.per_op.iter().enumerate() {
+            if let Some(h) = h {
+                summary_lines(&mut o, name, &format!("op=\"{}\",", OPS[i]), h);
+            }
+        }
         o
     }
 }
@@ -215,12 +319,19 @@ mod tests {
     #[test]
     fn prometheus_text_has_gauges_and_quantiles() {
         let mut c = Core::new(super::super::CoreConfig::default(), Default::default());
-        c.record_latency(false, 250, 3);
+        c.batch = (3, 0);
+        c.batch_ops[op_index(op::GET_DATA).unwrap()] = 3;
+        c.record_batch_latency(250);
         let t = c.prometheus(1500);
         assert!(t.contains("\nzk_znode_count 5\n"), "{t}");
         assert!(t.contains("zk_uptime_seconds 1.5"));
         assert!(t.contains("corral_read_latency_seconds_count 3"));
         assert!(t.contains("corral_read_latency_seconds{quantile=\"0.99\"} 0.00025"));
         assert!(t.contains("corral_write_latency_seconds_count 0"));
+        assert!(
+            t.contains("corral_request_latency_seconds_count{op=\"getData\"} 3"),
+            "{t}"
+        );
+        assert!(!t.contains("op=\"setData\""));
     }
 }

@@ -102,7 +102,9 @@ pub struct Core {
     pub stats: ServerStats,
     pub latency: metrics::Latency,
     /// Reads and writes handled since the runtime last asked (for latency).
-    batch: (u64, u64),
+    pub(crate) batch: (u64, u64),
+    /// Requests per kind ([`metrics::OPS`]) since the runtime last asked.
+    pub(crate) batch_ops: [u32; metrics::OPS.len()],
     next_reap_ms: u64,
     scratch_conns: Vec<ConnId>,
     scratch_results: Vec<OpResult>,
@@ -133,6 +135,7 @@ impl Core {
             },
             latency: metrics::Latency::default(),
             batch: (0, 0),
+            batch_ops: [0; metrics::OPS.len()],
             scratch_conns: Vec::new(),
             scratch_results: Vec::new(),
         }
@@ -446,11 +449,6 @@ impl Core {
         let z = self.commit(sid, cxid, TxnOp::CloseSession, now, None);
         self.sessions.remove(sid);
         z
-    }
-
-    /// (reads, writes) handled since the last call.
-    pub fn take_batch_counts(&mut self) -> (u64, u64) {
-        std::mem::take(&mut self.batch)
     }
 
     pub fn connection_count(&self) -> usize {
