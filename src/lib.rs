@@ -1,6 +1,7 @@
 //! corral: a ZooKeeper-compatible coordination service.
 //!
-//! Reading order: [`types`], [`proto`] (the client wire protocol),
+//! Reading order: [`types`], [`proto`] (the client wire protocol), [`peer`]
+//! (server-to-server frames),
 //! [`tree`] (the DataTree, ACLs, watches), [`session`] (sessions and prep),
 //! [`server`] (the sans-IO request pipeline), [`storage`] (the txn log
 //! format, writer and recovery), [`config`], and [`runtime`]
@@ -15,6 +16,7 @@
 
 pub mod client;
 pub mod config;
+pub mod peer;
 pub mod proto;
 pub mod runtime;
 pub mod server;
