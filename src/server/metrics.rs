@@ -179,102 +179,104 @@ impl Core {
     /// The figures `mntr` shows, in Prometheus' text format.
     pub fn prometheus(&self, uptime_ms: u64) -> String {
         let mut o = String::with_capacity(4096);
-        let mut g = |name: &str, kind: &str, help: &str, v: f64| {
+        let (conns, paths, data_watches) = self.watches.data_summary();
+        let figures: [(&str, &str, &str, f64); 15] = [
+            (
+                "zk_znode_count",
+                "gauge",
+                "Znodes, the root counted twice as ZooKeeper does.",
+                self.tree.node_count() as f64,
+            ),
+            (
+                "zk_approximate_data_size",
+                "gauge",
+                "Bytes of znode data.",
+                self.tree.approximate_data_size() as f64,
+            ),
+            (
+                "zk_ephemerals_count",
+                "gauge",
+                "Ephemeral znodes.",
+                self.tree.ephemeral_count() as f64,
+            ),
+            (
+                "zk_global_sessions",
+                "gauge",
+                "Live sessions.",
+                self.sessions.len() as f64,
+            ),
+            (
+                "zk_num_alive_connections",
+                "gauge",
+                "Open client connections.",
+                self.conns.len() as f64,
+            ),
+            (
+                "zk_watch_count",
+                "gauge",
+                "Data and child watches.",
+                self.watches.total() as f64,
+            ),
+            (
+                "corral_data_watches",
+                "gauge",
+                "Data and exist watches (what wchs counts).",
+                data_watches as f64,
+            ),
+            (
+                "corral_data_watch_paths",
+                "gauge",
+                "Paths with a data watch.",
+                paths as f64,
+            ),
+            (
+                "corral_watching_connections",
+                "gauge",
+                "Connections holding a data watch.",
+                conns as f64,
+            ),
+            (
+                "zk_last_zxid",
+                "gauge",
+                "Last applied zxid.",
+                self.last_zxid() as f64,
+            ),
+            (
+                "zk_uptime_seconds",
+                "gauge",
+                "Seconds since start.",
+                uptime_ms as f64 / 1000.0,
+            ),
+            (
+                "zk_packets_received",
+                "counter",
+                "Packets received.",
+                self.stats.packets_received as f64,
+            ),
+            (
+                "zk_packets_sent",
+                "counter",
+                "Packets sent.",
+                self.stats.packets_sent as f64,
+            ),
+            (
+                "zk_auth_failed_count",
+                "counter",
+                "Failed auth packets.",
+                self.stats.auth_failed as f64,
+            ),
+            (
+                "zk_connection_rejected",
+                "counter",
+                "Connections refused by maxClientCnxns or maxCnxns.",
+                self.stats.connections_rejected as f64,
+            ),
+        ];
+        for (name, kind, help, v) in figures {
             let _ = writeln!(o, "# HELP {name} {help}");
             let _ = writeln!(o, "# TYPE {name} {kind}");
             let _ = writeln!(o, "{name} {v}");
-        };
-        let (conns, paths, data_watches) = self.watches.data_summary();
-        g(
-            "zk_znode_count",
-            "gauge",
-            "Znodes, the root counted twice as ZooKeeper does.",
-            self.tree.node_count() as f64,
-        );
-        g(
-            "zk_approximate_data_size",
-            "gauge",
-            "Bytes of znode data.",
-            self.tree.approximate_data_size() as f64,
-        );
-        g(
-            "zk_ephemerals_count",
-            "gauge",
-            "Ephemeral znodes.",
-            self.tree.ephemeral_count() as f64,
-        );
-        g(
-            "zk_global_sessions",
-            "gauge",
-            "Live sessions.",
-            self.sessions.len() as f64,
-        );
-        g(
-            "zk_num_alive_connections",
-            "gauge",
-            "Open client connections.",
-            self.conns.len() as f64,
-        );
-        g(
-            "zk_watch_count",
-            "gauge",
-            "Data and child watches.",
-            self.watches.total() as f64,
-        );
-        g(
-            "corral_data_watches",
-            "gauge",
-            "Data and exist watches (what wchs counts).",
-            data_watches as f64,
-        );
-        g(
-            "corral_data_watch_paths",
-            "gauge",
-            "Paths with a data watch.",
-            paths as f64,
-        );
-        g(
-            "corral_watching_connections",
-            "gauge",
-            "Connections holding a data watch.",
-            conns as f64,
-        );
-        g(
-            "zk_last_zxid",
-            "gauge",
-            "Last applied zxid.",
-            self.last_zxid() as f64,
-        );
-        g(
-            "zk_uptime_seconds",
-            "gauge",
-            "Seconds since start.",
-            uptime_ms as f64 / 1000.0,
-        );
-        g(
-            "zk_packets_received",
-            "counter",
-            "Packets received.",
-            self.stats.packets_received as f64,
-        );
-        g(
-            "zk_packets_sent",
-            "counter",
-            "Packets sent.",
-            self.stats.packets_sent as f64,
-        );
-        g(
-            "zk_auth_failed_count",
-            "counter",
-            "Failed auth packets.",
-            self.stats.auth_failed as f64,
-        );
-        g(
-            "zk_connection_rejected",
-            "counter",
-            "Connections refused by maxClientCnxns or maxCnxns.",
-            self.stats.connections_rejected as f64,
-        );
+        }
         histogram(
             &mut o,
             "corral_read_latency_seconds",
