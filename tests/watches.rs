@@ -637,9 +637,8 @@ async fn set_watches_catch_up_and_register() {
 /// notification, and a removed watch no longer fires while the others do.
 #[tokio::test]
 async fn remove_and_check_watches() {
-    const CHECK_WATCHES: i32 = 17;
-    const REMOVE_WATCHES: i32 = 18;
-    const NO_WATCHER: i32 = -121;
+    use op::{CHECK_WATCHES, REMOVE_WATCHES};
+    use raw::err::NO_WATCHER;
     let server = Server::start();
     let c = server.client().await;
     let root = make_root(&c, "remove_watches").await;

@@ -1,7 +1,7 @@
 //! Client connections on a shard: accept, cut frames, hand them to the core,
 //! write replies. One reader task and one writer task per connection.
 
-use super::{Clock, CoreLink, RuntimeConfig, ToCore};
+use super::{CoreLink, RuntimeConfig, ToCore};
 use crate::types::{ConnId, FxHashMap};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
@@ -71,7 +71,6 @@ impl ConnTable {
 pub(crate) async fn accept_loop(
     shard: usize,
     cfg: RuntimeConfig,
-    clock: Clock,
     link: CoreLink,
     table: Rc<ConnTable>,
     incoming: SharedReceiver<std::net::TcpStream>,
@@ -94,7 +93,7 @@ pub(crate) async fn accept_loop(
         table.conns.borrow_mut().insert(id, io.clone());
         let (link, cfg, table) = (link.clone(), cfg.clone(), table.clone());
         glommio::spawn_local(async move {
-            serve(id, stream, io, wake_rx, &link, &cfg, clock).await;
+            serve(id, stream, io, wake_rx, &link, &cfg).await;
             table.conns.borrow_mut().remove(&id);
             send(&link, ToCore::Closed(id)).await;
         })
@@ -149,7 +148,6 @@ async fn serve(
     wake_rx: LocalReceiver<()>,
     link: &CoreLink,
     cfg: &RuntimeConfig,
-    _clock: Clock,
 ) {
     let _ = stream.set_nodelay(true);
     let Ok(addr) = stream.peer_addr() else {

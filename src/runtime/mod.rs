@@ -195,7 +195,6 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
                     conn_shard(
                         shard,
                         cfg,
-                        clock,
                         to_core.expect("channel"),
                         from_core.expect("channel"),
                         incoming,
@@ -289,13 +288,12 @@ async fn core_shard(
         let h = handle.clone();
         glommio::spawn_local(metrics::serve(listener, h)).detach();
     }
-    conn::accept_loop(0, cfg, clock, CoreLink::Local(handle), local, incoming).await
+    conn::accept_loop(0, cfg, CoreLink::Local(handle), local, incoming).await
 }
 
 async fn conn_shard(
     shard: usize,
     cfg: RuntimeConfig,
-    clock: Clock,
     to_core: SharedSender<ToCore<'static>>,
     from_core: SharedReceiver<FromCore>,
     incoming: SharedReceiver<std::net::TcpStream>,
@@ -313,13 +311,5 @@ async fn conn_shard(
         .detach();
     }
     let to_core = to_core.connect().await;
-    conn::accept_loop(
-        shard,
-        cfg,
-        clock,
-        CoreLink::Remote(to_core),
-        table,
-        incoming,
-    )
-    .await
+    conn::accept_loop(shard, cfg, CoreLink::Remote(to_core), table, incoming).await
 }

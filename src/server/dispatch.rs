@@ -7,7 +7,7 @@ use crate::proto::jute;
 use crate::proto::records::{decode_request, put_acl, put_reply_header, DecodeError, Request};
 use crate::session::prep::{prep_multi, prep_op, Pending, PrepConfig};
 use crate::tree::acl::{self, Id};
-use crate::tree::txn::{is_ephemeral, TxnOp};
+use crate::tree::txn::TxnOp;
 use crate::tree::watch::WatcherType;
 use crate::tree::{DataTree, OpResult};
 use crate::types::{ConnId, Now, Zxid};
@@ -215,7 +215,7 @@ impl Core {
             self.stats.packets_sent += 1;
             return self.mark(id);
         }
-        let zxid = self.commit(sid, xid, txn, now, Some(id));
+        let zxid = self.commit(sid, xid, txn, now);
         let result = self.scratch_results.pop();
         let c = self.conns.get_mut(&id).expect("open");
         let at = jute::begin_frame(&mut c.out);
@@ -267,7 +267,7 @@ impl Core {
                 jute::end_frame(&mut c.out, at);
             }
             Ok(txns) => {
-                let zxid = self.commit(sid, xid, TxnOp::Multi(txns), now, Some(id));
+                let zxid = self.commit(sid, xid, TxnOp::Multi(txns), now);
                 let results = std::mem::take(&mut self.scratch_results);
                 let c = self.conns.get_mut(&id).expect("open");
                 let at = begin_ok(&mut c.out, xid, zxid);
@@ -355,7 +355,6 @@ impl Core {
             conns,
             tree,
             watches,
-            sessions,
             stats,
             ..
         } = self;
@@ -531,7 +530,6 @@ impl Core {
         })()
         .err()
         .unwrap_or(err::OK);
-        let _ = sessions;
         if code != err::OK {
             let at = jute::begin_frame(out);
             put_reply_header(out, xid, zxid, code);
@@ -546,9 +544,4 @@ fn multi_header(out: &mut Vec<u8>, t: i32, done: bool, e: i32) {
     jute::put_int(out, t);
     jute::put_bool(out, done);
     jute::put_int(out, e);
-}
-
-#[allow(dead_code)]
-fn _unused(_: bool) -> bool {
-    is_ephemeral(0)
 }

@@ -210,11 +210,6 @@ impl Core {
         self.conns.contains_key(&id)
     }
 
-    /// True once the connection's handshake has been answered.
-    pub fn has_session(&self, id: ConnId) -> bool {
-        self.conns.get(&id).is_some_and(|c| c.session.is_some())
-    }
-
     fn mark(&mut self, id: ConnId) {
         if let Some(c) = self.conns.get_mut(&id) {
             if !c.dirty {
@@ -281,7 +276,7 @@ impl Core {
     pub fn tick(&mut self, now: Now) {
         for s in self.sessions.expired(now.mono_ms) {
             let conn = self.sessions.get(s).and_then(|x| x.conn);
-            self.commit(s, 0, TxnOp::CloseSession, now, None);
+            self.commit(s, 0, TxnOp::CloseSession, now);
             self.sessions.remove(s);
             if let Some(c) = conn {
                 self.close_conn(c);
@@ -290,21 +285,14 @@ impl Core {
         if now.mono_ms >= self.next_reap_ms {
             self.next_reap_ms = now.mono_ms + self.cfg.container_check_ms;
             for p in self.tree.reapable(now.wall_ms) {
-                self.commit(0, 0, TxnOp::Delete { path: p }, now, None);
+                self.commit(0, 0, TxnOp::Delete { path: p }, now);
             }
         }
     }
 
     /// Commits a txn: assigns the zxid, applies it, fires watches, and leaves
     /// the per-op results in `scratch_results`.
-    fn commit(
-        &mut self,
-        session: SessionId,
-        cxid: i32,
-        op: TxnOp,
-        now: Now,
-        _for_conn: Option<ConnId>,
-    ) -> Zxid {
+    fn commit(&mut self, session: SessionId, cxid: i32, op: TxnOp, now: Now) -> Zxid {
         let zxid = self.next_zxid();
         let txn = Txn {
             header: TxnHeader {
@@ -371,7 +359,6 @@ impl Core {
                     timeout: timeout as i32,
                 },
                 now,
-                Some(id),
             );
             Some(sid)
         } else {
@@ -446,13 +433,9 @@ impl Core {
         if let Some(s) = self.sessions.get_mut(sid) {
             s.closing = true;
         }
-        let z = self.commit(sid, cxid, TxnOp::CloseSession, now, None);
+        let z = self.commit(sid, cxid, TxnOp::CloseSession, now);
         self.sessions.remove(sid);
         z
-    }
-
-    pub fn connection_count(&self) -> usize {
-        self.conns.len()
     }
 }
 

@@ -14,8 +14,7 @@ pub mod watch;
 use crate::proto::codes::event;
 use crate::proto::records::Stat;
 use crate::types::{FxHashMap, FxHashSet, SessionId, Zxid};
-use acl::{AclList, Id};
-use std::sync::Arc;
+use acl::AclList;
 use txn::{is_container, is_ephemeral, ttl_of, Txn, TxnHeader, TxnOp};
 
 #[derive(Clone, Debug)]
@@ -403,11 +402,6 @@ impl DataTree {
         v
     }
 
-    /// The digest ids held by nobody: helper for tests and dumps.
-    pub fn acl_of(&self, path: &str) -> Option<&[acl::Acl]> {
-        self.get(path).map(|n| &n.acl[..])
-    }
-
     /// Checks the structural invariants (tests and simulation).
     pub fn check_invariants(&self) {
         for (p, n) in &self.nodes {
@@ -424,18 +418,4 @@ impl DataTree {
             }
         }
     }
-}
-
-/// Convenience for tests: a caller holding only `ids`.
-pub fn ids_caller(ids: &[Id]) -> acl::Caller {
-    acl::Caller {
-        ids: ids.to_vec(),
-        addr: None,
-    }
-}
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send>() {}
-    is_send::<Arc<[acl::Acl]>>();
 }

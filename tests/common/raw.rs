@@ -18,61 +18,10 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// Opcodes (protocol doc §4).
-pub mod op {
-    pub const NOTIFICATION: i32 = 0;
-    pub const CREATE: i32 = 1;
-    pub const DELETE: i32 = 2;
-    pub const EXISTS: i32 = 3;
-    pub const GET_DATA: i32 = 4;
-    pub const SET_DATA: i32 = 5;
-    pub const GET_ACL: i32 = 6;
-    pub const SET_ACL: i32 = 7;
-    pub const GET_CHILDREN: i32 = 8;
-    pub const SYNC: i32 = 9;
-    pub const PING: i32 = 11;
-    pub const GET_CHILDREN2: i32 = 12;
-    pub const CHECK: i32 = 13;
-    pub const MULTI: i32 = 14;
-    pub const CREATE2: i32 = 15;
-    pub const CREATE_CONTAINER: i32 = 19;
-    pub const CREATE_TTL: i32 = 21;
-    pub const MULTI_READ: i32 = 22;
-    pub const AUTH: i32 = 100;
-    pub const SET_WATCHES: i32 = 101;
-    pub const GET_EPHEMERALS: i32 = 103;
-    pub const GET_ALL_CHILDREN_NUMBER: i32 = 104;
-    pub const ADD_WATCH: i32 = 106;
-    pub const WHO_AM_I: i32 = 107;
-    pub const CLOSE_SESSION: i32 = -11;
-    pub const ERROR: i32 = -1;
-}
-
-/// Error codes (protocol doc §10).
-pub mod err {
-    pub const OK: i32 = 0;
-    pub const RUNTIME_INCONSISTENCY: i32 = -2;
-    pub const MARSHALLING_ERROR: i32 = -5;
-    pub const UNIMPLEMENTED: i32 = -6;
-    pub const BAD_ARGUMENTS: i32 = -8;
-    pub const NO_NODE: i32 = -101;
-    pub const NO_AUTH: i32 = -102;
-    pub const BAD_VERSION: i32 = -103;
-    pub const NO_CHILDREN_FOR_EPHEMERALS: i32 = -108;
-    pub const NODE_EXISTS: i32 = -110;
-    pub const NOT_EMPTY: i32 = -111;
-    pub const SESSION_EXPIRED: i32 = -112;
-    pub const INVALID_ACL: i32 = -114;
-}
-
-/// Watcher event types (protocol doc §12.2).
-pub mod ev {
-    pub const NODE_CREATED: i32 = 1;
-    pub const NODE_DELETED: i32 = 2;
-    pub const NODE_DATA_CHANGED: i32 = 3;
-    pub const NODE_CHILDREN_CHANGED: i32 = 4;
-    pub const SYNC_CONNECTED: i32 = 3;
-}
+/// Opcodes, error codes and event types: the project's own tables (protocol
+/// doc §4, §10, §12.2).
+#[allow(unused_imports)] // each test crate uses a different subset
+pub use corral::proto::codes::{err, event as ev, op};
 
 /// `world:anyone` with all permissions: `OPEN_ACL_UNSAFE`.
 pub const OPEN_ACL: &[(i32, &str, &str)] = &[(31, "world", "anyone")];
