@@ -46,6 +46,8 @@ pub struct CoreConfig {
     pub max_client_cnxns: u32,
     /// Connections allowed in all (0 = no limit).
     pub max_cnxns: u32,
+    /// An observer in an ensemble (4lw shows `Mode: observer`).
+    pub observer: bool,
 }
 
 impl Default for CoreConfig {
@@ -60,6 +62,7 @@ impl Default for CoreConfig {
             container_check_ms: 60_000,
             max_client_cnxns: 60,
             max_cnxns: 0,
+            observer: false,
         }
     }
 }
