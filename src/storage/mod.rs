@@ -11,4 +11,5 @@
 pub mod device;
 pub mod file;
 pub mod log;
+pub mod mmap;
 pub mod record;
