@@ -1,7 +1,7 @@
 //! The `corral` binary: parses the command line and the zoo.cfg, then runs
 //! the server on the glommio runtime.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use corral::config::{self, Config};
 use corral::proto::fourlw::ConfInfo;
 use corral::runtime::{self, RuntimeConfig};
@@ -13,8 +13,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A ZooKeeper-compatible coordination service.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    tool: Option<Tool>,
     /// A ZooKeeper zoo.cfg. Without it corral serves on 127.0.0.1:2181 with
     /// data under ./data.
     #[arg(long, short = 'c')]
@@ -33,6 +35,51 @@ struct Cli {
     metrics_addr: Option<std::net::SocketAddr>,
 }
 
+/// Offline tools over the data directories (the server is not started).
+#[derive(Subcommand, Debug)]
+enum Tool {
+    /// Txn log segments (`log.<zxid>`).
+    Log {
+        #[command(subcommand)]
+        cmd: FileCmd,
+    },
+    /// Snapshot files (`snapshot.<zxid>`).
+    Snapshot {
+        #[command(subcommand)]
+        cmd: FileCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FileCmd {
+    /// Print one line per record (log) or per session and node (snapshot).
+    Dump { file: PathBuf },
+    /// Check the file (a log directory works too); exits 1 naming the file
+    /// and offset of any corruption.
+    Verify { file: PathBuf },
+}
+
+fn run_tool(tool: Tool) -> ! {
+    use corral::storage::tools;
+    use std::io::Write;
+    let (text, ok) = match tool {
+        Tool::Log {
+            cmd: FileCmd::Dump { file },
+        } => tools::log_dump(&file),
+        Tool::Log {
+            cmd: FileCmd::Verify { file },
+        } => tools::log_verify(&file),
+        Tool::Snapshot {
+            cmd: FileCmd::Dump { file },
+        } => tools::snapshot_dump(&file),
+        Tool::Snapshot {
+            cmd: FileCmd::Verify { file },
+        } => tools::snapshot_verify(&file),
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    std::process::exit(if ok { 0 } else { 1 });
+}
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -43,6 +90,9 @@ fn main() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    if let Some(tool) = cli.tool {
+        run_tool(tool);
+    }
     let mut cfg = match &cli.config {
         Some(p) => match config::load(p) {
             Ok(c) => c,

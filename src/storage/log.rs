@@ -397,6 +397,20 @@ pub struct Recovered {
     pub junk: Vec<(String, u64)>,
 }
 
+impl Recovered {
+    /// Everything but the txns (what [`TxnLog::open`] needs).
+    pub fn clone_without_txns(&self) -> Recovered {
+        Recovered {
+            txns: Vec::new(),
+            last_zxid: self.last_zxid,
+            attested: self.attested,
+            end: self.end.clone(),
+            torn: self.torn.clone(),
+            junk: self.junk.clone(),
+        }
+    }
+}
+
 /// The end of the last segment, for [`TxnLog::open`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogEnd {

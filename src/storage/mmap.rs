@@ -63,6 +63,8 @@ pub struct MmapDevice {
     file: File,
     map: Option<MmapMut>,
     len: u64,
+    /// False with `forceSync=no`: `sync` does nothing (not durable).
+    sync: bool,
 }
 
 impl std::fmt::Debug for MmapDevice {
@@ -90,7 +92,12 @@ impl MmapDevice {
             // running server writes to (the data directory is single-owner).
             Some(unsafe { opts.map_mut(&file) }.map_err(io_err)?)
         };
-        Ok(MmapDevice { file, map, len })
+        Ok(MmapDevice {
+            file,
+            map,
+            len,
+            sync: true,
+        })
     }
 
     /// Opens an existing segment file.
@@ -141,6 +148,9 @@ impl Device for MmapDevice {
     }
 
     fn sync(&mut self) -> Result<(), DeviceError> {
+        if !self.sync {
+            return Ok(());
+        }
         // fdatasync covers the shared mapping's dirty pages (same page cache).
         self.file.sync_data().map_err(io_err)
     }
@@ -150,7 +160,9 @@ impl Device for MmapDevice {
         self.map = None;
         preallocate(&self.file, len).map_err(io_err)?;
         let file = self.file.try_clone().map_err(io_err)?;
+        let sync = self.sync;
         *self = MmapDevice::map(file, len, false)?;
+        self.sync = sync;
         Ok(())
     }
 }
@@ -159,11 +171,22 @@ impl Device for MmapDevice {
 #[derive(Debug, Clone)]
 pub struct MmapDir {
     path: PathBuf,
+    sync: bool,
 }
 
 impl MmapDir {
     pub fn new(path: impl Into<PathBuf>) -> MmapDir {
-        MmapDir { path: path.into() }
+        MmapDir {
+            path: path.into(),
+            sync: true,
+        }
+    }
+
+    /// `false` (zoo.cfg `forceSync=no`): segment syncs are skipped. Files
+    /// are still created, preallocated and fsynced with their directory.
+    pub fn with_sync(mut self, sync: bool) -> MmapDir {
+        self.sync = sync;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -188,11 +211,15 @@ impl Dir for MmapDir {
         preallocate(&file, len).map_err(io_err)?;
         file.sync_all().map_err(io_err)?;
         sync_dir(&self.path).map_err(io_err)?;
-        MmapDevice::map(file, len, true)
+        let mut d = MmapDevice::map(file, len, true)?;
+        d.sync = self.sync;
+        Ok(d)
     }
 
     fn open(&mut self, name: &str) -> Result<MmapDevice, DeviceError> {
-        MmapDevice::open(&self.path.join(name))
+        let mut d = MmapDevice::open(&self.path.join(name))?;
+        d.sync = self.sync;
+        Ok(d)
     }
 
     fn list(&self) -> Result<Vec<String>, DeviceError> {

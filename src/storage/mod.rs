@@ -19,3 +19,4 @@ pub mod mmap;
 pub mod record;
 pub mod snapshot;
 pub mod state;
+pub mod tools;
