@@ -175,6 +175,7 @@ fn core_with_session() -> (Core, ConnId) {
         );
     }
     core.conn_input(id, &setup, now());
+    core.commit_all(now());
     let mut replies = 0;
     core.drain(|o| {
         assert!(!o.close);
@@ -189,6 +190,7 @@ fn core_with_session() -> (Core, ConnId) {
 /// Runs `batch` through `conn_input` + `drain`, returning the output bytes.
 fn run_batch(core: &mut Core, id: ConnId, batch: &[u8]) -> usize {
     core.conn_input(id, batch, now());
+    core.commit_all(now());
     let mut n = 0;
     core.drain(|o| {
         n += o.bytes.len();

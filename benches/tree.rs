@@ -270,6 +270,7 @@ fn bench_watch(c: &mut Criterion) {
     g.bench_function("core_setData_notify_1k", |b| {
         b.iter(|| {
             core.conn_input(writer, black_box(&batch), now());
+            core.commit_all(now());
             let mut frames = 0;
             core.drain(|o| {
                 frames += 1;
@@ -325,6 +326,7 @@ fn core_with_watchers(n: usize) -> (Core, ConnId, Vec<u8>) {
     jute::put_int(&mut body, 0);
     frame(&mut setup, 1, op::CREATE, &body);
     core.conn_input(writer, &setup, now());
+    core.commit_all(now());
     for k in 1..=n as u64 {
         let id = ConnId::new(1, k);
         core.conn_open(id, addr, now());
@@ -334,6 +336,7 @@ fn core_with_watchers(n: usize) -> (Core, ConnId, Vec<u8>) {
         jute::put_int(&mut body, 0); // PERSISTENT
         frame(&mut f, 1, op::ADD_WATCH, &body);
         core.conn_input(id, &f, now());
+        core.commit_all(now());
     }
     core.drain(|o| {
         assert!(!o.close);

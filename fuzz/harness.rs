@@ -172,11 +172,17 @@ pub fn client_frames(input: &[u8]) -> Option<Conversation> {
         core.conn_input(id, frame, now);
         conv.frames_fed += 1;
         core.tick(now);
+        // Proposals become durable in batches, so requests also run while
+        // earlier writes are still in flight.
+        if k % 3 == 2 || k + 1 == frames.len() {
+            core.commit_all(now);
+        }
         drain(&mut core, &mut conv, id);
         core.tree.check_invariants();
     }
     // The connection ends either way (server close, bad length, EOF).
     core.conn_closed(id);
+    core.commit_all(now);
     drain(&mut core, &mut conv, id);
     assert!(!core.is_open(id));
 
@@ -187,6 +193,7 @@ pub fn client_frames(input: &[u8]) -> Option<Conversation> {
     now.mono_ms += 600_000;
     now.wall_ms += 600_000;
     core.tick(now);
+    core.commit_all(now);
     drain(&mut core, &mut conv, id);
     core.tree.check_invariants();
     assert!(core.sessions.is_empty(), "a session outlived its expiry");

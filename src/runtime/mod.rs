@@ -90,6 +90,8 @@ impl CoreHandle {
     /// Routes every pending output to its connection.
     pub fn flush(&self) {
         let mut core = self.core.borrow_mut();
+        // No txn log on the write path yet: a proposal counts as durable at once.
+        core.commit_all(self.clock.now());
         core.drain(|o| {
             let shard = o.conn.shard();
             if shard == 0 {

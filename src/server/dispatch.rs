@@ -1,7 +1,7 @@
 //! Request dispatch: decode, check, apply, reply. Reads are answered from
 //! the tree; writes go through prep (ZooKeeper's check order) and commit.
 
-use super::{Conn, Core};
+use super::{Conn, Core, Held, Reply};
 use crate::proto::codes::{err, event, op, perm, xid};
 use crate::proto::jute;
 use crate::proto::records::{decode_request, put_acl, put_reply_header, DecodeError, Request};
@@ -67,7 +67,7 @@ fn put_data(out: &mut Vec<u8>, tree: &DataTree, path: &str) {
 
 impl Core {
     pub(super) fn request(&mut self, id: ConnId, frame: &[u8], now: Now) {
-        let Ok((body, (xid, opcode))) = crate::proto::records::request_header(frame) else {
+        let Ok((_, (xid, opcode))) = crate::proto::records::request_header(frame) else {
             self.close_conn(id);
             return;
         };
@@ -81,10 +81,48 @@ impl Core {
         c.stats.last_cxid = xid;
         c.stats.last_zxid = zxid;
         c.stats.last_response_mono_ms = now.mono_ms;
-        let sid = c.session.expect("handshake done");
         if let Some(i) = super::metrics::op_index(opcode) {
             self.batch_ops[i] += 1;
         }
+        let c = self.conns.get_mut(&id).expect("open");
+        if c.held.is_empty() {
+            return self.execute(id, frame, now);
+        }
+        // Writes in flight: a write is prepped now (it streams behind them)
+        // but any answer it gets at once must wait its turn; anything else
+        // (pings too) runs once the earlier writes are applied. The session
+        // is alive now, whenever the request runs.
+        if !is_write(opcode) {
+            c.held.push_back(Held::Frame(frame.into()));
+            if let Some(sid) = c.session {
+                self.sessions.touch(sid, now.mono_ms);
+            }
+            return;
+        }
+        let saved = std::mem::take(&mut c.out);
+        self.execute(id, frame, now);
+        if let Some(c) = self.conns.get_mut(&id) {
+            let early = std::mem::replace(&mut c.out, saved);
+            if !early.is_empty() {
+                c.held.push_back(Held::Bytes(early));
+            }
+        }
+    }
+
+    /// Runs one request (at arrival, or when it stops waiting behind its
+    /// connection's writes).
+    pub(super) fn execute(&mut self, id: ConnId, frame: &[u8], now: Now) {
+        let Ok((body, (xid, opcode))) = crate::proto::records::request_header(frame) else {
+            self.close_conn(id);
+            return;
+        };
+        let zxid = self.last_zxid();
+        let Some(c) = self.conns.get(&id) else {
+            return;
+        };
+        let Some(sid) = c.session else {
+            return;
+        };
         if !self.sessions.touch(sid, now.mono_ms) {
             // The session expired or is closing under this connection.
             self.reply_err(id, xid, zxid, err::SESSION_EXPIRED);
@@ -114,12 +152,10 @@ impl Core {
         match req {
             Request::Auth { scheme, auth } => self.auth(id, xid, &scheme, auth),
             Request::CloseSession => {
-                let z = self.end_session(sid, xid, now);
-                self.reply_err(id, xid, z, err::OK);
-                if let Some(c) = self.conns.get_mut(&id) {
-                    c.session = None;
+                if let Some(s) = self.sessions.get_mut(sid) {
+                    s.closing = true;
                 }
-                self.close_conn(id);
+                self.close_session(sid, xid, now, Reply::Close { conn: id, xid });
             }
             Request::Create(_)
             | Request::Delete { .. }
@@ -198,8 +234,9 @@ impl Core {
     fn write(&mut self, id: ConnId, sid: i64, xid: i32, opcode: i32, req: &Request<'_>, now: Now) {
         let cfg = self.prep_cfg();
         let caller = &self.conns[&id].caller;
-        let mut pending = Pending::single(&self.tree);
+        let mut pending = Pending::new(&self.tree, &self.outstanding);
         let txn = prep_op(opcode, req, sid, caller, cfg, &mut pending);
+        let changes = pending.into_changes();
         let txn = match txn {
             Ok(t) => t,
             Err(code) => return self.reply_err(id, xid, self.last_zxid(), code),
@@ -215,29 +252,19 @@ impl Core {
             self.stats.packets_sent += 1;
             return self.mark(id);
         }
-        let zxid = self.commit(sid, xid, txn, now);
-        let result = self.scratch_results.pop();
-        let c = self.conns.get_mut(&id).expect("open");
-        let at = jute::begin_frame(&mut c.out);
-        match result {
-            Some(OpResult::Created { path, stat }) => {
-                put_reply_header(&mut c.out, xid, zxid, err::OK);
-                jute::put_str(&mut c.out, &path);
-                if opcode != op::CREATE {
-                    stat.encode(&mut c.out);
-                }
-            }
-            Some(OpResult::SetData { stat }) | Some(OpResult::SetAcl { stat }) => {
-                put_reply_header(&mut c.out, xid, zxid, err::OK);
-                stat.encode(&mut c.out);
-            }
-            Some(OpResult::Error(code)) => put_reply_header(&mut c.out, xid, zxid, code),
-            _ => put_reply_header(&mut c.out, xid, zxid, err::OK),
-        }
-        jute::end_frame(&mut c.out, at);
-        c.stats.last_zxid = zxid;
-        self.stats.packets_sent += 1;
-        self.mark(id);
+        let zxid = self.next_zxid();
+        self.outstanding.merge(changes, zxid);
+        self.propose(
+            sid,
+            xid,
+            txn,
+            now,
+            Reply::Write {
+                conn: id,
+                xid,
+                opcode,
+            },
+        );
     }
 
     fn multi(&mut self, id: ConnId, sid: i64, xid: i32, ops: &[(i32, Request<'_>)], now: Now) {
@@ -248,8 +275,8 @@ impl Core {
             return self.reply_err(id, xid, self.last_zxid(), err::MARSHALLING_ERROR);
         }
         let cfg = self.prep_cfg();
-        let prepped = prep_multi(ops, sid, &self.conns[&id].caller, cfg, &self.tree);
-        match prepped {
+        let caller = &self.conns[&id].caller;
+        match prep_multi(ops, sid, caller, cfg, &self.tree, &self.outstanding) {
             Err((k, code)) => {
                 let zxid = self.last_zxid();
                 let c = self.conns.get_mut(&id).expect("open");
@@ -265,49 +292,21 @@ impl Core {
                 }
                 multi_header(&mut c.out, -1, true, -1);
                 jute::end_frame(&mut c.out, at);
+                self.stats.packets_sent += 1;
+                self.mark(id);
             }
-            Ok(txns) => {
-                let zxid = self.commit(sid, xid, TxnOp::Multi(txns), now);
-                let results = std::mem::take(&mut self.scratch_results);
-                let c = self.conns.get_mut(&id).expect("open");
-                let at = begin_ok(&mut c.out, xid, zxid);
-                for ((opcode, _), r) in ops.iter().zip(results.iter()) {
-                    match r {
-                        OpResult::Created { path, stat } => {
-                            let t = if *opcode == op::CREATE {
-                                op::CREATE
-                            } else {
-                                op::CREATE2
-                            };
-                            multi_header(&mut c.out, t, false, 0);
-                            jute::put_str(&mut c.out, path);
-                            if t != op::CREATE {
-                                stat.encode(&mut c.out);
-                            }
-                        }
-                        OpResult::SetData { stat } => {
-                            multi_header(&mut c.out, op::SET_DATA, false, 0);
-                            stat.encode(&mut c.out);
-                        }
-                        OpResult::Deleted => multi_header(&mut c.out, op::DELETE, false, 0),
-                        OpResult::Checked => multi_header(&mut c.out, op::CHECK, false, 0),
-                        OpResult::Error(e) => {
-                            multi_header(&mut c.out, -1, false, *e);
-                            jute::put_int(&mut c.out, *e);
-                        }
-                        OpResult::SetAcl { .. } | OpResult::Session => {
-                            multi_header(&mut c.out, *opcode, false, 0)
-                        }
-                    }
-                }
-                multi_header(&mut c.out, -1, true, -1);
-                jute::end_frame(&mut c.out, at);
-                c.stats.last_zxid = zxid;
-                self.scratch_results = results;
+            Ok((txns, changes)) => {
+                let zxid = self.next_zxid();
+                self.outstanding.merge(changes, zxid);
+                let opcodes = ops.iter().map(|(o, _)| *o).collect();
+                let reply = Reply::Multi {
+                    conn: id,
+                    xid,
+                    opcodes,
+                };
+                self.propose(sid, xid, TxnOp::Multi(txns), now, reply);
             }
         }
-        self.stats.packets_sent += 1;
-        self.mark(id);
     }
 
     fn multi_read(&mut self, id: ConnId, xid: i32, ops: &[(i32, Request<'_>)]) {
@@ -538,6 +537,62 @@ impl Core {
         stats.packets_sent += 1;
         self.mark(id);
     }
+}
+
+/// The answer to an applied multi, from its ops' results.
+pub(super) fn multi_reply(
+    out: &mut Vec<u8>,
+    xid: i32,
+    zxid: Zxid,
+    opcodes: &[i32],
+    results: &[OpResult],
+) {
+    let at = begin_ok(out, xid, zxid);
+    for (opcode, r) in opcodes.iter().zip(results.iter()) {
+        match r {
+            OpResult::Created { path, stat } => {
+                let t = if *opcode == op::CREATE {
+                    op::CREATE
+                } else {
+                    op::CREATE2
+                };
+                multi_header(out, t, false, 0);
+                jute::put_str(out, path);
+                if t != op::CREATE {
+                    stat.encode(out);
+                }
+            }
+            OpResult::SetData { stat } => {
+                multi_header(out, op::SET_DATA, false, 0);
+                stat.encode(out);
+            }
+            OpResult::Deleted => multi_header(out, op::DELETE, false, 0),
+            OpResult::Checked => multi_header(out, op::CHECK, false, 0),
+            OpResult::Error(e) => {
+                multi_header(out, -1, false, *e);
+                jute::put_int(out, *e);
+            }
+            OpResult::SetAcl { .. } | OpResult::Session => multi_header(out, *opcode, false, 0),
+        }
+    }
+    multi_header(out, -1, true, -1);
+    jute::end_frame(out, at);
+}
+
+/// Requests that become txns: prepped at arrival even behind other writes.
+fn is_write(opcode: i32) -> bool {
+    matches!(
+        opcode,
+        op::CREATE
+            | op::CREATE2
+            | op::CREATE_CONTAINER
+            | op::CREATE_TTL
+            | op::DELETE
+            | op::SET_DATA
+            | op::SET_ACL
+            | op::MULTI
+            | op::CLOSE_SESSION
+    )
 }
 
 fn multi_header(out: &mut Vec<u8>, t: i32, done: bool, e: i32) {

@@ -11,16 +11,21 @@ mod admin;
 pub use admin::AdminExtras;
 mod dispatch;
 pub mod metrics;
+mod pipeline;
+
+use pipeline::{Held, Pipeline, Reply};
 
 use crate::proto::codes::{err, xid};
 use crate::proto::jute;
 use crate::proto::records::{self, put_reply_header, WatcherEventRef};
+use crate::session::prep::Outstanding;
 use crate::session::SessionTable;
 use crate::tree::acl::{Caller, Id};
-use crate::tree::txn::{Txn, TxnHeader, TxnOp};
+use crate::tree::txn::TxnOp;
 use crate::tree::watch::WatchManager;
 use crate::tree::{DataTree, OpResult};
 use crate::types::{ConnId, FxHashMap, Now, SessionId, Zxid};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 /// Settings of the core (from the config file).
@@ -78,6 +83,8 @@ pub(crate) struct Conn {
     pub close: bool,
     dirty: bool,
     pub stats: ConnStats,
+    /// What this connection is owed behind its writes in flight (pipeline).
+    held: VecDeque<Held>,
 }
 
 /// Server-wide counters (srvr / mntr).
@@ -108,6 +115,9 @@ pub struct Core {
     next_reap_ms: u64,
     scratch_conns: Vec<ConnId>,
     scratch_results: Vec<OpResult>,
+    pipeline: Pipeline,
+    /// Prep's view of the txns in `pipeline` (ZooKeeper's outstandingChanges).
+    outstanding: Outstanding,
 }
 
 /// What the runtime should do with a connection after [`Core::drain`].
@@ -138,15 +148,14 @@ impl Core {
             batch_ops: [0; metrics::OPS.len()],
             scratch_conns: Vec::new(),
             scratch_results: Vec::new(),
+            pipeline: Pipeline::default(),
+            outstanding: Outstanding::default(),
         }
     }
 
+    /// The zxid of the last applied txn.
     pub fn last_zxid(&self) -> Zxid {
         self.tree.last_zxid
-    }
-
-    fn next_zxid(&self) -> Zxid {
-        self.tree.last_zxid + 1
     }
 
     /// A new TCP connection. Past `maxClientCnxns` from its address it is
@@ -177,6 +186,7 @@ impl Core {
                     last_cxid: -1,
                     ..Default::default()
                 },
+                held: VecDeque::new(),
             },
         );
         if over {
@@ -272,67 +282,40 @@ impl Core {
         }
     }
 
-    /// Periodic work: session expiry and the container/TTL reaper.
+    /// Periodic work: session expiry and the container/TTL reaper. Both
+    /// propose txns; they take effect at [`Core::commit_through`].
     pub fn tick(&mut self, now: Now) {
         for s in self.sessions.expired(now.mono_ms) {
             let conn = self.sessions.get(s).and_then(|x| x.conn);
-            self.commit(s, 0, TxnOp::CloseSession, now);
-            self.sessions.remove(s);
-            if let Some(c) = conn {
-                self.close_conn(c);
-            }
+            self.close_session(s, 0, now, Reply::Expire { conn });
         }
         if now.mono_ms >= self.next_reap_ms {
             self.next_reap_ms = now.mono_ms + self.cfg.container_check_ms;
             for p in self.tree.reapable(now.wall_ms) {
-                self.commit(0, 0, TxnOp::Delete { path: p }, now);
+                // A node with a change in flight is left for the next round.
+                if self.outstanding.touches(&p) {
+                    continue;
+                }
+                let zxid = self.next_zxid();
+                self.outstanding.delete(&self.tree, &p, zxid);
+                self.propose(0, 0, TxnOp::Delete { path: p }, now, Reply::Nobody);
             }
         }
     }
 
-    /// Commits a txn: assigns the zxid, applies it, fires watches, and leaves
-    /// the per-op results in `scratch_results`.
-    fn commit(&mut self, session: SessionId, cxid: i32, op: TxnOp, now: Now) -> Zxid {
+    /// Proposes the end of a session: its ephemerals (applied or in
+    /// flight) go, and the session takes no more requests from now on.
+    fn close_session(&mut self, sid: SessionId, cxid: i32, now: Now, reply: Reply) -> Zxid {
         let zxid = self.next_zxid();
-        let txn = Txn {
-            header: TxnHeader {
-                session,
-                cxid,
-                zxid,
-                time: now.wall_ms,
-            },
-            op,
-        };
-        let Core {
-            tree,
-            watches,
-            conns,
-            dirty,
-            scratch_conns,
-            scratch_results,
-            stats,
-            ..
-        } = self;
-        scratch_results.clear();
-        let mut fire = |(kind, path): (i32, &str)| {
-            watches.trigger(kind, path, scratch_conns);
-            for c in scratch_conns.iter() {
-                if let Some(conn) = conns.get_mut(c) {
-                    if conn.close {
-                        continue;
-                    }
-                    write_event(&mut conn.out, kind, path, zxid);
-                    conn.stats.sent += 1;
-                    stats.packets_sent += 1;
-                    if !conn.dirty {
-                        conn.dirty = true;
-                        dirty.push(*c);
-                    }
-                }
-            }
-        };
-        tree.apply(txn, &mut fire, scratch_results);
-        zxid
+        let mut paths: Vec<Box<str>> = self.tree.ephemerals_of(sid).map(Box::from).collect();
+        paths.extend(self.outstanding.pending_ephemerals(sid));
+        paths.sort_unstable();
+        paths.dedup();
+        for p in &paths {
+            self.outstanding.delete(&self.tree, p, zxid);
+        }
+        self.sessions.remove(sid);
+        self.propose(sid, cxid, TxnOp::CloseSession, now, reply)
     }
 
     fn handshake(&mut self, id: ConnId, frame: &[u8], now: Now) {
@@ -349,71 +332,61 @@ impl Core {
             self.cfg.max_session_timeout_ms,
         );
         let old_client = req.read_only.is_none();
-        let session = if req.session_id == 0 {
+        if req.session_id == 0 {
+            // A new session is a txn: the ConnectResponse goes out once it
+            // is durable; requests sent meanwhile wait behind it.
             let sid = self.sessions.next_session_id();
             self.sessions.add(sid, timeout, now.mono_ms);
-            self.commit(
-                sid,
-                0,
-                TxnOp::CreateSession {
-                    timeout: timeout as i32,
-                },
-                now,
-            );
-            Some(sid)
-        } else {
-            let sid = req.session_id;
-            let ok = req.passwd == crate::session::password(sid)
-                && self.sessions.touch(sid, now.mono_ms);
-            if ok {
-                // Move the session here: the old connection is dropped.
-                if let Some(old) = self.sessions.get(sid).and_then(|s| s.conn) {
-                    if old != id {
-                        self.close_conn(old);
-                        if let Some(c) = self.conns.get_mut(&old) {
-                            c.session = None;
-                        }
+            if let Some(s) = self.sessions.get_mut(sid) {
+                s.conn = Some(id);
+            }
+            let Some(c) = self.conns.get_mut(&id) else {
+                return;
+            };
+            c.old_client = old_client;
+            c.session = Some(sid);
+            c.stats.last_op = "SESS";
+            let op = TxnOp::CreateSession {
+                timeout: timeout as i32,
+            };
+            let reply = Reply::Connect {
+                conn: id,
+                timeout,
+                old_client,
+            };
+            self.propose(sid, 0, op, now, reply);
+            return;
+        }
+        let sid = req.session_id;
+        let ok =
+            req.passwd == crate::session::password(sid) && self.sessions.touch(sid, now.mono_ms);
+        if ok {
+            // Move the session here: the old connection is dropped.
+            if let Some(old) = self.sessions.get(sid).and_then(|s| s.conn) {
+                if old != id {
+                    self.close_conn(old);
+                    if let Some(c) = self.conns.get_mut(&old) {
+                        c.session = None;
                     }
                 }
-                self.sessions.set_timeout(sid, timeout, now.mono_ms);
-                Some(sid)
-            } else {
-                None
             }
-        };
+            self.sessions.set_timeout(sid, timeout, now.mono_ms);
+        }
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
         c.old_client = old_client;
-        let at = jute::begin_frame(&mut c.out);
-        jute::put_int(&mut c.out, 0);
-        match session {
-            Some(sid) => {
-                jute::put_int(&mut c.out, timeout as i32);
-                jute::put_long(&mut c.out, sid);
-                jute::put_buffer(&mut c.out, Some(&crate::session::password(sid)));
-            }
-            None => {
-                jute::put_int(&mut c.out, 0);
-                jute::put_long(&mut c.out, 0);
-                jute::put_buffer(&mut c.out, Some(&[0; 16]));
-            }
-        }
-        if !old_client {
-            jute::put_bool(&mut c.out, false);
-        }
-        jute::end_frame(&mut c.out, at);
+        connect_response(&mut c.out, ok.then_some((sid, timeout)), old_client);
         self.stats.packets_sent += 1;
-        match session {
-            Some(sid) => {
-                c.session = Some(sid);
-                c.stats.last_op = "SESS";
-                if let Some(s) = self.sessions.get_mut(sid) {
-                    s.conn = Some(id);
-                }
-                self.mark(id);
+        if ok {
+            c.session = Some(sid);
+            c.stats.last_op = "SESS";
+            if let Some(s) = self.sessions.get_mut(sid) {
+                s.conn = Some(id);
             }
-            None => self.close_conn(id),
+            self.mark(id);
+        } else {
+            self.close_conn(id);
         }
     }
 
@@ -427,16 +400,33 @@ impl Core {
         }
         self.mark(id);
     }
+}
 
-    /// Ends a session: deletes its ephemerals (firing watches), forgets it.
-    fn end_session(&mut self, sid: SessionId, cxid: i32, now: Now) -> Zxid {
-        if let Some(s) = self.sessions.get_mut(sid) {
-            s.closing = true;
+/// Writes a ConnectResponse: `Some((session, timeout))` accepts, `None`
+/// refuses (zeros, as ZooKeeper answers an expired session).
+pub(crate) fn connect_response(
+    out: &mut Vec<u8>,
+    session: Option<(SessionId, u32)>,
+    old_client: bool,
+) {
+    let at = jute::begin_frame(out);
+    jute::put_int(out, 0);
+    match session {
+        Some((sid, timeout)) => {
+            jute::put_int(out, timeout as i32);
+            jute::put_long(out, sid);
+            jute::put_buffer(out, Some(&crate::session::password(sid)));
         }
-        let z = self.commit(sid, cxid, TxnOp::CloseSession, now);
-        self.sessions.remove(sid);
-        z
+        None => {
+            jute::put_int(out, 0);
+            jute::put_long(out, 0);
+            jute::put_buffer(out, Some(&[0; 16]));
+        }
     }
+    if !old_client {
+        jute::put_bool(out, false);
+    }
+    jute::end_frame(out, at);
 }
 
 /// Writes a notification frame (xid -1).

@@ -8,12 +8,12 @@ use crate::proto::records::{AclRef, CreateReq, Request};
 use crate::tree::acl::{self, AclList, Caller};
 use crate::tree::txn::{is_ephemeral, TxnOp, CONTAINER_OWNER, MAX_TTL, TTL_MARK};
 use crate::tree::{is_protected, path, DataTree};
-use crate::types::{FxHashMap, SessionId};
+use crate::types::{FxHashMap, SessionId, Zxid};
 use std::sync::Arc;
 
 /// What prep needs to know of a node.
 #[derive(Clone, Debug)]
-struct View {
+pub struct View {
     owner: i64,
     version: i32,
     cversion: i32,
@@ -22,34 +22,99 @@ struct View {
     acl: AclList,
 }
 
-/// The tree as prep sees it: committed state plus earlier ops of this request.
-pub struct Pending<'t> {
-    tree: &'t DataTree,
-    changes: FxHashMap<String, Option<View>>,
-    /// False for a lone op: nothing after it needs its tentative effects.
-    record: bool,
+/// Changes prepped but not yet applied, across requests: ZooKeeper's
+/// `outstandingChanges`. Each entry carries the zxid of the txn that made it;
+/// once that txn is applied the tree itself shows the change and the entry
+/// is retired. Lets writes be pipelined: a create under a parent created by
+/// a txn still waiting for its fsync sees that parent.
+#[derive(Default)]
+pub struct Outstanding {
+    changes: FxHashMap<Box<str>, (Zxid, Option<View>)>,
 }
 
-impl<'t> Pending<'t> {
-    pub fn new(tree: &'t DataTree) -> Pending<'t> {
-        Pending {
-            tree,
-            changes: FxHashMap::default(),
-            record: true,
+impl Outstanding {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Records a request's prepped changes as made by txn `zxid`.
+    pub fn merge(&mut self, changes: FxHashMap<String, Option<View>>, zxid: Zxid) {
+        for (k, v) in changes {
+            self.changes.insert(k.into_boxed_str(), (zxid, v));
         }
     }
 
-    /// A view for one op on its own: its tentative effects are not kept.
-    pub fn single(tree: &'t DataTree) -> Pending<'t> {
-        Pending {
-            record: false,
-            ..Pending::new(tree)
+    /// Forgets the changes of every txn through `zxid` (now in the tree).
+    pub fn retire(&mut self, zxid: Zxid) {
+        self.changes.retain(|_, (z, _)| *z > zxid);
+    }
+
+    pub fn clear(&mut self) {
+        self.changes.clear();
+    }
+
+    /// Records the deletion of `path` by txn `zxid` (and its parent's lost
+    /// child), as a closeSession or the reaper does it.
+    pub fn delete(&mut self, tree: &DataTree, path: &str, zxid: Zxid) {
+        let mut pending = Pending::new(tree, self);
+        if let Some((parent_path, _)) = path::split(path) {
+            if let Some(mut parent) = pending.get(parent_path) {
+                parent.num_children -= 1;
+                pending.set(parent_path, Some(parent));
+            }
         }
+        pending.set(path, None);
+        let changes = pending.into_changes();
+        self.merge(changes, zxid);
+    }
+
+    /// Paths of `session`'s ephemerals created by txns not yet applied.
+    pub fn pending_ephemerals(&self, session: SessionId) -> Vec<Box<str>> {
+        self.changes
+            .iter()
+            .filter(|(_, (_, v))| v.as_ref().is_some_and(|v| v.owner == session))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Whether a path has a change not yet applied.
+    pub fn touches(&self, path: &str) -> bool {
+        self.changes.contains_key(path)
+    }
+}
+
+/// The tree as prep sees it: committed state, then the outstanding changes
+/// of earlier requests, then the earlier ops of this request.
+pub struct Pending<'t> {
+    tree: &'t DataTree,
+    base: &'t Outstanding,
+    changes: FxHashMap<String, Option<View>>,
+}
+
+impl<'t> Pending<'t> {
+    pub fn new(tree: &'t DataTree, base: &'t Outstanding) -> Pending<'t> {
+        Pending {
+            tree,
+            base,
+            changes: FxHashMap::default(),
+        }
+    }
+
+    /// This request's changes, for [`Outstanding::merge`] once it has a zxid.
+    pub fn into_changes(self) -> FxHashMap<String, Option<View>> {
+        self.changes
     }
 
     fn get(&self, p: &str) -> Option<View> {
         let key = if p.is_empty() { "/" } else { p };
         if let Some(c) = self.changes.get(key) {
+            return c.clone();
+        }
+        if let Some((_, c)) = self.base.changes.get(key) {
             return c.clone();
         }
         self.tree.get(key).map(|n| View {
@@ -63,9 +128,6 @@ impl<'t> Pending<'t> {
     }
 
     fn set(&mut self, p: &str, v: Option<View>) {
-        if !self.record {
-            return;
-        }
         let key = if p.is_empty() { "/" } else { p };
         self.changes.insert(key.to_string(), v);
     }
@@ -268,15 +330,18 @@ fn create(
     })
 }
 
-/// Preps a multi: Ok(ops) or Err((index of the failing op, error code)).
+/// Preps a multi: Ok((ops, their changes)) or Err((index of the failing
+/// op, error code)); a failed multi changes nothing.
+#[allow(clippy::type_complexity)]
 pub fn prep_multi(
     ops: &[(i32, Request<'_>)],
     session: SessionId,
     caller: &Caller,
     cfg: PrepConfig,
     tree: &DataTree,
-) -> Result<Vec<TxnOp>, (usize, i32)> {
-    let mut pending = Pending::new(tree);
+    base: &Outstanding,
+) -> Result<(Vec<TxnOp>, FxHashMap<String, Option<View>>), (usize, i32)> {
+    let mut pending = Pending::new(tree, base);
     let mut out = Vec::with_capacity(ops.len());
     for (k, (opcode, req)) in ops.iter().enumerate() {
         match prep_op(*opcode, req, session, caller, cfg, &mut pending) {
@@ -284,5 +349,5 @@ pub fn prep_multi(
             Err(e) => return Err((k, e)),
         }
     }
-    Ok(out)
+    Ok((out, pending.into_changes()))
 }

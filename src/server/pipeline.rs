@@ -1,0 +1,624 @@
+//! The commit pipeline: writes are prepped into txns at once (so a session's
+//! writes stream without waiting for each other), handed to the runtime to
+//! be made durable (standalone: the txn log; ensemble: ZAB), and applied,
+//! answered and their watches fired only when the runtime reports them
+//! durable with [`Core::commit_through`].
+//!
+//! Ordering (ZooKeeper's CommitProcessor rules, ARCHITECTURE.md):
+//! * txns are proposed and applied in zxid order;
+//! * each connection keeps a FIFO of what it is owed ([`Held`]): once it has
+//!   a write in flight, its later reads wait (as request frames) and its
+//!   later immediate answers (errors) wait (as rendered bytes) until every
+//!   earlier write is applied and answered, so replies leave in request
+//!   order and a read sees the session's own earlier writes.
+//!
+//! Prep reads the tree through [`Outstanding`], the changes of txns not yet
+//! applied; entries retire as their txns apply.
+
+use super::{write_event, Core};
+use crate::proto::codes::{err, op};
+use crate::proto::jute;
+use crate::proto::records::put_reply_header;
+use crate::tree::txn::{Txn, TxnHeader, TxnOp};
+use crate::tree::{DataTree, OpResult};
+use crate::types::{ConnId, Now, SessionId, Zxid};
+use std::collections::VecDeque;
+
+/// Who is waiting for a proposed txn, and how to answer them.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// Nobody (the reaper, a replayed txn).
+    Nobody,
+    /// A single write request.
+    Write { conn: ConnId, xid: i32, opcode: i32 },
+    /// A multi: the sub-requests' opcodes shape the answer.
+    Multi {
+        conn: ConnId,
+        xid: i32,
+        opcodes: Box<[i32]>,
+    },
+    /// A new session: the ConnectResponse.
+    Connect {
+        conn: ConnId,
+        timeout: u32,
+        old_client: bool,
+    },
+    /// closeSession from the client: answer, then close the connection.
+    Close { conn: ConnId, xid: i32 },
+    /// An expired session: close its connection, if any.
+    Expire { conn: Option<ConnId> },
+}
+
+impl Reply {
+    fn conn(&self) -> Option<ConnId> {
+        match *self {
+            Reply::Nobody | Reply::Expire { .. } => None,
+            Reply::Write { conn, .. }
+            | Reply::Multi { conn, .. }
+            | Reply::Connect { conn, .. }
+            | Reply::Close { conn, .. } => Some(conn),
+        }
+    }
+}
+
+/// What a connection is owed, in request order, while it has writes in flight.
+#[derive(Debug)]
+pub(crate) enum Held {
+    /// The answer to the write with this zxid (rendered when it applies).
+    Write(Zxid),
+    /// A request that must see the earlier writes: run when reached.
+    Frame(Box<[u8]>),
+    /// An answer decided at once (an error), sent when reached.
+    Bytes(Vec<u8>),
+}
+
+pub(crate) struct InFlight {
+    pub txn: Txn,
+    pub reply: Reply,
+}
+
+/// Proposed txns not yet applied, in zxid order.
+#[derive(Default)]
+pub(crate) struct Pipeline {
+    pub queue: VecDeque<InFlight>,
+    /// How many txns at the back of `queue` the runtime has not yet taken.
+    pub fresh: usize,
+    /// The zxid of the newest proposed txn.
+    pub last_proposed: Zxid,
+}
+
+impl Core {
+    /// The zxid of the newest proposed txn (equal to the last applied one
+    /// when nothing is in flight).
+    pub fn last_proposed_zxid(&self) -> Zxid {
+        self.pipeline.last_proposed
+    }
+
+    /// Txns proposed and not yet applied.
+    pub fn in_flight(&self) -> usize {
+        self.pipeline.queue.len()
+    }
+
+    /// Hands every txn proposed since the last call to `f`, in zxid order;
+    /// the runtime makes them durable, then calls [`Core::commit_through`].
+    pub fn take_proposals(&mut self, mut f: impl FnMut(&Txn)) {
+        let q = &self.pipeline.queue;
+        for p in q.range(q.len() - self.pipeline.fresh..) {
+            f(&p.txn);
+        }
+        self.pipeline.fresh = 0;
+    }
+
+    /// Every handed-out txn through `zxid` is durable: apply them in order,
+    /// fire their watches, answer their requests, and run whatever their
+    /// connections had waiting behind them.
+    pub fn commit_through(&mut self, zxid: Zxid, now: Now) {
+        let taken = self.pipeline.queue.len() - self.pipeline.fresh;
+        let mut n = 0;
+        while n < taken {
+            match self.pipeline.queue.front() {
+                Some(p) if p.txn.header.zxid <= zxid => {}
+                _ => break,
+            }
+            let InFlight { txn, reply } = self.pipeline.queue.pop_front().expect("front");
+            n += 1;
+            let z = txn.header.zxid;
+            self.apply(txn);
+            self.answer(reply, z, now);
+        }
+        if n > 0 {
+            if self.pipeline.queue.is_empty() {
+                self.outstanding.clear();
+            } else {
+                self.outstanding.retire(self.tree.last_zxid);
+            }
+        }
+    }
+
+    /// Takes every proposal and commits it at once: for a core without
+    /// durable storage (benches, in-memory tests).
+    pub fn commit_all(&mut self, now: Now) {
+        self.take_proposals(|_| {});
+        self.commit_through(self.pipeline.last_proposed, now);
+    }
+
+    /// Assigns the next zxid to `op` and queues it for the runtime. The
+    /// caller has already merged its prep changes (if any) into
+    /// `outstanding` under the zxid this returns.
+    pub(crate) fn propose(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        op: TxnOp,
+        now: Now,
+        reply: Reply,
+    ) -> Zxid {
+        let zxid = self.pipeline.last_proposed + 1;
+        self.pipeline.last_proposed = zxid;
+        if let Some(c) = reply.conn() {
+            if let Some(conn) = self.conns.get_mut(&c) {
+                conn.held.push_back(Held::Write(zxid));
+            }
+        }
+        self.pipeline.queue.push_back(InFlight {
+            txn: Txn {
+                header: TxnHeader {
+                    session,
+                    cxid,
+                    zxid,
+                    time: now.wall_ms,
+                },
+                op,
+            },
+            reply,
+        });
+        self.pipeline.fresh += 1;
+        zxid
+    }
+
+    /// The zxid the next proposal will get.
+    pub(crate) fn next_zxid(&self) -> Zxid {
+        self.pipeline.last_proposed + 1
+    }
+
+    /// Applies a txn to the tree, firing watches into connection buffers;
+    /// the per-op results are left in `scratch_results`.
+    fn apply(&mut self, txn: Txn) {
+        let zxid = txn.header.zxid;
+        let Core {
+            tree,
+            watches,
+            conns,
+            dirty,
+            scratch_conns,
+            scratch_results,
+            stats,
+            ..
+        } = self;
+        scratch_results.clear();
+        let mut fire = |(kind, path): (i32, &str)| {
+            watches.trigger(kind, path, scratch_conns);
+            for c in scratch_conns.iter() {
+                if let Some(conn) = conns.get_mut(c) {
+                    if conn.close {
+                        continue;
+                    }
+                    write_event(&mut conn.out, kind, path, zxid);
+                    conn.stats.sent += 1;
+                    stats.packets_sent += 1;
+                    if !conn.dirty {
+                        conn.dirty = true;
+                        dirty.push(*c);
+                    }
+                }
+            }
+        };
+        tree.apply(txn, &mut fire, scratch_results);
+    }
+
+    /// Answers the request of an applied txn, then lets its connection's
+    /// waiting requests through.
+    fn answer(&mut self, reply: Reply, zxid: Zxid, now: Now) {
+        let Some(id) = reply.conn() else {
+            if let Reply::Expire { conn: Some(c) } = reply {
+                self.close_conn(c);
+            }
+            return;
+        };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.close {
+            // Closing: nothing more goes out on it.
+            c.held.clear();
+            return;
+        }
+        match c.held.front() {
+            Some(Held::Write(z)) if *z == zxid => {
+                c.held.pop_front();
+            }
+            other => debug_assert!(false, "conn {id:?} owes {other:?}, not the write {zxid:#x}"),
+        }
+        let out = &mut c.out;
+        match reply {
+            Reply::Write { xid, opcode, .. } => {
+                let at = jute::begin_frame(out);
+                match self.scratch_results.pop() {
+                    Some(OpResult::Created { path, stat }) => {
+                        put_reply_header(out, xid, zxid, err::OK);
+                        jute::put_str(out, &path);
+                        if opcode != op::CREATE {
+                            stat.encode(out);
+                        }
+                    }
+                    Some(OpResult::SetData { stat }) | Some(OpResult::SetAcl { stat }) => {
+                        put_reply_header(out, xid, zxid, err::OK);
+                        stat.encode(out);
+                    }
+                    Some(OpResult::Error(code)) => put_reply_header(out, xid, zxid, code),
+                    _ => put_reply_header(out, xid, zxid, err::OK),
+                }
+                jute::end_frame(out, at);
+                c.stats.last_zxid = zxid;
+            }
+            Reply::Multi { xid, opcodes, .. } => {
+                super::dispatch::multi_reply(out, xid, zxid, &opcodes, &self.scratch_results);
+                c.stats.last_zxid = zxid;
+            }
+            Reply::Connect {
+                timeout,
+                old_client,
+                ..
+            } => {
+                let sid = c.session.unwrap_or(0);
+                super::connect_response(out, Some((sid, timeout)), old_client);
+            }
+            Reply::Close { xid, .. } => {
+                let at = jute::begin_frame(out);
+                put_reply_header(out, xid, zxid, err::OK);
+                jute::end_frame(out, at);
+                c.session = None;
+                c.close = true;
+            }
+            Reply::Nobody | Reply::Expire { .. } => {}
+        }
+        self.stats.packets_sent += 1;
+        self.mark(id);
+        self.release(id, now);
+    }
+
+    /// Runs what `id` had waiting, up to its next write in flight.
+    fn release(&mut self, id: ConnId, now: Now) {
+        loop {
+            let Some(c) = self.conns.get_mut(&id) else {
+                return;
+            };
+            if c.close {
+                c.held.clear();
+                return;
+            }
+            match c.held.front() {
+                None | Some(Held::Write(_)) => return,
+                Some(_) => {}
+            }
+            match c.held.pop_front() {
+                Some(Held::Bytes(b)) => {
+                    c.out.extend_from_slice(&b);
+                    self.mark(id);
+                }
+                Some(Held::Frame(f)) => self.execute(id, &f, now),
+                _ => unreachable!("checked above"),
+            }
+        }
+    }
+
+    /// Rebuilds the state from recovered contents: a tree (from a snapshot
+    /// and/or log replay) and the sessions alive in it. Sessions start a
+    /// fresh timeout from `now`, as after a ZooKeeper restart.
+    pub fn restore(
+        cfg: super::CoreConfig,
+        tree: DataTree,
+        sessions: impl IntoIterator<Item = (SessionId, i32)>,
+        now: Now,
+    ) -> Core {
+        let mut core = Core::new(cfg, now);
+        core.tree = tree;
+        core.pipeline.last_proposed = core.tree.last_zxid;
+        for (id, timeout) in sessions {
+            core.sessions.add(id, timeout.max(0) as u32, now.mono_ms);
+        }
+        core
+    }
+
+    /// Applies one recovered txn (log replay at startup): tree and session
+    /// table, without answers. Txns must come in zxid order.
+    pub fn replay(&mut self, txn: Txn, now: Now) {
+        debug_assert!(self.pipeline.queue.is_empty(), "replay only before serving");
+        match &txn.op {
+            TxnOp::CreateSession { timeout } => {
+                self.sessions
+                    .add(txn.header.session, (*timeout).max(0) as u32, now.mono_ms)
+            }
+            TxnOp::CloseSession => {
+                self.sessions.remove(txn.header.session);
+            }
+            _ => {}
+        }
+        self.apply(txn);
+        self.pipeline.last_proposed = self.tree.last_zxid;
+    }
+
+    /// Sessions and their timeouts (for a snapshot).
+    pub fn session_list(&self) -> Vec<(SessionId, i32)> {
+        let mut v: Vec<(SessionId, i32)> = self
+            .sessions
+            .ids()
+            .filter_map(|id| self.sessions.get(id).map(|s| (id, s.timeout_ms as i32)))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Core, CoreConfig};
+    use crate::proto::codes::{err, op, perm};
+    use crate::proto::jute;
+    use crate::proto::records::put_acl;
+    use crate::types::{ConnId, Now};
+
+    fn now() -> Now {
+        Now {
+            mono_ms: 1_000,
+            wall_ms: 1_700_000_000_000,
+        }
+    }
+
+    fn frame(out: &mut Vec<u8>, xid: i32, opcode: i32, body: &[u8]) {
+        let at = jute::begin_frame(out);
+        jute::put_int(out, xid);
+        jute::put_int(out, opcode);
+        out.extend_from_slice(body);
+        jute::end_frame(out, at);
+    }
+
+    fn connect() -> Vec<u8> {
+        let mut out = Vec::new();
+        let at = jute::begin_frame(&mut out);
+        jute::put_int(&mut out, 0);
+        jute::put_long(&mut out, 0);
+        jute::put_int(&mut out, 30_000);
+        jute::put_long(&mut out, 0);
+        jute::put_buffer(&mut out, Some(&[0; 16]));
+        jute::put_bool(&mut out, false);
+        jute::end_frame(&mut out, at);
+        out
+    }
+
+    fn create(out: &mut Vec<u8>, xid: i32, path: &str, data: &[u8], flags: i32) {
+        let mut b = Vec::new();
+        jute::put_str(&mut b, path);
+        jute::put_buffer(&mut b, Some(data));
+        jute::put_int(&mut b, 1);
+        put_acl(&mut b, perm::ALL, "world", "anyone");
+        jute::put_int(&mut b, flags);
+        frame(out, xid, op::CREATE, &b);
+    }
+
+    fn path_op(out: &mut Vec<u8>, xid: i32, opcode: i32, path: &str, tail: &[u8]) {
+        let mut b = Vec::new();
+        jute::put_str(&mut b, path);
+        b.extend_from_slice(tail);
+        frame(out, xid, opcode, &b);
+    }
+
+    fn get_data(out: &mut Vec<u8>, xid: i32, path: &str) {
+        path_op(out, xid, op::GET_DATA, path, &[0]);
+    }
+
+    fn set_data(out: &mut Vec<u8>, xid: i32, path: &str, data: &[u8], version: i32) {
+        let mut t = Vec::new();
+        jute::put_buffer(&mut t, Some(data));
+        jute::put_int(&mut t, version);
+        path_op(out, xid, op::SET_DATA, path, &t);
+    }
+
+    /// A reply frame: (xid, zxid, err, body).
+    type Frame = (i32, i64, i32, Vec<u8>);
+
+    fn replies(core: &mut Core, id: ConnId) -> Vec<Frame> {
+        drain_all(core).remove(&id).unwrap_or_default()
+    }
+
+    /// Every connection's pending output, cut into reply frames.
+    fn drain_all(core: &mut Core) -> std::collections::BTreeMap<ConnId, Vec<Frame>> {
+        let mut all = std::collections::BTreeMap::new();
+        core.drain(|o| {
+            let mut out: Vec<Frame> = Vec::new();
+            let mut b = &o.bytes[..];
+            while b.len() >= 4 {
+                let len = u32::from_be_bytes(b[..4].try_into().unwrap()) as usize;
+                let f = &b[4..4 + len];
+                out.push((
+                    i32::from_be_bytes(f[..4].try_into().unwrap()),
+                    i64::from_be_bytes(f[4..12].try_into().unwrap()),
+                    i32::from_be_bytes(f[12..16].try_into().unwrap()),
+                    f[16..].to_vec(),
+                ));
+                b = &b[4 + len..];
+            }
+            o.bytes.clear();
+            all.insert(o.conn, out);
+        });
+        all
+    }
+
+    fn proposals(core: &mut Core) -> Vec<i64> {
+        let mut z = Vec::new();
+        core.take_proposals(|t| z.push(t.header.zxid));
+        z
+    }
+
+    /// A core with one session on `id` (its ConnectResponse consumed).
+    fn session(core: &mut Core, id: ConnId) {
+        core.conn_open(id, "127.0.0.1:40000".parse().unwrap(), now());
+        core.conn_input(id, &connect(), now());
+        assert!(
+            replies(core, id).is_empty(),
+            "ConnectResponse before its txn is durable"
+        );
+        let z = proposals(core);
+        assert_eq!(z.len(), 1);
+        core.commit_through(z[0], now());
+        let mut b = Vec::new();
+        core.drain(|o| b.append(o.bytes));
+        assert_eq!(b.len(), 4 + 37, "one ConnectResponse");
+    }
+
+    #[test]
+    fn writes_answer_only_once_durable_and_reads_wait_behind_them() {
+        let mut core = Core::new(CoreConfig::default(), now());
+        let id = ConnId::new(0, 1);
+        session(&mut core, id);
+        let mut f = Vec::new();
+        create(&mut f, 1, "/a", b"x", 0);
+        get_data(&mut f, 2, "/a");
+        path_op(&mut f, 3, op::EXISTS, "/nope", &[0]);
+        core.conn_input(id, &f, now());
+        assert!(replies(&mut core, id).is_empty());
+        assert!(core.tree.get("/a").is_none(), "applied before durable");
+        let z = proposals(&mut core);
+        assert_eq!(z.len(), 1);
+        // Durable through an older zxid: still nothing.
+        core.commit_through(z[0] - 1, now());
+        assert!(replies(&mut core, id).is_empty());
+        core.commit_through(z[0], now());
+        let r = replies(&mut core, id);
+        let got: Vec<(i32, i32)> = r.iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(got, vec![(1, err::OK), (2, err::OK), (3, err::NO_NODE)]);
+        assert_eq!(r[0].1, z[0]);
+        // The read saw the session's own write: data "x".
+        assert_eq!(&r[1].3[..5], &[0, 0, 0, 1, b'x']);
+        assert_eq!(core.in_flight(), 0);
+    }
+
+    #[test]
+    fn pipelined_writes_see_each_other_and_commit_in_parts() {
+        let mut core = Core::new(CoreConfig::default(), now());
+        let id = ConnId::new(0, 1);
+        session(&mut core, id);
+        let mut f = Vec::new();
+        create(&mut f, 1, "/p", b"", 0);
+        create(&mut f, 2, "/p/c", b"", 0);
+        set_data(&mut f, 3, "/p", b"v1", 0);
+        set_data(&mut f, 4, "/p", b"v2", 1);
+        path_op(&mut f, 5, op::DELETE, "/p/c", &(-1i32).to_be_bytes());
+        core.conn_input(id, &f, now());
+        let z = proposals(&mut core);
+        assert_eq!(z.len(), 5, "every write prepped against the ones before it");
+        assert!(z.windows(2).all(|w| w[1] == w[0] + 1));
+        core.commit_through(z[1], now());
+        let r = replies(&mut core, id);
+        assert_eq!(r.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(core.tree.get("/p/c").is_some());
+        core.commit_through(z[4], now());
+        let r = replies(&mut core, id);
+        let got: Vec<(i32, i32)> = r.iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(got, vec![(3, 0), (4, 0), (5, 0)]);
+        let n = core.tree.get("/p").unwrap();
+        assert_eq!((n.version, n.data.as_deref()), (2, Some(&b"v2"[..])));
+        assert!(core.tree.get("/p/c").is_none());
+        core.tree.check_invariants();
+    }
+
+    #[test]
+    fn an_immediate_error_waits_for_the_writes_before_it() {
+        let mut core = Core::new(CoreConfig::default(), now());
+        let id = ConnId::new(0, 1);
+        session(&mut core, id);
+        let mut f = Vec::new();
+        create(&mut f, 1, "/x", b"", 0);
+        create(&mut f, 2, "/x", b"", 0); // NodeExists against the pending create
+        set_data(&mut f, 3, "/x", b"", 5); // BadVersion against the pending node
+        core.conn_input(id, &f, now());
+        assert!(replies(&mut core, id).is_empty(), "error overtook a write");
+        assert_eq!(proposals(&mut core).len(), 1);
+        core.commit_all(now());
+        let got: Vec<(i32, i32)> = replies(&mut core, id).iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(
+            got,
+            vec![(1, 0), (2, err::NODE_EXISTS), (3, err::BAD_VERSION)]
+        );
+    }
+
+    #[test]
+    fn closing_a_session_removes_ephemerals_still_in_flight() {
+        let mut core = Core::new(CoreConfig::default(), now());
+        let (a, b) = (ConnId::new(0, 1), ConnId::new(0, 2));
+        session(&mut core, a);
+        session(&mut core, b);
+        let mut f = Vec::new();
+        create(&mut f, 1, "/e", b"", 1); // ephemeral
+        frame(&mut f, 2, op::CLOSE_SESSION, &[]);
+        core.conn_input(a, &f, now());
+        // Another session creates the same path before either txn applies:
+        // prep already sees /e gone with its session.
+        let mut g = Vec::new();
+        create(&mut g, 1, "/e", b"", 0);
+        core.conn_input(b, &g, now());
+        assert_eq!(proposals(&mut core).len(), 3);
+        core.commit_all(now());
+        let mut all = drain_all(&mut core);
+        let ra: Vec<(i32, i32)> = all[&a].iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(ra, vec![(1, 0), (2, 0)]);
+        let rb: Vec<(i32, i32)> = all.remove(&b).unwrap().iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(rb, vec![(1, 0)]);
+        let n = core.tree.get("/e").expect("recreated");
+        assert_eq!(n.owner, 0);
+        assert_eq!(core.tree.ephemeral_count(), 0);
+        assert_eq!(core.sessions.len(), 1);
+    }
+
+    #[test]
+    fn replaying_the_proposals_rebuilds_the_same_state() {
+        let mut core = Core::new(CoreConfig::default(), now());
+        let id = ConnId::new(0, 1);
+        session(&mut core, id);
+        let mut f = Vec::new();
+        create(&mut f, 1, "/r", b"1", 0);
+        create(&mut f, 2, "/r/s-", b"", 2); // sequential
+        create(&mut f, 3, "/r/e", b"", 1); // ephemeral
+        set_data(&mut f, 4, "/r", b"2", -1);
+        core.conn_input(id, &f, now());
+        let mut log = Vec::new();
+        core.take_proposals(|t| log.push(t.clone()));
+        core.commit_all(now());
+        let mut fresh = Core::new(CoreConfig::default(), now());
+        // The session's CreateSession txn went out before these.
+        let sid = core.session_list()[0];
+        fresh.replay(
+            crate::tree::txn::Txn {
+                header: crate::tree::txn::TxnHeader {
+                    session: sid.0,
+                    cxid: 0,
+                    zxid: 1,
+                    time: 0,
+                },
+                op: crate::tree::txn::TxnOp::CreateSession { timeout: sid.1 },
+            },
+            now(),
+        );
+        for t in log {
+            fresh.replay(t, now());
+        }
+        assert_eq!(fresh.session_list(), core.session_list());
+        assert_eq!(fresh.last_zxid(), core.last_zxid());
+        assert_eq!(fresh.last_proposed_zxid(), core.last_zxid());
+        for p in ["/r", "/r/s-0000000000", "/r/e"] {
+            let (x, y) = (fresh.tree.get(p).unwrap(), core.tree.get(p).unwrap());
+            assert_eq!(x.stat(), y.stat(), "{p}");
+            assert_eq!(x.data, y.data, "{p}");
+        }
+    }
+}
