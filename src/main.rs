@@ -138,6 +138,15 @@ fn main() {
         max_frame: cfg.jute_max_buffer,
         sessionless_timeout_ms: cfg.sessionless_timeout_ms as u64,
         four_lw: cfg.four_lw_whitelist.clone(),
+        storage: Some(runtime::storage::StorageConfig {
+            snap_dir: cfg.data_dir.clone(),
+            log_dir: cfg.log_dir().to_path_buf(),
+            segment_size: cfg.pre_alloc_size_kb.saturating_mul(1024).max(64 << 10),
+            force_sync: cfg.force_sync,
+            snap_count: u64::from(cfg.snap_count),
+            retain: cfg.autopurge_snap_retain_count as usize,
+            purge_interval_h: cfg.autopurge_purge_interval_h,
+        }),
         metrics_addr: cfg.metrics_addr,
         conf: ConfInfo {
             client_port: cfg.client_port,

@@ -41,6 +41,9 @@ use std::time::{Duration, Instant};
 /// Records appended before one sync, at most.
 pub const MAX_BATCH: usize = 8192;
 
+/// Nodes a snapshot walk visits per step on the core shard.
+pub const SNAP_STEP_NODES: usize = 2000;
+
 /// Storage settings (from zoo.cfg).
 #[derive(Clone, Debug)]
 pub struct StorageConfig {
@@ -290,8 +293,9 @@ pub enum SnapMsg {
 pub fn spawn_snap_thread(
     cfg: StorageConfig,
     stats: Arc<StorageStats>,
-) -> std::io::Result<std::sync::mpsc::Sender<SnapMsg>> {
-    let (tx, rx) = std::sync::mpsc::channel::<SnapMsg>();
+) -> std::io::Result<std::sync::mpsc::SyncSender<SnapMsg>> {
+    // Bounded: a slow disk slows the walk instead of buffering the tree.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<SnapMsg>(8);
     std::thread::Builder::new()
         .name("corral-snap".into())
         .spawn(move || {

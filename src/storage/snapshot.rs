@@ -19,8 +19,8 @@
 //! | 28 | 4 | zero |
 //!
 //! **Blocks**, back to back after the header: `len` u32 (payload bytes,
-//! >= 1), crc32c u32 of the `len` field followed by the payload, payload.
-//! A payload is a sequence of entries (tag byte + fields; `varint`, `zz32`,
+//! at least 1), crc32c u32 of the `len` field followed by the payload,
+//! payload. A payload is a sequence of entries (tag byte + fields; `varint`, `zz32`,
 //! `str`, `opt`, `acl` as in the txn body of `record`; `u64v` = a zxid or
 //! time as an unsigned varint of its two's-complement bits):
 //!

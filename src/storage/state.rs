@@ -139,7 +139,7 @@ pub fn snapshots_newest_first(names: &[String]) -> Vec<(Zxid, String)> {
         .iter()
         .filter_map(|n| parse_snapshot_name(n).map(|z| (z, n.clone())))
         .collect();
-    v.sort_by(|a, b| (b.0 as u64).cmp(&(a.0 as u64)));
+    v.sort_by_key(|b| std::cmp::Reverse(b.0 as u64));
     v
 }
 

@@ -129,9 +129,10 @@ pub fn log_verify(path: &Path) -> (String, bool) {
     match r {
         Ok(rec) => {
             let mut s = format!(
-                "ok: {} txns, last zxid {:#x?}, attested through {:#x}\n",
+                "ok: {} txns, last zxid {}, attested through {:#x}\n",
                 rec.txns.len(),
-                rec.last_zxid,
+                rec.last_zxid
+                    .map_or("none".to_string(), |z| format!("{z:#x}")),
                 rec.attested
             );
             if let Some(t) = rec.torn {
