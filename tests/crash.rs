@@ -55,6 +55,17 @@ fn spawn(cfg: &Path, log: &Path) -> Child {
         .expect("spawn corral")
 }
 
+/// Kills the server if the test panics while it runs.
+struct Guard(Option<Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            kill9(c);
+        }
+    }
+}
+
 fn kill9(child: &mut Child) {
     // SIGKILL, and reap it.
     let _ = child.kill();
@@ -149,7 +160,10 @@ struct Model {
 
 /// Reads back what the server has: each key's (data, version) and whether
 /// each path in `paths` exists with which data.
-fn read_state(s: &mut TcpStream, paths: &[String]) -> (Vec<(Vec<u8>, i32)>, Vec<Option<Vec<u8>>>) {
+/// Every key's (data, version), and each path's data if it exists.
+type State = (Vec<(Vec<u8>, i32)>, Vec<Option<Vec<u8>>>);
+
+fn read_state(s: &mut TcpStream, paths: &[String]) -> State {
     let mut reqs: Vec<(i32, Vec<u8>)> = (0..KEYS)
         .map(|k| (op::GET_DATA, raw::path_watch_req(&key_path(k), false)))
         .collect();
@@ -220,15 +234,16 @@ fn sigkill_cycles() {
     let cycles = 60;
     let mut total_acked = 0usize;
     for cycle in 0..cycles {
-        let mut child = spawn(&cfg, &log);
+        let mut guard = Guard(Some(spawn(&cfg, &log)));
         if cycle > 0 && rng.below(10) == 0 {
             // Kill during recovery / startup.
             std::thread::sleep(Duration::from_millis(rng.below(30)));
-            kill9(&mut child);
-            child = spawn(&cfg, &log);
+            kill9(guard.0.as_mut().unwrap());
+            guard.0 = Some(spawn(&cfg, &log));
         }
+        let child = guard.0.as_mut().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        let mut s = connect(&addr, &mut child, deadline).unwrap_or_else(|| {
+        let mut s = connect(&addr, child, deadline).unwrap_or_else(|| {
             panic!(
                 "cycle {cycle}: server not serving; log:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
@@ -394,7 +409,7 @@ fn sigkill_cycles() {
                 std::thread::sleep(Duration::from_micros(200));
             }
         }
-        kill9(&mut child);
+        kill9(child);
         let _ = s.shutdown(std::net::Shutdown::Both);
         acked = rd.join().unwrap();
         sent.truncate(next);

@@ -24,9 +24,9 @@
 //! to a channel.
 
 use crate::storage::device::Dir;
-use crate::storage::log::{recover, LogConfig, Recovered, TxnLog};
+use crate::storage::log::{recover_after, LogConfig, Recovered, TxnLog};
 use crate::storage::mmap::{sync_dir, MmapDir};
-use crate::storage::snapshot::{decode_snapshot, snapshot_name, SnapEncoder, SNAP_PREFIX};
+use crate::storage::snapshot::{snapshot_name, SnapEncoder, SNAP_PREFIX};
 use crate::storage::state::{self, Loaded};
 use crate::tree::txn::Txn;
 use crate::types::Zxid;
@@ -130,8 +130,35 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
         let _ = std::fs::remove_file(snap_path.join(n));
     }
     names.retain(|n| !n.ends_with(".tmp"));
+    let mut snap = None;
+    for (_, name) in state::snapshots_newest_first(&names) {
+        let path = snap_path.join(&name);
+        let file = std::fs::File::open(&path).map_err(|e| file_err(&path, e))?;
+        // SAFETY: a read-only map of a snapshot file: snapshots are written
+        // under a temp name and never modified after the rename, and the
+        // data directory belongs to this process alone.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| file_err(&path, e))?;
+        match state::build_snapshot(&path.display().to_string(), &map) {
+            Ok(s) => {
+                snap = Some(s);
+                break;
+            }
+            Err(e) => {
+                // An older snapshot plus the log may still cover it; the
+                // gap check below refuses if they do not.
+                tracing::error!(
+                    "snapshot {} invalid at offset {}: {}",
+                    path.display(),
+                    e.offset,
+                    e.what
+                );
+            }
+        }
+    }
+    let t_snap = t0.elapsed();
     let mut dir = MmapDir::new(&log_path);
-    let rec: Recovered = recover(&mut dir).map_err(|e| {
+    let skip = snap.as_ref().map_or(0, |s| s.zxid);
+    let rec: Recovered = recover_after(&mut dir, skip).map_err(|e| {
         format!(
             "txn log corrupt: {}: offset {}: {}",
             log_path.join(&e.file).display(),
@@ -156,42 +183,19 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
         .collect();
     segs.sort_by_key(|n| crate::storage::log::parse_segment_name(n).map(|z| z as u64));
     let first_seg = segs.first().map(|n| log_path.join(n).display().to_string());
-    let mut snap = None;
-    for (_, name) in state::snapshots_newest_first(&names) {
-        let path = snap_path.join(&name);
-        let bytes = std::fs::read(&path).map_err(|e| file_err(&path, e))?;
-        match decode_snapshot(&bytes) {
-            Ok(s) => {
-                snap = Some((path.display().to_string(), s));
-                break;
-            }
-            Err(e) => {
-                // An older snapshot plus the log may still cover it; the
-                // gap check below refuses if they do not.
-                tracing::error!(
-                    "snapshot {} invalid at offset {}: {}",
-                    path.display(),
-                    e.offset,
-                    e.what
-                );
-            }
-        }
-    }
     let log_cfg = LogConfig {
         segment_size: cfg.segment_size,
         ..LogConfig::default()
     };
-    let snap_name: String;
-    let snap_arg = match snap {
-        Some((n, s)) => {
-            snap_name = n;
-            Some((snap_name.as_str(), s))
-        }
-        None => None,
-    };
+    let t_log = t0.elapsed();
     let rec_end = rec.clone_without_txns();
-    let loaded = state::load(snap_arg, rec, first_seg.as_deref()).map_err(|e| e.to_string())?;
+    let loaded = state::load_built(snap, rec, first_seg.as_deref()).map_err(|e| e.to_string())?;
     let rec = rec_end;
+    tracing::info!(
+        "startup: snapshot loaded in {t_snap:?}, log scanned in {:?}, log replayed in {:?}",
+        t_log - t_snap,
+        t0.elapsed() - t_log
+    );
     let dir = MmapDir::new(&log_path).with_sync(cfg.force_sync);
     let log = TxnLog::open(dir, log_cfg, &rec).map_err(|e| file_err(&log_path, e))?;
     Ok(Opened {
@@ -398,5 +402,9 @@ pub fn snapshot_begin(
         let eph: Vec<&str> = tree.ephemerals_of(id).collect();
         enc.session(id, t, eph.into_iter());
     }
-    (z, SnapEncoder::header(z).to_vec(), enc)
+    (
+        z,
+        SnapEncoder::header(z, tree.node_count() as u64).to_vec(),
+        enc,
+    )
 }

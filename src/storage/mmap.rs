@@ -155,6 +155,10 @@ impl Device for MmapDevice {
         self.file.sync_data().map_err(io_err)
     }
 
+    fn as_slice(&self) -> Option<&[u8]> {
+        Some(self.map.as_deref().unwrap_or(&[]))
+    }
+
     fn set_len(&mut self, len: u64) -> Result<(), DeviceError> {
         // Unmap first: the map must never extend past the file.
         self.map = None;

@@ -14,7 +14,7 @@
 //! | 0 | 4 | magic `b"CRSN"` |
 //! | 4 | 4 | version = 1 |
 //! | 8 | 8 | start zxid `S` (the tree's last applied zxid when the walk began; equals the file name) |
-//! | 16 | 8 | zero |
+//! | 16 | 8 | node count when the walk began (a capacity hint for loading) |
 //! | 24 | 4 | crc32c of bytes 0..24 |
 //! | 28 | 4 | zero |
 //!
@@ -98,6 +98,8 @@ pub enum SnapProblem {
     Tag(u8),
     #[error("acl index {0} not defined")]
     AclIndex(u64),
+    #[error("node does not fit the tree: {0}")]
+    Tree(String),
     #[error("no end entry: the file is incomplete")]
     NoEnd,
     #[error("{0} bytes after the end entry")]
@@ -135,12 +137,14 @@ impl SnapEncoder {
         }
     }
 
-    /// The file header for a snapshot starting at `zxid`.
-    pub fn header(zxid: Zxid) -> [u8; SNAP_HEADER_LEN] {
+    /// The file header for a snapshot starting at `zxid` of a tree of
+    /// about `nodes` nodes.
+    pub fn header(zxid: Zxid, nodes: u64) -> [u8; SNAP_HEADER_LEN] {
         let mut b = [0u8; SNAP_HEADER_LEN];
         b[0..4].copy_from_slice(&SNAP_MAGIC);
         b[4..8].copy_from_slice(&SNAP_VERSION.to_le_bytes());
         b[8..16].copy_from_slice(&zxid.to_le_bytes());
+        b[16..24].copy_from_slice(&nodes.to_le_bytes());
         let crc = crc32c::crc32c(&b[0..24]);
         b[24..28].copy_from_slice(&crc.to_le_bytes());
         b
@@ -243,14 +247,42 @@ pub struct Snapshot {
     pub ephemerals: Vec<(SessionId, Box<str>)>,
     /// Nodes in walk order.
     pub nodes: Vec<NodeImage>,
+    /// The header's node count hint, bounded by what the file could hold.
+    pub nodes_hint: u64,
 }
 
 fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// The header's node count, bounded by what the file could hold (a node
+/// entry takes at least 16 bytes); 0 for a file too short to have one.
+pub fn nodes_hint(buf: &[u8]) -> u64 {
+    match buf.get(16..24) {
+        Some(b) => u64::from_le_bytes(b.try_into().expect("8 bytes")).min(buf.len() as u64 / 16),
+        None => 0,
+    }
+}
+
 /// Decodes and checks a whole snapshot file.
 pub fn decode_snapshot(buf: &[u8]) -> Result<Snapshot, SnapError> {
+    let mut nodes = Vec::new();
+    let mut snap = decode_snapshot_with(buf, |n| {
+        nodes.push(n);
+        Ok(())
+    })?;
+    snap.nodes = nodes;
+    Ok(snap)
+}
+
+/// Decodes and checks a snapshot file, handing each node to `sink` as it
+/// is decoded (the returned [`Snapshot`] has no nodes). A sink error is
+/// reported at the node's offset.
+pub fn decode_snapshot_with(
+    buf: &[u8],
+    mut sink: impl FnMut(NodeImage) -> Result<(), String>,
+) -> Result<Snapshot, SnapError> {
+    let mut count: u64 = 0;
     let err = |offset: usize, what| SnapError {
         offset: offset as u64,
         what,
@@ -270,6 +302,7 @@ pub fn decode_snapshot(buf: &[u8]) -> Result<Snapshot, SnapError> {
     }
     let mut snap = Snapshot {
         zxid: i64::from_le_bytes(buf[8..16].try_into().expect("8 bytes")),
+        nodes_hint: nodes_hint(buf),
         ..Snapshot::default()
     };
     let mut acls: Vec<AclList> = Vec::new();
@@ -344,7 +377,7 @@ pub fn decode_snapshot(buf: &[u8]) -> Result<Snapshot, SnapError> {
                     let cversion = r.zz32().map_err(entry_err)?;
                     let aversion = r.zz32().map_err(entry_err)?;
                     let owner = r.varint().map_err(entry_err)? as i64;
-                    snap.nodes.push(NodeImage {
+                    sink(NodeImage {
                         path,
                         data,
                         acl,
@@ -357,7 +390,9 @@ pub fn decode_snapshot(buf: &[u8]) -> Result<Snapshot, SnapError> {
                         cversion,
                         aversion,
                         owner,
-                    });
+                    })
+                    .map_err(|e| err(start, SnapProblem::Tree(e)))?;
+                    count += 1;
                 }
                 E_END => {
                     snap.end_zxid = r.i64().map_err(entry_err)?;
@@ -367,13 +402,13 @@ pub fn decode_snapshot(buf: &[u8]) -> Result<Snapshot, SnapError> {
                     if r.left() > 0 || end != buf.len() {
                         return Err(err(end, SnapProblem::Trailing((buf.len() - end) as u64)));
                     }
-                    if nodes != snap.nodes.len() as u64 || sessions != snap.sessions.len() as u64 {
+                    if nodes != count || sessions != snap.sessions.len() as u64 {
                         return Err(err(
                             start,
                             SnapProblem::Count {
                                 nodes,
                                 sessions,
-                                found_nodes: snap.nodes.len() as u64,
+                                found_nodes: count,
                                 found_sessions: snap.sessions.len() as u64,
                             },
                         ));
@@ -395,7 +430,7 @@ pub fn encode_tree(
     block_target: usize,
 ) -> Vec<u8> {
     use crate::tree::restore::Walk;
-    let mut out = SnapEncoder::header(tree.last_zxid).to_vec();
+    let mut out = SnapEncoder::header(tree.last_zxid, tree.node_count() as u64).to_vec();
     let mut enc = SnapEncoder::new(block_target);
     for &(id, t) in sessions {
         let eph: Vec<&str> = tree.ephemerals_of(id).collect();

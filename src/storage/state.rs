@@ -14,8 +14,10 @@
 //! * anything else is a gap: refused, naming the file and offset.
 
 use super::log::{is_successor, parse_segment_name, Recovered};
-use super::snapshot::{parse_snapshot_name, Snapshot};
-use crate::tree::restore::RestoreError;
+use super::snapshot::{
+    decode_snapshot_with, nodes_hint, parse_snapshot_name, SnapError, SnapProblem, Snapshot,
+};
+use crate::tree::restore::{RestoreError, TreeBuilder};
 use crate::tree::txn::TxnOp;
 use crate::tree::DataTree;
 use crate::types::{SessionId, Zxid};
@@ -45,6 +47,35 @@ pub enum LoadError {
     Tree { file: String, err: RestoreError },
 }
 
+/// A snapshot loaded into a tree.
+pub struct Built {
+    /// The file it came from (for messages).
+    pub name: String,
+    pub tree: DataTree,
+    pub sessions: Vec<(SessionId, i32)>,
+    pub zxid: Zxid,
+    pub end_zxid: Zxid,
+}
+
+/// Decodes a snapshot file straight into a tree (no intermediate list of
+/// nodes). Errors carry the offset in the file.
+pub fn build_snapshot(name: &str, buf: &[u8]) -> Result<Built, SnapError> {
+    let mut b = TreeBuilder::new();
+    b.reserve(nodes_hint(buf) as usize);
+    let s = decode_snapshot_with(buf, |img| b.push(img).map_err(|e| e.to_string()))?;
+    let tree = b.finish(s.ephemerals, s.zxid).map_err(|e| SnapError {
+        offset: 0,
+        what: SnapProblem::Tree(e.to_string()),
+    })?;
+    Ok(Built {
+        name: name.to_string(),
+        tree,
+        sessions: s.sessions,
+        zxid: s.zxid,
+        end_zxid: s.end_zxid,
+    })
+}
+
 /// Builds the serving state from `snap` (its file name and contents, if
 /// any) and the recovered log. `first_segment` names the oldest log
 /// segment (for error messages).
@@ -53,17 +84,35 @@ pub fn load(
     log: Recovered,
     first_segment: Option<&str>,
 ) -> Result<Loaded, LoadError> {
-    let log_file = first_segment.unwrap_or("the txn log").to_string();
-    let (mut tree, mut sessions, start, end) = match snap {
-        Some((name, s)) => {
-            let sessions: BTreeMap<SessionId, i32> = s.sessions.iter().copied().collect();
-            let tree = DataTree::from_images(s.nodes, s.ephemerals, s.zxid).map_err(|err| {
+    let built = match snap {
+        Some((name, s)) => Some(Built {
+            name: name.to_string(),
+            tree: DataTree::from_images(s.nodes, s.ephemerals, s.zxid).map_err(|err| {
                 LoadError::Tree {
                     file: name.to_string(),
                     err,
                 }
-            })?;
-            (tree, sessions, s.zxid, Some((name.to_string(), s.end_zxid)))
+            })?,
+            sessions: s.sessions,
+            zxid: s.zxid,
+            end_zxid: s.end_zxid,
+        }),
+        None => None,
+    };
+    load_built(built, log, first_segment)
+}
+
+/// [`load`] from a snapshot already built into a tree.
+pub fn load_built(
+    snap: Option<Built>,
+    log: Recovered,
+    first_segment: Option<&str>,
+) -> Result<Loaded, LoadError> {
+    let log_file = first_segment.unwrap_or("the txn log").to_string();
+    let (mut tree, mut sessions, start, end) = match snap {
+        Some(b) => {
+            let sessions: BTreeMap<SessionId, i32> = b.sessions.into_iter().collect();
+            (b.tree, sessions, b.zxid, Some((b.name, b.end_zxid)))
         }
         None => (DataTree::new(), BTreeMap::new(), 0, None),
     };
@@ -100,7 +149,9 @@ pub fn load(
             });
         }
     }
-    tree.finish_replay();
+    if replayed > 0 {
+        tree.finish_replay();
+    }
     tree.last_zxid = last;
     Ok(Loaded {
         tree,

@@ -57,6 +57,135 @@ pub enum RestoreError {
     Orphan { index: usize, path: Box<str> },
 }
 
+/// Builds a tree from node images one at a time (see
+/// [`DataTree::from_images`]), so a snapshot can be loaded as it decodes.
+pub struct TreeBuilder {
+    t: DataTree,
+    index: usize,
+    /// The last ACL seen and its interned copy (snapshots share one `Arc`
+    /// per distinct ACL, so this skips hashing the list per node).
+    last_acl: Option<(AclList, AclList)>,
+}
+
+impl Default for TreeBuilder {
+    fn default() -> Self {
+        TreeBuilder::new()
+    }
+}
+
+impl TreeBuilder {
+    pub fn new() -> TreeBuilder {
+        TreeBuilder {
+            t: DataTree {
+                nodes: FxHashMap::default(),
+                ephemerals: FxHashMap::default(),
+                special: FxHashSet::default(),
+                acls: FxHashSet::default(),
+                last_zxid: 0,
+                data_bytes: 0,
+            },
+            index: 0,
+            last_acl: None,
+        }
+    }
+
+    /// Room for `n` nodes.
+    pub fn reserve(&mut self, n: usize) {
+        self.t.nodes.reserve(n);
+    }
+
+    /// Adds the next image (its parent must already be in).
+    pub fn push(&mut self, img: NodeImage) -> Result<(), RestoreError> {
+        let index = self.index;
+        let t = &mut self.t;
+        if index == 0 && &*img.path != "/" {
+            return Err(RestoreError::NoRoot {
+                index,
+                path: img.path,
+            });
+        }
+        if index > 0 {
+            if &*img.path == "/" {
+                return Err(RestoreError::Duplicate {
+                    index,
+                    path: img.path,
+                });
+            }
+            if !path::is_valid(&img.path) {
+                return Err(RestoreError::BadPath {
+                    index,
+                    path: img.path,
+                });
+            }
+            let Some((parent, name)) = path::split(&img.path) else {
+                return Err(RestoreError::BadPath {
+                    index,
+                    path: img.path,
+                });
+            };
+            let Some(par) = t.nodes.get_mut(parent) else {
+                return Err(RestoreError::Orphan {
+                    index,
+                    path: img.path,
+                });
+            };
+            if !par.children.insert(name.into()) {
+                return Err(RestoreError::Duplicate {
+                    index,
+                    path: img.path,
+                });
+            }
+        }
+        let acl = match &self.last_acl {
+            Some((seen, interned)) if std::sync::Arc::ptr_eq(seen, &img.acl) => interned.clone(),
+            _ => {
+                let interned = t.intern(img.acl.clone());
+                self.last_acl = Some((img.acl, interned.clone()));
+                interned
+            }
+        };
+        let node = Node {
+            data: img.data,
+            acl,
+            czxid: img.czxid,
+            mzxid: img.mzxid,
+            pzxid: img.pzxid,
+            ctime: img.ctime,
+            mtime: img.mtime,
+            version: img.version,
+            cversion: img.cversion,
+            aversion: img.aversion,
+            owner: img.owner,
+            children: FxHashSet::default(),
+        };
+        t.nodes.insert(img.path, node);
+        self.index += 1;
+        Ok(())
+    }
+
+    /// The tree, with the ephemerals of the snapshot's start (see
+    /// [`DataTree::from_images`]).
+    pub fn finish(
+        self,
+        ephemerals: impl IntoIterator<Item = (SessionId, Box<str>)>,
+        last_zxid: Zxid,
+    ) -> Result<DataTree, RestoreError> {
+        let mut t = self.t;
+        if t.nodes.is_empty() {
+            return Err(RestoreError::NoRoot {
+                index: 0,
+                path: "".into(),
+            });
+        }
+        t.last_zxid = last_zxid;
+        t.reindex();
+        for (s, p) in ephemerals {
+            t.ephemerals.entry(s).or_default().insert(p);
+        }
+        Ok(t)
+    }
+}
+
 /// Where a resumable walk stands: paths still to visit.
 #[derive(Debug, Default)]
 pub struct Walk {
@@ -129,83 +258,12 @@ impl DataTree {
         ephemerals: impl IntoIterator<Item = (SessionId, Box<str>)>,
         last_zxid: Zxid,
     ) -> Result<DataTree, RestoreError> {
-        let mut t = DataTree {
-            nodes: FxHashMap::default(),
-            ephemerals: FxHashMap::default(),
-            special: FxHashSet::default(),
-            acls: FxHashSet::default(),
-            last_zxid,
-            data_bytes: 0,
-        };
-        for (index, img) in images.into_iter().enumerate() {
-            if index == 0 && &*img.path != "/" {
-                return Err(RestoreError::NoRoot {
-                    index,
-                    path: img.path,
-                });
-            }
-            if index > 0 {
-                if !path::is_valid(&img.path) || &*img.path == "/" {
-                    if &*img.path == "/" {
-                        return Err(RestoreError::Duplicate {
-                            index,
-                            path: img.path,
-                        });
-                    }
-                    return Err(RestoreError::BadPath {
-                        index,
-                        path: img.path,
-                    });
-                }
-                let Some((parent, name)) = path::split(&img.path) else {
-                    return Err(RestoreError::BadPath {
-                        index,
-                        path: img.path,
-                    });
-                };
-                let Some(par) = t.nodes.get_mut(parent) else {
-                    return Err(RestoreError::Orphan {
-                        index,
-                        path: img.path,
-                    });
-                };
-                if !par.children.insert(name.into()) {
-                    return Err(RestoreError::Duplicate {
-                        index,
-                        path: img.path,
-                    });
-                }
-            }
-            let acl = t.intern(img.acl);
-            let node = Node {
-                data: img.data,
-                acl,
-                czxid: img.czxid,
-                mzxid: img.mzxid,
-                pzxid: img.pzxid,
-                ctime: img.ctime,
-                mtime: img.mtime,
-                version: img.version,
-                cversion: img.cversion,
-                aversion: img.aversion,
-                owner: img.owner,
-                children: FxHashSet::default(),
-            };
-            t.nodes.insert(img.path, node);
+        let mut b = TreeBuilder::new();
+        for img in images {
+            b.push(img)?;
         }
-        if t.nodes.is_empty() {
-            return Err(RestoreError::NoRoot {
-                index: 0,
-                path: "".into(),
-            });
-        }
-        t.reindex();
-        for (s, p) in ephemerals {
-            t.ephemerals.entry(s).or_default().insert(p);
-        }
-        Ok(t)
+        b.finish(ephemerals, last_zxid)
     }
-
     /// Recomputes ephemerals, containers/TTL and the data size from the nodes.
     fn reindex(&mut self) {
         self.ephemerals.clear();
