@@ -80,6 +80,28 @@ fn run_tool(tool: Tool) -> ! {
     std::process::exit(if ok { 0 } else { 1 });
 }
 
+/// mimalloc reads its options when it starts, before `main`; large OS
+/// pages (transparent huge pages via madvise) make building a big tree at
+/// startup 2-3x faster here (fewer first-touch page faults: a 1M-znode
+/// snapshot loads in about 0.7 s instead of 2 s). So the server re-executes
+/// itself once with `MIMALLOC_LARGE_OS_PAGES=1` unless that variable is set
+/// (to anything: `0` turns this off). `exec` keeps the pid.
+fn reexec_with_large_pages() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("MIMALLOC_LARGE_OS_PAGES").is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("MIMALLOC_LARGE_OS_PAGES", "1")
+        .exec();
+    // Only returns on failure: carry on without.
+    tracing::debug!("re-exec with large pages failed: {err}");
+}
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -93,6 +115,7 @@ fn main() {
     if let Some(tool) = cli.tool {
         run_tool(tool);
     }
+    reexec_with_large_pages();
     let mut cfg = match &cli.config {
         Some(p) => match config::load(p) {
             Ok(c) => c,
