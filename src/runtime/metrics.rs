@@ -39,7 +39,11 @@ pub(crate) async fn serve(listener: TcpListener, h: Rc<CoreHandle>) {
                 let now = h.clock.now();
                 let core = h.core.borrow();
                 let up = now.mono_ms.saturating_sub(core.stats.started_mono_ms);
-                ("200 OK", core.prometheus(up))
+                let mut body = core.prometheus(up);
+                if let Some(log) = &h.log {
+                    body.push_str(&log.stats.prometheus());
+                }
+                ("200 OK", body)
             } else {
                 ("404 Not Found", "not found\n".to_string())
             };

@@ -9,6 +9,7 @@ mod conn;
 pub mod env;
 mod metrics;
 pub mod peers;
+pub mod storage;
 
 use crate::server::{AdminExtras, Core, CoreConfig};
 use crate::types::{ConnId, Now};
@@ -18,6 +19,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What the runtime needs to know.
@@ -36,6 +38,9 @@ pub struct RuntimeConfig {
     pub conf: crate::proto::fourlw::ConfInfo,
     /// Which four-letter words may run; the rest get ZooKeeper's refusal.
     pub four_lw: crate::config::FourLetterWhitelist,
+    /// Durable storage; None keeps everything in memory (a proposal is
+    /// committed at once).
+    pub storage: Option<storage::StorageConfig>,
 }
 
 /// Messages from a connection shard to the core shard.
@@ -84,14 +89,36 @@ pub(crate) struct CoreHandle {
     pub clock: Clock,
     pub cfg: RuntimeConfig,
     pub extras: AdminExtras,
+    /// The txn log and snapshots (None: in memory only).
+    pub log: Option<LogSide>,
+}
+
+/// The core shard's side of durable storage.
+pub(crate) struct LogSide {
+    /// Proposals to the log thread (through a forwarder: never blocks).
+    pub to_log: LocalSender<Vec<crate::tree::txn::Txn>>,
+    pub snap: std::sync::mpsc::SyncSender<storage::SnapMsg>,
+    pub stats: std::sync::Arc<storage::StorageStats>,
+    pub cfg: storage::StorageConfig,
+    /// Txns committed since the last snapshot started.
+    pub since_snap: std::cell::Cell<u64>,
 }
 
 impl CoreHandle {
-    /// Routes every pending output to its connection.
+    /// Hands new proposals to the log (or commits them at once without
+    /// one), then routes every pending output to its connection.
     pub fn flush(&self) {
         let mut core = self.core.borrow_mut();
-        // No txn log on the write path yet: a proposal counts as durable at once.
-        core.commit_all(self.clock.now());
+        match &self.log {
+            Some(log) => {
+                let mut batch = Vec::new();
+                core.take_proposals(|t| batch.push(t.clone()));
+                if !batch.is_empty() && log.to_log.try_send(batch).is_err() {
+                    storage::fatal("the log thread is gone");
+                }
+            }
+            None => core.commit_all(self.clock.now()),
+        }
         core.drain(|o| {
             let shard = o.conn.shard();
             if shard == 0 {
@@ -165,6 +192,29 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         from_core_tx.push(Some(tx));
         from_core_rx.push(Some(rx));
     }
+    // Recover before serving: a damaged log or snapshot stops startup here.
+    let mut durable = None;
+    if let Some(sc) = &cfg.storage {
+        let opened = storage::open(sc).map_err(std::io::Error::other)?;
+        tracing::info!(
+            "recovered {} znodes, {} sessions, last zxid {:#x} ({} txns replayed) in {:?}",
+            opened.loaded.tree.node_count(),
+            opened.loaded.sessions.len(),
+            opened.loaded.last_zxid,
+            opened.loaded.replayed,
+            opened.elapsed
+        );
+        let stats = std::sync::Arc::new(storage::StorageStats::default());
+        let link = storage::spawn_log_thread(opened.log, stats.clone())?;
+        let snap = storage::spawn_snap_thread(sc.clone(), stats.clone())?;
+        durable = Some(Durable {
+            loaded: opened.loaded,
+            link,
+            snap,
+            stats,
+            cfg: sc.clone(),
+        });
+    }
     // Bind once up front so that a busy port is reported before any thread starts.
     let listener = std::net::TcpListener::bind(cfg.listen)
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", cfg.listen)))?;
@@ -177,7 +227,7 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
     }
 
     let mut handles = Vec::new();
-    let mut core_parts = Some((to_core_rx, from_core_tx));
+    let mut core_parts = Some((to_core_rx, from_core_tx, durable));
     for shard in 0..shards {
         let placement = if shards <= cpus {
             Placement::Fixed(shard)
@@ -192,8 +242,8 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         let h = LocalExecutorBuilder::new(placement)
             .name(&format!("corral-shard-{shard}"))
             .spawn(move || async move {
-                let r = if let Some((rxs, txs)) = parts {
-                    core_shard(cfg, clock, rxs, txs, incoming).await
+                let r = if let Some((rxs, txs, durable)) = parts {
+                    core_shard(cfg, clock, rxs, txs, incoming, durable).await
                 } else {
                     conn_shard(
                         shard,
@@ -226,14 +276,56 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Recovered state and storage threads, handed to the core shard.
+struct Durable {
+    loaded: crate::storage::state::Loaded,
+    link: storage::LogLink,
+    snap: std::sync::mpsc::SyncSender<storage::SnapMsg>,
+    stats: std::sync::Arc<storage::StorageStats>,
+    cfg: storage::StorageConfig,
+}
+
 async fn core_shard(
     cfg: RuntimeConfig,
     clock: Clock,
     rxs: Vec<SharedReceiver<ToCore<'static>>>,
     txs: Vec<Option<SharedSender<FromCore>>>,
     incoming: SharedReceiver<std::net::TcpStream>,
+    durable: Option<Durable>,
 ) -> std::io::Result<()> {
-    let core = Core::new(cfg.core.clone(), clock.now());
+    let mut log_side = None;
+    let mut durable_rx = None;
+    let core = match durable {
+        Some(d) => {
+            let core = Core::restore(
+                cfg.core.clone(),
+                d.loaded.tree,
+                d.loaded.sessions,
+                clock.now(),
+            );
+            let to_log = d.link.to_log.connect().await;
+            let (ltx, lrx) = local_channel::new_unbounded::<Vec<crate::tree::txn::Txn>>();
+            // Forwarder: the core never waits on the bounded shared channel.
+            glommio::spawn_local(async move {
+                while let Some(b) = lrx.recv().await {
+                    if to_log.send(b).await.is_err() {
+                        storage::fatal("the log thread is gone");
+                    }
+                }
+            })
+            .detach();
+            durable_rx = Some(d.link.durable);
+            log_side = Some(LogSide {
+                to_log: ltx,
+                snap: d.snap,
+                stats: d.stats,
+                cfg: d.cfg,
+                since_snap: std::cell::Cell::new(0),
+            });
+            core
+        }
+        None => Core::new(cfg.core.clone(), clock.now()),
+    };
     let local = Rc::new(conn::ConnTable::default());
     let mut remote = vec![None];
     for tx in txs.into_iter().skip(1) {
@@ -260,7 +352,35 @@ async fn core_shard(
             ..Default::default()
         },
         cfg: cfg.clone(),
+        log: log_side,
     });
+    if let Some(rx) = durable_rx {
+        let h = handle.clone();
+        glommio::spawn_local(async move {
+            let rx = rx.connect().await;
+            let mut last = h.core.borrow().last_zxid();
+            while let Some(z) = rx.recv().await {
+                h.core.borrow_mut().commit_through(z, h.clock.now());
+                h.flush();
+                if let Some(log) = &h.log {
+                    let n = log.since_snap.get() + (z - last).max(0) as u64;
+                    log.since_snap.set(n);
+                    if n >= log.cfg.snap_count
+                        && !log.stats.snapshot_in_progress.load(Ordering::Acquire)
+                    {
+                        log.since_snap.set(0);
+                        log.stats
+                            .snapshot_in_progress
+                            .store(true, Ordering::Release);
+                        glommio::spawn_local(snapshot(h.clone())).detach();
+                    }
+                }
+                last = z;
+            }
+            storage::fatal("the log thread stopped");
+        })
+        .detach();
+    }
     for rx in rxs {
         let h = handle.clone();
         glommio::spawn_local(async move {
@@ -292,6 +412,57 @@ async fn core_shard(
         glommio::spawn_local(metrics::serve(listener, h)).detach();
     }
     conn::accept_loop(0, cfg, CoreLink::Local(handle), local, incoming).await
+}
+
+/// Writes a fuzzy snapshot: the walk runs in bounded steps on the core
+/// shard between inputs; the snapshot thread writes, fsyncs and renames.
+async fn snapshot(h: Rc<CoreHandle>) {
+    let Some(log) = &h.log else { return };
+    let (z, header, mut enc) = {
+        let core = h.core.borrow();
+        storage::snapshot_begin(&core.tree, &core.session_list())
+    };
+    let send = |mut m: storage::SnapMsg| {
+        let tx = log.snap.clone();
+        async move {
+            loop {
+                match tx.try_send(m) {
+                    Ok(()) => return true,
+                    Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                        m = back;
+                        glommio::timer::sleep(Duration::from_millis(1)).await;
+                    }
+                    Err(_) => return false,
+                }
+            }
+        }
+    };
+    if !send(storage::SnapMsg::Begin(z, header)).await {
+        return;
+    }
+    let mut walk = crate::tree::restore::Walk::new();
+    loop {
+        let mut blocks = Vec::new();
+        {
+            let core = h.core.borrow();
+            core.tree
+                .walk_step(&mut walk, storage::SNAP_STEP_NODES, |p, n| enc.node(p, n));
+            while let Some(b) = enc.take_block() {
+                blocks.push(b);
+            }
+        }
+        for b in blocks {
+            if !send(storage::SnapMsg::Block(b)).await {
+                return;
+            }
+        }
+        if walk.is_done() {
+            break;
+        }
+        futures_lite::future::yield_now().await;
+    }
+    let end = h.core.borrow().tree.last_zxid;
+    send(storage::SnapMsg::End(enc.finish(end))).await;
 }
 
 async fn conn_shard(

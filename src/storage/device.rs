@@ -62,6 +62,12 @@ pub trait Device {
 
     /// Sets the length (new bytes are zero); durable at the next `sync`.
     fn set_len(&mut self, len: u64) -> Result<(), DeviceError>;
+
+    /// The whole contents as a slice, for devices that can lend them
+    /// without copying (a memory map). Recovery scans it in place.
+    fn as_slice(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// The directory holding the segment files.

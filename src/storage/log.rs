@@ -47,7 +47,7 @@
 use super::device::{Device, DeviceError, Dir};
 use super::record::{
     decode_entry, decode_record, encode_attest_record, encode_txn_record, BodyError, Entry,
-    HeaderError, RecordError, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    HeaderError, RecordError, SegmentHeader, KIND_TXN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use crate::tree::txn::Txn;
 use crate::types::Zxid;
@@ -397,6 +397,20 @@ pub struct Recovered {
     pub junk: Vec<(String, u64)>,
 }
 
+impl Recovered {
+    /// Everything but the txns (what [`TxnLog::open`] needs).
+    pub fn clone_without_txns(&self) -> Recovered {
+        Recovered {
+            txns: Vec::new(),
+            last_zxid: self.last_zxid,
+            attested: self.attested,
+            end: self.end.clone(),
+            torn: self.torn.clone(),
+            junk: self.junk.clone(),
+        }
+    }
+}
+
 /// The end of the last segment, for [`TxnLog::open`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogEnd {
@@ -523,6 +537,14 @@ pub struct SegmentFile<'a, D> {
 
 /// Recovers every `log.*` file of `dir` (other names are ignored).
 pub fn recover<R: Dir>(dir: &mut R) -> Result<Recovered, CorruptionError> {
+    recover_after(dir, 0)
+}
+
+/// Like [`recover`], but txns through `skip` (a snapshot's zxid) are
+/// checked (framing, crc, sequence, testimony) without decoding their
+/// bodies and are not returned: a restart from a snapshot does not pay for
+/// decoding what the snapshot already holds.
+pub fn recover_after<R: Dir>(dir: &mut R, skip: Zxid) -> Result<Recovered, CorruptionError> {
     let dev_err = |e: DeviceError| CorruptionError {
         file: String::new(),
         offset: 0,
@@ -543,7 +565,15 @@ pub fn recover<R: Dir>(dir: &mut R) -> Result<Recovered, CorruptionError> {
         .zip(devs.iter())
         .map(|(name, dev)| SegmentFile { name, dev })
         .collect();
-    recover_segments(&segs)
+    recover_segments_after(&segs, skip)
+}
+
+/// A record as recovery saw it.
+enum Scanned {
+    Txn(Txn),
+    /// A txn covered by the snapshot: checked, not decoded.
+    Skipped,
+    Attest,
 }
 
 struct Scan {
@@ -577,6 +607,15 @@ fn scan_valid(buf: &[u8], from: usize) -> Option<(usize, Zxid, usize)> {
 /// Recovers the log held by `segs` (any order; names `log.<hex>`).
 pub fn recover_segments<D: Device>(
     segs: &[SegmentFile<'_, D>],
+) -> Result<Recovered, CorruptionError> {
+    recover_segments_after(segs, 0)
+}
+
+/// [`recover_segments`] with bodies through `skip` left undecoded (see
+/// [`recover_after`]).
+pub fn recover_segments_after<D: Device>(
+    segs: &[SegmentFile<'_, D>],
+    skip: Zxid,
 ) -> Result<Recovered, CorruptionError> {
     let mut order: Vec<(Zxid, usize)> = Vec::with_capacity(segs.len());
     for (i, s) in segs.iter().enumerate() {
@@ -629,12 +668,21 @@ pub fn recover_segments<D: Device>(
             });
         }
         let len = seg.dev.len();
-        let mut buf = vec![0u8; len as usize];
-        seg.dev
-            .read_at(0, &mut buf)
-            .map_err(|e| corrupt(0, Corruption::Device(e)))?;
+        // A mapped device is scanned in place; others are read into memory.
+        let owned;
+        let buf: &[u8] = match seg.dev.as_slice() {
+            Some(s) => s,
+            None => {
+                let mut v = vec![0u8; len as usize];
+                seg.dev
+                    .read_at(0, &mut v)
+                    .map_err(|e| corrupt(0, Corruption::Device(e)))?;
+                owned = v;
+                &owned
+            }
+        };
 
-        let header = match SegmentHeader::decode(&buf) {
+        let header = match SegmentHeader::decode(buf) {
             Ok(h) => h,
             Err(e) => {
                 // A crash while creating the last segment leaves a bad or
@@ -676,9 +724,18 @@ pub fn recover_segments<D: Device>(
                 Ok(r) => r,
                 Err(e) => break e,
             };
-            let entry = decode_entry(&rec).map_err(|e| corrupt(off as u64, Corruption::Body(e)));
+            let entry = if rec.zxid <= skip && rec.body.first() == Some(&KIND_TXN) {
+                Ok(Scanned::Skipped)
+            } else {
+                decode_entry(&rec)
+                    .map(|e| match e {
+                        Entry::Txn(t) => Scanned::Txn(t),
+                        Entry::Attest => Scanned::Attest,
+                    })
+                    .map_err(|e| corrupt(off as u64, Corruption::Body(e)))
+            };
             let in_sequence = match (&entry, st.prev) {
-                (Ok(Entry::Attest), p) => p == Some(rec.zxid) && seg_prev.is_some(),
+                (Ok(Scanned::Attest), p) => p == Some(rec.zxid) && seg_prev.is_some(),
                 (_, None) => rec.zxid == name_zxid,
                 (_, Some(p)) => {
                     is_successor(p, rec.zxid) && (seg_prev.is_some() || rec.zxid == name_zxid)
@@ -696,9 +753,9 @@ pub fn recover_segments<D: Device>(
             let entry = entry?;
             let durable_ok = rec.durable >= st.attested
                 && match (&entry, st.prev) {
-                    (Entry::Attest, _) => rec.durable <= rec.zxid,
-                    (Entry::Txn(_), Some(p)) => rec.durable <= p,
-                    (Entry::Txn(_), None) => rec.durable < rec.zxid,
+                    (Scanned::Attest, _) => rec.durable <= rec.zxid,
+                    (_, Some(p)) => rec.durable <= p,
+                    (_, None) => rec.durable < rec.zxid,
                 };
             if !durable_ok {
                 return Err(corrupt(
@@ -710,7 +767,7 @@ pub fn recover_segments<D: Device>(
                 ));
             }
             st.attested = rec.durable;
-            if let Entry::Txn(t) = entry {
+            if let Scanned::Txn(t) = entry {
                 st.txns.push(t);
             }
             st.prev = Some(rec.zxid);
@@ -732,7 +789,7 @@ pub fn recover_segments<D: Device>(
             ));
         }
         let rest_zero = buf[off..].iter().all(|&b| b == 0);
-        let later = scan_valid(&buf, off + 1);
+        let later = scan_valid(buf, off + 1);
         if !is_last {
             // Synced whole before the next segment was written: any valid
             // record after a bad one proves loss; junk alone is harmless if

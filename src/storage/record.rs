@@ -298,7 +298,7 @@ pub fn encode_attest_record(out: &mut Vec<u8>, zxid: Zxid, durable: Zxid) -> usi
 
 // ---------------------------------------------------------------- txn body
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -306,20 +306,20 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_zz32(out: &mut Vec<u8>, v: i32) {
+pub(crate) fn put_zz32(out: &mut Vec<u8>, v: i32) {
     put_varint(out, ((v << 1) ^ (v >> 31)) as u32 as u64);
 }
 
-fn put_i64(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn put_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
-fn put_opt(out: &mut Vec<u8>, d: Option<&[u8]>) {
+pub(crate) fn put_opt(out: &mut Vec<u8>, d: Option<&[u8]>) {
     match d {
         None => put_varint(out, 0),
         Some(b) => {
@@ -329,7 +329,7 @@ fn put_opt(out: &mut Vec<u8>, d: Option<&[u8]>) {
     }
 }
 
-fn put_acl(out: &mut Vec<u8>, acl: &[Acl]) {
+pub(crate) fn put_acl(out: &mut Vec<u8>, acl: &[Acl]) {
     put_varint(out, acl.len() as u64);
     for a in acl {
         put_zz32(out, a.perms);
@@ -411,13 +411,13 @@ fn put_op(out: &mut Vec<u8>, op: &TxnOp) {
 }
 
 /// A cursor over a body; every read is bounds-checked.
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], BodyError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], BodyError> {
         let left = self.buf.len() - self.at;
         if n > left {
             return Err(BodyError::Truncated {
@@ -430,19 +430,19 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn left(&self) -> usize {
+    pub(crate) fn left(&self) -> usize {
         self.buf.len() - self.at
     }
 
-    fn u8(&mut self) -> Result<u8, BodyError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, BodyError> {
         Ok(self.take(1)?[0])
     }
 
-    fn i64(&mut self) -> Result<i64, BodyError> {
+    pub(crate) fn i64(&mut self) -> Result<i64, BodyError> {
         Ok(le_u64(self.take(8)?, 0) as i64)
     }
 
-    fn varint(&mut self) -> Result<u64, BodyError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, BodyError> {
         let start = self.at;
         let mut v: u64 = 0;
         for i in 0..10 {
@@ -458,7 +458,7 @@ impl<'a> Reader<'a> {
         Err(BodyError::Varint { at: start })
     }
 
-    fn zz32(&mut self) -> Result<i32, BodyError> {
+    pub(crate) fn zz32(&mut self) -> Result<i32, BodyError> {
         let at = self.at;
         let v = self.varint()?;
         let v = u32::try_from(v).map_err(|_| BodyError::Range { at })?;
@@ -466,7 +466,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A length that must fit in the bytes left.
-    fn len(&mut self) -> Result<usize, BodyError> {
+    pub(crate) fn len(&mut self) -> Result<usize, BodyError> {
         let at = self.at;
         let n = self.varint()?;
         match usize::try_from(n) {
@@ -475,13 +475,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn str(&mut self) -> Result<&'a str, BodyError> {
+    pub(crate) fn str(&mut self) -> Result<&'a str, BodyError> {
         let n = self.len()?;
         let at = self.at;
         std::str::from_utf8(self.take(n)?).map_err(|_| BodyError::Utf8 { at })
     }
 
-    fn opt(&mut self) -> Result<Option<&'a [u8]>, BodyError> {
+    pub(crate) fn opt(&mut self) -> Result<Option<&'a [u8]>, BodyError> {
         let at = self.at;
         match self.varint()? {
             0 => Ok(None),
@@ -495,7 +495,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn acl(&mut self) -> Result<AclList, BodyError> {
+    pub(crate) fn acl(&mut self) -> Result<AclList, BodyError> {
         let at = self.at;
         let n = self.varint()?;
         // An entry takes at least 3 bytes: bound the allocation by the input.
@@ -515,7 +515,7 @@ impl<'a> Reader<'a> {
         Ok(Arc::from(v))
     }
 
-    fn op(&mut self, depth: usize) -> Result<TxnOp, BodyError> {
+    pub(crate) fn op(&mut self, depth: usize) -> Result<TxnOp, BodyError> {
         let at = self.at;
         let tag = self.u8()?;
         Ok(match tag {

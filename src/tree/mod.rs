@@ -8,6 +8,7 @@
 
 pub mod acl;
 pub mod path;
+pub mod restore;
 pub mod txn;
 pub mod watch;
 

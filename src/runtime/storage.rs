@@ -1,0 +1,410 @@
+//! Durability in the runtime: opening the data directories at startup
+//! (newest valid snapshot + log replay), the log thread (group commit), the
+//! snapshot writer thread, and retention.
+//!
+//! Threads (none of them is a shard; none blocks a shard's reactor):
+//! * **corral-log** owns the [`TxnLog`] on the memory-mapped device. It runs
+//!   a glommio executor only to talk to the core shard over glommio's
+//!   shared channels (eventfd wake-ups). Loop: wait for a batch of txns,
+//!   take every other batch already queued (bounded by [`MAX_BATCH`]
+//!   records), append them all (a memcpy each into the map), one
+//!   `fdatasync`, report the durable zxid. While a sync is in flight the
+//!   core keeps sending, so the next sync covers everything that queued up
+//!   meanwhile: one fsync per batch. Segment rolls (create, fallocate,
+//!   fsync, directory fsync) happen here too. A failed sync aborts the
+//!   process: the server must not keep serving after losing durability.
+//! * **corral-snap** writes snapshot blocks that the core shard encodes
+//!   during a fuzzy walk of the tree (bounded steps between inputs), to
+//!   `snapshot.<zxid>.tmp`; at the end: fsync, rename, directory fsync,
+//!   then retention (`autopurge.*`).
+//!
+//! Appending on the log thread rather than on the core shard keeps the
+//! writer single-owner (no lock around the map) and keeps segment rolls off
+//! the reactor; the core shard's part of a write is handing an owned `Txn`
+//! to a channel.
+
+use crate::storage::device::Dir;
+use crate::storage::log::{recover_after, LogConfig, Recovered, TxnLog};
+use crate::storage::mmap::{sync_dir, MmapDir};
+use crate::storage::snapshot::{snapshot_name, SnapEncoder, SNAP_PREFIX};
+use crate::storage::state::{self, Loaded};
+use crate::tree::txn::Txn;
+use crate::types::Zxid;
+use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
+use glommio::{LocalExecutorBuilder, Placement};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Records appended before one sync, at most.
+pub const MAX_BATCH: usize = 8192;
+
+/// Nodes a snapshot walk visits per step on the core shard.
+pub const SNAP_STEP_NODES: usize = 2000;
+
+/// Storage settings (from zoo.cfg).
+#[derive(Clone, Debug)]
+pub struct StorageConfig {
+    /// Snapshots go to `<snap_dir>/version-2` (dataDir).
+    pub snap_dir: PathBuf,
+    /// Txn log segments go to `<log_dir>/version-2` (dataLogDir or dataDir).
+    pub log_dir: PathBuf,
+    /// Preallocated segment size in bytes (`preAllocSize` KiB).
+    pub segment_size: u64,
+    /// `forceSync`: false skips fdatasync (like ZooKeeper: fast, not durable).
+    pub force_sync: bool,
+    /// A snapshot every this many txns (`snapCount`).
+    pub snap_count: u64,
+    /// `autopurge.snapRetainCount`.
+    pub retain: usize,
+    /// `autopurge.purgeInterval` in hours; 0 = no purging.
+    pub purge_interval_h: u32,
+}
+
+impl StorageConfig {
+    pub fn snap_path(&self) -> PathBuf {
+        self.snap_dir.join("version-2")
+    }
+    pub fn log_path(&self) -> PathBuf {
+        self.log_dir.join("version-2")
+    }
+}
+
+/// Counters shared by the storage threads and the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct StorageStats {
+    pub fsyncs: AtomicU64,
+    pub records: AtomicU64,
+    pub max_batch: AtomicU64,
+    pub sync_micros: AtomicU64,
+    pub snapshots: AtomicU64,
+    pub snapshot_in_progress: AtomicBool,
+    pub purged_files: AtomicU64,
+}
+
+impl StorageStats {
+    /// Prometheus lines.
+    pub fn prometheus(&self) -> String {
+        let f = self.fsyncs.load(Ordering::Relaxed);
+        let r = self.records.load(Ordering::Relaxed);
+        format!(
+            "# TYPE corral_log_fsyncs_total counter\ncorral_log_fsyncs_total {f}\n\
+             # TYPE corral_log_records_total counter\ncorral_log_records_total {r}\n\
+             # TYPE corral_log_records_per_fsync gauge\ncorral_log_records_per_fsync {:.2}\n\
+             # TYPE corral_log_max_batch gauge\ncorral_log_max_batch {}\n\
+             # TYPE corral_log_fsync_seconds_total counter\ncorral_log_fsync_seconds_total {:.6}\n\
+             # TYPE corral_snapshots_total counter\ncorral_snapshots_total {}\n",
+            if f == 0 { 0.0 } else { r as f64 / f as f64 },
+            self.max_batch.load(Ordering::Relaxed),
+            self.sync_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            self.snapshots.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// What startup found: the state to serve and the opened log.
+pub struct Opened {
+    pub loaded: Loaded,
+    pub log: TxnLog<MmapDir>,
+    pub elapsed: Duration,
+}
+
+fn file_err(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", path.display())
+}
+
+/// Opens the data directories: newest valid snapshot, log recovery, replay.
+/// An error names the file and offset; the server must not start then.
+pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
+    let t0 = Instant::now();
+    let snap_path = cfg.snap_path();
+    let log_path = cfg.log_path();
+    for p in [&snap_path, &log_path] {
+        std::fs::create_dir_all(p).map_err(|e| file_err(p, e))?;
+    }
+    let mut names = list(&snap_path)?;
+    // Leftovers of a snapshot that never completed.
+    for n in names.iter().filter(|n| n.ends_with(".tmp")) {
+        let _ = std::fs::remove_file(snap_path.join(n));
+    }
+    names.retain(|n| !n.ends_with(".tmp"));
+    let mut snap = None;
+    for (_, name) in state::snapshots_newest_first(&names) {
+        let path = snap_path.join(&name);
+        let file = std::fs::File::open(&path).map_err(|e| file_err(&path, e))?;
+        // SAFETY: a read-only map of a snapshot file: snapshots are written
+        // under a temp name and never modified after the rename, and the
+        // data directory belongs to this process alone.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| file_err(&path, e))?;
+        match state::build_snapshot(&path.display().to_string(), &map) {
+            Ok(s) => {
+                snap = Some(s);
+                break;
+            }
+            Err(e) => {
+                // An older snapshot plus the log may still cover it; the
+                // gap check below refuses if they do not.
+                tracing::error!(
+                    "snapshot {} invalid at offset {}: {}",
+                    path.display(),
+                    e.offset,
+                    e.what
+                );
+            }
+        }
+    }
+    let t_snap = t0.elapsed();
+    let mut dir = MmapDir::new(&log_path);
+    let skip = snap.as_ref().map_or(0, |s| s.zxid);
+    let rec: Recovered = recover_after(&mut dir, skip).map_err(|e| {
+        format!(
+            "txn log corrupt: {}: offset {}: {}",
+            log_path.join(&e.file).display(),
+            e.offset,
+            e.what
+        )
+    })?;
+    if let Some(t) = &rec.torn {
+        tracing::warn!(
+            "txn log: torn tail cut at {} offset {} ({}; {} unattested records after it)",
+            t.file,
+            t.offset,
+            t.why,
+            t.unattested_records
+        );
+    }
+    let mut segs: Vec<String> = dir
+        .list()
+        .map_err(|e| file_err(&log_path, e))?
+        .into_iter()
+        .filter(|n| crate::storage::log::parse_segment_name(n).is_some())
+        .collect();
+    segs.sort_by_key(|n| crate::storage::log::parse_segment_name(n).map(|z| z as u64));
+    let first_seg = segs.first().map(|n| log_path.join(n).display().to_string());
+    let log_cfg = LogConfig {
+        segment_size: cfg.segment_size,
+        ..LogConfig::default()
+    };
+    let t_log = t0.elapsed();
+    let rec_end = rec.clone_without_txns();
+    let loaded = state::load_built(snap, rec, first_seg.as_deref()).map_err(|e| e.to_string())?;
+    let rec = rec_end;
+    tracing::info!(
+        "startup: snapshot loaded in {t_snap:?}, log scanned in {:?}, log replayed in {:?}",
+        t_log - t_snap,
+        t0.elapsed() - t_log
+    );
+    let dir = MmapDir::new(&log_path).with_sync(cfg.force_sync);
+    let log = TxnLog::open(dir, log_cfg, &rec).map_err(|e| file_err(&log_path, e))?;
+    Ok(Opened {
+        loaded,
+        log,
+        elapsed: t0.elapsed(),
+    })
+}
+
+fn list(p: &Path) -> Result<Vec<String>, String> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(p).map_err(|e| file_err(p, e))? {
+        let e = e.map_err(|e| file_err(p, e))?;
+        if let Ok(n) = e.file_name().into_string() {
+            v.push(n);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// Stops the process after a storage failure: never serve without durability.
+pub fn fatal(what: &str) -> ! {
+    eprintln!(
+        "corral: FATAL: {what}; stopping (acknowledged writes can no longer be made durable)"
+    );
+    tracing::error!("FATAL: {what}");
+    std::process::abort();
+}
+
+/// The core shard's ends of the log thread's channels.
+pub struct LogLink {
+    pub to_log: SharedSender<Vec<Txn>>,
+    pub durable: SharedReceiver<Zxid>,
+}
+
+/// Starts the log thread.
+pub fn spawn_log_thread(
+    mut log: TxnLog<MmapDir>,
+    stats: Arc<StorageStats>,
+) -> std::io::Result<LogLink> {
+    let (to_log, from_core) = shared_channel::new_bounded::<Vec<Txn>>(1024);
+    let (to_core, durable) = shared_channel::new_bounded::<Zxid>(1024);
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .name("corral-log")
+        .spawn(move || async move {
+            let rx = from_core.connect().await;
+            let tx = to_core.connect().await;
+            while let Some(first) = rx.recv().await {
+                let mut n = 0usize;
+                let append = |batch: Vec<Txn>, log: &mut TxnLog<MmapDir>| {
+                    for t in &batch {
+                        if let Err(e) = log.append(t) {
+                            fatal(&format!("txn log append of zxid {:#x}: {e}", t.header.zxid));
+                        }
+                    }
+                    batch.len()
+                };
+                n += append(first, &mut log);
+                // Everything queued while the last sync was in flight.
+                while n < MAX_BATCH {
+                    match futures_lite::future::poll_once(rx.recv()).await {
+                        Some(Some(b)) => n += append(b, &mut log),
+                        _ => break,
+                    }
+                }
+                let t0 = Instant::now();
+                let z = match log.sync() {
+                    Ok(z) => z,
+                    Err(e) => fatal(&format!("txn log fdatasync: {e}")),
+                };
+                stats
+                    .sync_micros
+                    .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
+                stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+                stats.records.fetch_add(n as u64, Ordering::Relaxed);
+                stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
+                if tx.send(z).await.is_err() {
+                    break;
+                }
+            }
+            // The core is gone: close cleanly (sync + attestation).
+            if let Err(e) = log.close() {
+                tracing::warn!("txn log close: {e}");
+            }
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(LogLink { to_log, durable })
+}
+
+/// Messages to the snapshot thread.
+pub enum SnapMsg {
+    Begin(Zxid, Vec<u8>),
+    Block(Vec<u8>),
+    End(Vec<u8>),
+}
+
+/// Starts the snapshot writer thread; returns its input.
+pub fn spawn_snap_thread(
+    cfg: StorageConfig,
+    stats: Arc<StorageStats>,
+) -> std::io::Result<std::sync::mpsc::SyncSender<SnapMsg>> {
+    // Bounded: a slow disk slows the walk instead of buffering the tree.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<SnapMsg>(8);
+    std::thread::Builder::new()
+        .name("corral-snap".into())
+        .spawn(move || {
+            let dir = cfg.snap_path();
+            let mut cur: Option<(Zxid, std::fs::File, PathBuf, Instant)> = None;
+            let mut last_purge: Option<Instant> = None;
+            for m in rx {
+                let r: std::io::Result<()> = (|| {
+                    match m {
+                        SnapMsg::Begin(z, header) => {
+                            let tmp = dir.join(format!("{}.tmp", snapshot_name(z)));
+                            let mut f = std::fs::File::create(&tmp)?;
+                            f.write_all(&header)?;
+                            cur = Some((z, f, tmp, Instant::now()));
+                        }
+                        SnapMsg::Block(b) => {
+                            if let Some((_, f, _, _)) = cur.as_mut() {
+                                f.write_all(&b)?;
+                            }
+                        }
+                        SnapMsg::End(b) => {
+                            if let Some((z, mut f, tmp, t0)) = cur.take() {
+                                f.write_all(&b)?;
+                                f.sync_all()?;
+                                drop(f);
+                                std::fs::rename(&tmp, dir.join(snapshot_name(z)))?;
+                                sync_dir(&dir)?;
+                                stats.snapshots.fetch_add(1, Ordering::Relaxed);
+                                tracing::info!(
+                                    "snapshot {} written in {:?}",
+                                    snapshot_name(z),
+                                    t0.elapsed()
+                                );
+                                let due = cfg.purge_interval_h > 0
+                                    && last_purge.is_none_or(|t| {
+                                        t.elapsed()
+                                            >= Duration::from_secs(
+                                                u64::from(cfg.purge_interval_h) * 3600,
+                                            )
+                                    });
+                                if due {
+                                    last_purge = Some(Instant::now());
+                                    purge(&cfg, &stats)?;
+                                }
+                            }
+                            stats.snapshot_in_progress.store(false, Ordering::Release);
+                        }
+                    }
+                    Ok(())
+                })();
+                if let Err(e) = r {
+                    // A failed snapshot leaves the log intact; try again later.
+                    tracing::error!("snapshot write failed: {e}");
+                    if let Some((_, _, tmp, _)) = cur.take() {
+                        let _ = std::fs::remove_file(tmp);
+                    }
+                    stats.snapshot_in_progress.store(false, Ordering::Release);
+                }
+            }
+        })?;
+    Ok(tx)
+}
+
+/// Deletes old snapshots and the log segments wholly before the oldest kept
+/// snapshot (`autopurge.snapRetainCount`).
+pub fn purge(cfg: &StorageConfig, stats: &StorageStats) -> std::io::Result<()> {
+    let err = |e: String| std::io::Error::other(e);
+    let snaps = list(&cfg.snap_path()).map_err(err)?;
+    let snaps: Vec<String> = snaps
+        .into_iter()
+        .filter(|n| n.starts_with(SNAP_PREFIX) && !n.ends_with(".tmp"))
+        .collect();
+    let logs = list(&cfg.log_path()).map_err(err)?;
+    let plan = state::purge_plan(&snaps, &logs, cfg.retain);
+    for n in &plan {
+        let p = if n.starts_with(SNAP_PREFIX) {
+            cfg.snap_path().join(n)
+        } else {
+            cfg.log_path().join(n)
+        };
+        std::fs::remove_file(&p)?;
+        stats.purged_files.fetch_add(1, Ordering::Relaxed);
+        tracing::info!("purged {}", p.display());
+    }
+    if !plan.is_empty() {
+        sync_dir(&cfg.snap_path())?;
+        sync_dir(&cfg.log_path())?;
+    }
+    Ok(())
+}
+
+/// Encodes the snapshot header and the session entries at the walk's start.
+pub fn snapshot_begin(
+    tree: &crate::tree::DataTree,
+    sessions: &[(crate::types::SessionId, i32)],
+) -> (Zxid, Vec<u8>, SnapEncoder) {
+    let z = tree.last_zxid;
+    let mut enc = SnapEncoder::new(256 << 10);
+    for &(id, t) in sessions {
+        let eph: Vec<&str> = tree.ephemerals_of(id).collect();
+        enc.session(id, t, eph.into_iter());
+    }
+    (
+        z,
+        SnapEncoder::header(z, tree.node_count() as u64).to_vec(),
+        enc,
+    )
+}

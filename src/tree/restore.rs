@@ -1,0 +1,600 @@
+//! Snapshots of the DataTree and its rebuild at startup: a resumable,
+//! bounded walk for writing a snapshot while writes continue, the rebuild
+//! of a tree from node images, and an idempotent replay of txns over it.
+//!
+//! Runs on the core shard (the walk, in bounded steps between inputs) and
+//! at startup (rebuild, replay). Pure: no I/O, no clock.
+//!
+//! **Fuzzy snapshots.** A snapshot starts at a zxid `S` (the tree's last
+//! applied zxid); the walk then visits the tree depth-first in steps while
+//! later txns keep applying, so the images it yields mix states between `S`
+//! and the zxid at which the walk ends. A parent is always visited before
+//! its children (so every image's parent is in the snapshot). Replaying
+//! every txn after `S` over such a tree gives the exact tree, because
+//! [`DataTree::replay`] is idempotent in ZooKeeper's way: every txn sets
+//! absolute values (versions, the parent's create counter, zxids), a create
+//! of a node that exists and a delete of a node that does not still stamp
+//! the parent as the original did, and the indexes (children, ephemerals,
+//! containers/TTL, data size) are rebuilt from the nodes at the end
+//! ([`DataTree::finish_replay`]).
+
+use super::acl::AclList;
+use super::path;
+use super::txn::{is_container, is_ephemeral, ttl_of, Txn, TxnOp};
+use super::{DataTree, Node};
+use crate::types::{FxHashMap, FxHashSet, SessionId, Zxid};
+use thiserror::Error;
+
+/// One znode as a snapshot stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeImage {
+    pub path: Box<str>,
+    pub data: Option<Box<[u8]>>,
+    pub acl: AclList,
+    pub czxid: Zxid,
+    pub mzxid: Zxid,
+    pub pzxid: Zxid,
+    pub ctime: i64,
+    pub mtime: i64,
+    pub version: i32,
+    /// The internal create counter (not the visible cversion).
+    pub cversion: i32,
+    pub aversion: i32,
+    /// The internal ephemeralOwner (session or container/TTL marker).
+    pub owner: i64,
+}
+
+/// Why node images do not make a tree. `index` is the image's position.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum RestoreError {
+    #[error("image {index}: the first node must be \"/\", found {path:?}")]
+    NoRoot { index: usize, path: Box<str> },
+    #[error("image {index}: invalid path {path:?}")]
+    BadPath { index: usize, path: Box<str> },
+    #[error("image {index}: {path:?} appears twice")]
+    Duplicate { index: usize, path: Box<str> },
+    #[error("image {index}: {path:?} comes before (or without) its parent")]
+    Orphan { index: usize, path: Box<str> },
+}
+
+/// Builds a tree from node images one at a time (see
+/// [`DataTree::from_images`]), so a snapshot can be loaded as it decodes.
+pub struct TreeBuilder {
+    t: DataTree,
+    index: usize,
+    /// The last ACL seen and its interned copy (snapshots share one `Arc`
+    /// per distinct ACL, so this skips hashing the list per node).
+    last_acl: Option<(AclList, AclList)>,
+}
+
+impl Default for TreeBuilder {
+    fn default() -> Self {
+        TreeBuilder::new()
+    }
+}
+
+impl TreeBuilder {
+    pub fn new() -> TreeBuilder {
+        TreeBuilder {
+            t: DataTree {
+                nodes: FxHashMap::default(),
+                ephemerals: FxHashMap::default(),
+                special: FxHashSet::default(),
+                acls: FxHashSet::default(),
+                last_zxid: 0,
+                data_bytes: 0,
+            },
+            index: 0,
+            last_acl: None,
+        }
+    }
+
+    /// Room for `n` nodes.
+    pub fn reserve(&mut self, n: usize) {
+        self.t.nodes.reserve(n);
+    }
+
+    /// Adds the next image (its parent must already be in).
+    pub fn push(&mut self, img: NodeImage) -> Result<(), RestoreError> {
+        let index = self.index;
+        let t = &mut self.t;
+        if index == 0 && &*img.path != "/" {
+            return Err(RestoreError::NoRoot {
+                index,
+                path: img.path,
+            });
+        }
+        if index > 0 {
+            if &*img.path == "/" {
+                return Err(RestoreError::Duplicate {
+                    index,
+                    path: img.path,
+                });
+            }
+            if !path::is_valid(&img.path) {
+                return Err(RestoreError::BadPath {
+                    index,
+                    path: img.path,
+                });
+            }
+            let Some((parent, name)) = path::split(&img.path) else {
+                return Err(RestoreError::BadPath {
+                    index,
+                    path: img.path,
+                });
+            };
+            let Some(par) = t.nodes.get_mut(parent) else {
+                return Err(RestoreError::Orphan {
+                    index,
+                    path: img.path,
+                });
+            };
+            if !par.children.insert(name.into()) {
+                return Err(RestoreError::Duplicate {
+                    index,
+                    path: img.path,
+                });
+            }
+        }
+        let acl = match &self.last_acl {
+            Some((seen, interned)) if std::sync::Arc::ptr_eq(seen, &img.acl) => interned.clone(),
+            _ => {
+                let interned = t.intern(img.acl.clone());
+                self.last_acl = Some((img.acl, interned.clone()));
+                interned
+            }
+        };
+        let node = Node {
+            data: img.data,
+            acl,
+            czxid: img.czxid,
+            mzxid: img.mzxid,
+            pzxid: img.pzxid,
+            ctime: img.ctime,
+            mtime: img.mtime,
+            version: img.version,
+            cversion: img.cversion,
+            aversion: img.aversion,
+            owner: img.owner,
+            children: FxHashSet::default(),
+        };
+        t.nodes.insert(img.path, node);
+        self.index += 1;
+        Ok(())
+    }
+
+    /// The tree, with the ephemerals of the snapshot's start (see
+    /// [`DataTree::from_images`]).
+    pub fn finish(
+        self,
+        ephemerals: impl IntoIterator<Item = (SessionId, Box<str>)>,
+        last_zxid: Zxid,
+    ) -> Result<DataTree, RestoreError> {
+        let mut t = self.t;
+        if t.nodes.is_empty() {
+            return Err(RestoreError::NoRoot {
+                index: 0,
+                path: "".into(),
+            });
+        }
+        t.last_zxid = last_zxid;
+        t.reindex();
+        for (s, p) in ephemerals {
+            t.ephemerals.entry(s).or_default().insert(p);
+        }
+        Ok(t)
+    }
+}
+
+/// Where a resumable walk stands: paths still to visit.
+#[derive(Debug, Default)]
+pub struct Walk {
+    stack: Vec<Box<str>>,
+    started: bool,
+}
+
+impl Walk {
+    pub fn new() -> Walk {
+        Walk::default()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.started && self.stack.is_empty()
+    }
+}
+
+impl DataTree {
+    /// Visits up to `max` nodes of the walk (parents before children),
+    /// calling `f` with each node's path and image fields; returns how many
+    /// were visited. Nodes deleted since they were queued are skipped.
+    /// Children created after their parent was visited are not visited
+    /// (replay after the snapshot's start zxid recreates them).
+    pub fn walk_step(&self, walk: &mut Walk, max: usize, mut f: impl FnMut(&str, &Node)) -> usize {
+        if !walk.started {
+            walk.started = true;
+            walk.stack.push("/".into());
+        }
+        let mut n = 0;
+        while n < max {
+            let Some(p) = walk.stack.pop() else { break };
+            let Some(node) = self.nodes.get(&*p) else {
+                continue;
+            };
+            f(&p, node);
+            n += 1;
+            for c in &node.children {
+                walk.stack.push(path::join(&p, c).into());
+            }
+        }
+        n
+    }
+
+    /// The image of a node (for snapshot writers).
+    pub fn image(path: &str, n: &Node) -> NodeImage {
+        NodeImage {
+            path: path.into(),
+            data: n.data.clone(),
+            acl: n.acl.clone(),
+            czxid: n.czxid,
+            mzxid: n.mzxid,
+            pzxid: n.pzxid,
+            ctime: n.ctime,
+            mtime: n.mtime,
+            version: n.version,
+            cversion: n.cversion,
+            aversion: n.aversion,
+            owner: n.owner,
+        }
+    }
+
+    /// Rebuilds a tree from images in walk order (each parent before its
+    /// children), with `last_zxid` as its last applied zxid. `ephemerals`
+    /// are the (session, path) pairs as they stood at `last_zxid` (the
+    /// snapshot's start): a close of one of those sessions during replay
+    /// must stamp the parents of its ephemerals even where the walk found
+    /// them already gone.
+    pub fn from_images(
+        images: impl IntoIterator<Item = NodeImage>,
+        ephemerals: impl IntoIterator<Item = (SessionId, Box<str>)>,
+        last_zxid: Zxid,
+    ) -> Result<DataTree, RestoreError> {
+        let mut b = TreeBuilder::new();
+        for img in images {
+            b.push(img)?;
+        }
+        b.finish(ephemerals, last_zxid)
+    }
+    /// Recomputes ephemerals, containers/TTL and the data size from the nodes.
+    fn reindex(&mut self) {
+        self.ephemerals.clear();
+        self.special.clear();
+        self.data_bytes = 0;
+        for (p, n) in &self.nodes {
+            self.data_bytes += n.data.as_ref().map_or(0, |d| d.len()) as u64;
+            if is_ephemeral(n.owner) {
+                self.ephemerals
+                    .entry(n.owner)
+                    .or_default()
+                    .insert(p.clone());
+            } else if is_container(n.owner) || ttl_of(n.owner).is_some() {
+                self.special.insert(p.clone());
+            }
+        }
+    }
+
+    /// Applies a recovered txn idempotently (see the module doc): no
+    /// watches, no results. Call [`DataTree::finish_replay`] after the last.
+    pub fn replay(&mut self, txn: Txn) {
+        let h = txn.header;
+        let ops = match txn.op {
+            TxnOp::Multi(ops) => ops,
+            op => vec![op],
+        };
+        let mut results = Vec::new();
+        for op in ops {
+            match &op {
+                TxnOp::Create {
+                    path,
+                    parent_cversion,
+                    owner,
+                    ..
+                } if self.nodes.contains_key(&**path) => {
+                    // Already in the (fuzzy) snapshot: stamp the parent as
+                    // the create did.
+                    if is_ephemeral(*owner) {
+                        self.ephemerals
+                            .entry(*owner)
+                            .or_default()
+                            .insert(path.clone());
+                    }
+                    if let Some((pp, _)) = path::split(path) {
+                        if let Some(par) = self.nodes.get_mut(pp) {
+                            par.cversion = *parent_cversion;
+                            par.pzxid = h.zxid;
+                        }
+                    }
+                    continue;
+                }
+                TxnOp::Delete { path } if !self.nodes.contains_key(&**path) => {
+                    self.stamp_deleted(path, h.zxid);
+                    for set in self.ephemerals.values_mut() {
+                        set.remove(&**path);
+                    }
+                    continue;
+                }
+                TxnOp::CloseSession => {
+                    // The exact ephemerals of the session at this zxid: those
+                    // of the snapshot's start plus replayed creates.
+                    let mut paths: Vec<Box<str>> = self
+                        .ephemerals
+                        .remove(&h.session)
+                        .map(|s| s.into_iter().collect())
+                        .unwrap_or_default();
+                    paths.sort();
+                    for p in paths.iter().rev() {
+                        if !self.delete(h.zxid, p, &mut |_| {}) {
+                            self.stamp_deleted(p, h.zxid);
+                        }
+                    }
+                    continue;
+                }
+                TxnOp::Delete { path } => {
+                    // A node from the snapshot's future may have children the
+                    // original delete did not see: they go too (replay of
+                    // their creates after this one brings them back). The
+                    // node may be a later incarnation with another owner:
+                    // the deleted one leaves every ephemeral set.
+                    self.remove_subtree(path);
+                    for set in self.ephemerals.values_mut() {
+                        set.remove(&**path);
+                    }
+                }
+                _ => {}
+            }
+            let one = Txn { header: h, op };
+            self.apply(one, &mut |_| {}, &mut results);
+            results.clear();
+        }
+        if h.zxid > self.last_zxid {
+            self.last_zxid = h.zxid;
+        }
+    }
+
+    /// What deleting `path` did to its parent, for a node already gone.
+    fn stamp_deleted(&mut self, path: &str, zxid: Zxid) {
+        if let Some((pp, name)) = path::split(path) {
+            if let Some(par) = self.nodes.get_mut(pp) {
+                par.children.remove(name);
+                par.pzxid = zxid;
+            }
+        }
+    }
+
+    /// Removes the descendants of `path` (not `path` itself).
+    fn remove_subtree(&mut self, path: &str) {
+        let Some(n) = self.nodes.get_mut(path) else {
+            return;
+        };
+        if n.children.is_empty() {
+            return;
+        }
+        let mut stack: Vec<String> = std::mem::take(&mut n.children)
+            .iter()
+            .map(|c| path::join(path, c))
+            .collect();
+        while let Some(p) = stack.pop() {
+            if let Some(c) = self.nodes.remove(p.as_str()) {
+                stack.extend(c.children.iter().map(|k| path::join(&p, k)));
+            }
+        }
+    }
+
+    /// Ends a replay: rebuilds the indexes from the nodes.
+    pub fn finish_replay(&mut self) {
+        self.reindex();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::acl::open_acl;
+    use crate::tree::txn::TxnHeader;
+
+    fn hdr(zxid: Zxid) -> TxnHeader {
+        TxnHeader {
+            session: 7,
+            cxid: 1,
+            zxid,
+            time: 100 + zxid,
+        }
+    }
+
+    fn create(t: &DataTree, zxid: Zxid, path: &str, owner: i64) -> Txn {
+        let (pp, _) = path::split(path).unwrap();
+        let pc = t.get(pp).map_or(0, |n| n.cversion) + 1;
+        Txn {
+            header: hdr(zxid),
+            op: TxnOp::Create {
+                path: path.into(),
+                data: Some(format!("d{zxid}").into_bytes().into()),
+                acl: open_acl(),
+                owner,
+                parent_cversion: pc,
+            },
+        }
+    }
+
+    fn images(t: &DataTree) -> Vec<NodeImage> {
+        let mut w = Walk::new();
+        let mut v = Vec::new();
+        while !w.is_done() {
+            t.walk_step(&mut w, 3, |p, n| v.push(DataTree::image(p, n)));
+        }
+        v
+    }
+
+    /// Every node's stat, data and acl, sorted by path.
+    fn dump(t: &DataTree) -> Vec<(String, Option<Vec<u8>>, crate::proto::records::Stat)> {
+        let mut v: Vec<_> = t
+            .nodes
+            .iter()
+            .map(|(p, n)| (p.to_string(), n.data.as_ref().map(|d| d.to_vec()), n.stat()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    #[test]
+    fn images_round_trip() {
+        let mut t = DataTree::new();
+        let mut r = Vec::new();
+        for (z, p, o) in [
+            (1, "/a", 0),
+            (2, "/a/b", 0),
+            (3, "/e", 0x55),
+            (4, "/c", i64::MIN),
+        ] {
+            let txn = create(&t, z, p, o);
+            t.apply(txn, &mut |_| {}, &mut r);
+        }
+        let imgs = images(&t);
+        assert_eq!(imgs[0].path.as_ref(), "/");
+        let t2 = DataTree::from_images(imgs, [], t.last_zxid).unwrap();
+        t2.check_invariants();
+        assert_eq!(dump(&t), dump(&t2));
+        assert_eq!(t2.ephemerals_of(0x55).collect::<Vec<_>>(), vec!["/e"]);
+        assert_eq!(t2.approximate_data_size(), t.approximate_data_size());
+        assert_eq!(t2.node_count(), t.node_count());
+    }
+
+    #[test]
+    fn bad_images_refused() {
+        let t = DataTree::new();
+        let imgs = images(&t);
+        let mut orphan = imgs.clone();
+        orphan.push(NodeImage {
+            path: "/x/y".into(),
+            ..imgs[1].clone()
+        });
+        assert!(matches!(
+            DataTree::from_images(orphan, [], 0),
+            Err(RestoreError::Orphan { index: 4, .. })
+        ));
+        let mut dup = imgs.clone();
+        dup.push(imgs[1].clone());
+        assert!(matches!(
+            DataTree::from_images(dup, [], 0),
+            Err(RestoreError::Duplicate { index: 4, .. })
+        ));
+        assert!(matches!(
+            DataTree::from_images(imgs[1..].to_vec(), [], 0),
+            Err(RestoreError::NoRoot { .. })
+        ));
+        let mut bad = imgs.clone();
+        bad.push(NodeImage {
+            path: "/a/".into(),
+            ..imgs[1].clone()
+        });
+        assert!(matches!(
+            DataTree::from_images(bad, [], 0),
+            Err(RestoreError::BadPath { .. })
+        ));
+    }
+
+    /// A snapshot walk interleaved with writes, then replay from its start
+    /// zxid, gives exactly the tree the writes produced (many interleavings).
+    #[test]
+    fn fuzzy_snapshot_plus_replay_is_exact() {
+        use crate::storage::device::SimRng;
+        for seed in 0..500u64 {
+            let mut rng = SimRng::new(seed);
+            let mut t = DataTree::new();
+            let mut r = Vec::new();
+            let mut zxid = 0;
+            let names = ["/a", "/b", "/a/x", "/a/y", "/b/z", "/a/x/q", "/c"];
+            // Sessions close for good: ephemerals are created by the
+            // current session, and a close moves on to a new one.
+            let mut session: SessionId = 100;
+            let mut step = |t: &mut DataTree, zxid: &mut Zxid, rng: &mut SimRng| -> Option<Txn> {
+                let p = names[rng.below(names.len() as u64) as usize];
+                *zxid += 1;
+                let z = *zxid;
+                let txn = if let Some(n) = t.get(p) {
+                    match rng.below(3) {
+                        0 if n.children.is_empty() => Txn {
+                            header: hdr(z),
+                            op: TxnOp::Delete { path: p.into() },
+                        },
+                        1 => {
+                            session += 1;
+                            Txn {
+                                header: TxnHeader {
+                                    session: session - 1,
+                                    ..hdr(z)
+                                },
+                                op: TxnOp::CloseSession,
+                            }
+                        }
+                        _ => Txn {
+                            header: hdr(z),
+                            op: TxnOp::SetData {
+                                path: p.into(),
+                                data: Some(vec![z as u8; 3].into()),
+                                version: n.version + 1,
+                            },
+                        },
+                    }
+                } else if t.get(path::split(p).unwrap().0).is_some() {
+                    // Ephemerals only where no child is ever created.
+                    let leaf = ["/a/x/q", "/a/y", "/b/z", "/c"].contains(&p);
+                    let owner = if leaf && rng.chance(40) { session } else { 0 };
+                    create(t, z, p, owner)
+                } else {
+                    *zxid -= 1;
+                    return None;
+                };
+                t.apply(txn.clone(), &mut |_| {}, &mut r);
+                r.clear();
+                Some(txn)
+            };
+            for _ in 0..20 {
+                step(&mut t, &mut zxid, &mut rng);
+            }
+            let start = t.last_zxid;
+            let eph: Vec<(SessionId, Box<str>)> = t
+                .ephemerals
+                .iter()
+                .flat_map(|(s, v)| v.iter().map(|p| (*s, p.clone())))
+                .collect();
+            let mut walk = Walk::new();
+            let mut imgs = Vec::new();
+            let mut log = Vec::new();
+            while !walk.is_done() {
+                t.walk_step(&mut walk, 1 + rng.below(2) as usize, |p, n| {
+                    imgs.push(DataTree::image(p, n))
+                });
+                for _ in 0..rng.below(4) {
+                    if let Some(x) = step(&mut t, &mut zxid, &mut rng) {
+                        log.push(x);
+                    }
+                }
+            }
+            for _ in 0..5 {
+                if let Some(x) = step(&mut t, &mut zxid, &mut rng) {
+                    log.push(x);
+                }
+            }
+            let mut t2 = DataTree::from_images(imgs, eph, start).unwrap();
+            for x in log {
+                t2.replay(x);
+            }
+            t2.finish_replay();
+            t2.check_invariants();
+            assert_eq!(dump(&t), dump(&t2), "seed {seed}");
+            assert_eq!(t2.last_zxid, t.last_zxid);
+            assert_eq!(t2.ephemerals, t.ephemerals, "seed {seed}");
+            assert_eq!(t2.approximate_data_size(), t.approximate_data_size());
+        }
+    }
+}
