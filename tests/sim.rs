@@ -1,0 +1,59 @@
+//! Deterministic cluster simulation sweeps (see `corral::sim`): many seeds
+//! across the fault mixes and ensemble shapes, 0 violations allowed.
+//!
+//! `SIM_SEED=N cargo test --test sim replay -- --nocapture` replays one
+//! seed; `SIM_SEEDS=N` runs N seeds per sweep instead of the default.
+
+use corral::sim::{run_seed, Coverage, SimConfig};
+
+fn seeds_from_env(default: u64) -> u64 {
+    std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs seeds `lo..hi` (every `step`-th), panicking with every failing
+/// seed and its replay command.
+fn sweep(name: &str, seeds: impl Iterator<Item = u64>) -> Coverage {
+    let mut cov = Coverage::default();
+    let mut failures = Vec::new();
+    let t0 = std::time::Instant::now();
+    for seed in seeds {
+        let r = run_seed(SimConfig::for_seed(seed));
+        cov.add(&r.coverage);
+        if let Some(v) = r.violation {
+            eprintln!("seed {seed} FAILED: {v}\n  replay: SIM_SEED={seed} cargo test --test sim replay -- --nocapture");
+            failures.push(seed);
+        }
+    }
+    eprintln!(
+        "{name}: {} seeds in {:.1}s, coverage {cov:#?}",
+        cov.runs,
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(failures.is_empty(), "failing seeds: {failures:?}");
+    cov
+}
+
+#[test]
+fn replay() {
+    let Some(seed) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) else {
+        return;
+    };
+    let r = run_seed(SimConfig::for_seed(seed));
+    eprintln!("seed {seed}: {:?}\n{:#?}", r.violation, r.coverage);
+    assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
+}
+
+#[test]
+fn sweep_even_seeds() {
+    let n = seeds_from_env(250);
+    sweep("even", (0..n).map(|k| 2 * k));
+}
+
+#[test]
+fn sweep_odd_seeds() {
+    let n = seeds_from_env(250);
+    sweep("odd", (0..n).map(|k| 2 * k + 1));
+}
