@@ -224,7 +224,7 @@ struct Node {
     down_dir: Option<MemDir>,
     /// The txns in the log (after the snapshot), mirrored for truncation.
     logged: Vec<Arc<Txn>>,
-    epochs: (u32, u32),
+    epochs: (u32, u32, ServerId),
     /// Durable snapshot: the committed history up to its last zxid.
     snap: Rc<Vec<Arc<Txn>>>,
     tree: DataTree,
@@ -397,7 +397,7 @@ impl Sim {
                 log: None,
                 down_dir: Some(MemDir::new()),
                 logged: Vec::new(),
-                epochs: (0, 0),
+                epochs: (0, 0, 0),
                 snap: Rc::new(Vec::new()),
                 tree: DataTree::new(),
                 applied: Vec::new(),
@@ -633,8 +633,12 @@ impl Sim {
                 Output::Disconnect { peer } => {
                     self.reset_conn(i, peer as usize - 1, false, true);
                 }
-                Output::PersistEpochs { accepted, current } => {
-                    self.nodes[i].epochs = (accepted, current);
+                Output::PersistEpochs {
+                    accepted,
+                    current,
+                    accepted_from,
+                } => {
+                    self.nodes[i].epochs = (accepted, current, accepted_from);
                 }
                 Output::Append(t) => self.append(i, t),
                 Output::Sync => {
@@ -994,6 +998,7 @@ impl Sim {
         let boot = Boot {
             accepted_epoch: n.epochs.0,
             current_epoch: n.epochs.1,
+            accepted_from: n.epochs.2,
             base,
             sessions: sessions_of(&snap),
             log: rec.txns,

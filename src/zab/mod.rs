@@ -144,6 +144,8 @@ impl Config {
 #[derive(Clone, Debug, Default)]
 pub struct Boot {
     pub accepted_epoch: u32,
+    /// Who set `accepted_epoch` (see [`Output::PersistEpochs`]); 0: none.
+    pub accepted_from: ServerId,
     pub current_epoch: u32,
     /// The zxid of the state the runtime loaded (snapshot); 0 if none.
     pub base: Zxid,
@@ -202,8 +204,13 @@ pub enum Output {
     SendSnapshot { to: ServerId, zxid: Zxid },
     /// Close the connection to `peer` and drop its queued frames.
     Disconnect { peer: ServerId },
-    /// *Durable, atomic*: write both epochs.
-    PersistEpochs { accepted: u32, current: u32 },
+    /// *Durable, atomic*: write both epochs and the server whose
+    /// LEADERINFO set `accepted` (ourselves when we lead it).
+    PersistEpochs {
+        accepted: u32,
+        current: u32,
+        accepted_from: ServerId,
+    },
     /// Append to the log (durable only after a later [`Output::Sync`]
     /// completes and is reported with [`Input::Persisted`]).
     Append(Arc<Txn>),
@@ -388,9 +395,9 @@ pub struct Replica {
     stats: Stats,
     /// Outgoing appends in this step (one Sync at the end).
     need_sync: bool,
-    /// The leader whose LEADERINFO made our acceptedEpoch (this run):
-    /// an equal epoch is accepted again only from it.
-    epoch_from: Option<(u32, ServerId)>,
+    /// The leader whose LEADERINFO set our acceptedEpoch (persisted with
+    /// it): an equal epoch is accepted again only from that leader.
+    accepted_from: ServerId,
 }
 
 type Out = Vec<Output>;
@@ -448,7 +455,7 @@ impl Replica {
             state: State::Looking(Looking::default()),
             stats: Stats::default(),
             need_sync: false,
-            epoch_from: None,
+            accepted_from: boot.accepted_from,
             cfg,
         };
         r.go_looking(out);
@@ -517,6 +524,14 @@ impl Replica {
     /// Live sessions known here (committed creates minus closes).
     pub fn sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
         self.sessions.keys().copied()
+    }
+
+    fn epochs_output(&self) -> Output {
+        Output::PersistEpochs {
+            accepted: self.accepted_epoch,
+            current: self.current_epoch,
+            accepted_from: self.accepted_from,
+        }
     }
 
     fn quorum(&self) -> usize {
@@ -876,26 +891,24 @@ impl Replica {
         let phase = f.phase;
         match msg {
             PeerMsg::LeaderInfo { new_epoch } if phase == FPhase::AwaitLeaderInfo => {
-                let again = self.epoch_from == Some((new_epoch, f.leader));
+                let again = self.accepted_from == f.leader;
                 if new_epoch < self.accepted_epoch || (new_epoch == self.accepted_epoch && !again)
                 {
                     // Each epoch is accepted from one leader only.
                     self.abandon_leader(out);
                     return;
                 }
-                self.epoch_from = Some((new_epoch, f.leader));
                 f.epoch = new_epoch;
                 f.phase = FPhase::AwaitSync;
+                let leader = f.leader;
                 if new_epoch > self.accepted_epoch {
                     self.accepted_epoch = new_epoch;
-                    out.push(Output::PersistEpochs {
-                        accepted: self.accepted_epoch,
-                        current: self.current_epoch,
-                    });
+                    self.accepted_from = leader;
+                    out.push(self.epochs_output());
                 }
                 let last = self.log.back().map_or(self.base, |e| e.zxid());
                 out.push(Output::Send {
-                    to: f.leader,
+                    to: leader,
                     frame: frame(&PeerMsg::AckEpoch {
                         current_epoch: self.current_epoch,
                         last_zxid: last,
@@ -994,11 +1007,7 @@ impl Replica {
                 f.newleader = Some((z, self.log.back().map_or(self.base, |e| e.zxid())));
                 if self.current_epoch != f.epoch {
                     self.current_epoch = f.epoch;
-                    self.accepted_epoch = self.accepted_epoch.max(f.epoch);
-                    out.push(Output::PersistEpochs {
-                        accepted: self.accepted_epoch,
-                        current: self.current_epoch,
-                    });
+                    out.push(self.epochs_output());
                 }
                 self.maybe_ack(out);
             }
@@ -1215,9 +1224,11 @@ impl Replica {
         };
         l.epoch = Some(e);
         self.accepted_epoch = e;
+        self.accepted_from = self.cfg.id;
         out.push(Output::PersistEpochs {
             accepted: e,
             current: self.current_epoch,
+            accepted_from: self.cfg.id,
         });
         let f = frame(&PeerMsg::LeaderInfo { new_epoch: e });
         for (s, x) in l.learners.iter_mut() {
@@ -1409,6 +1420,7 @@ impl Replica {
         out.push(Output::PersistEpochs {
             accepted: self.accepted_epoch,
             current: e,
+            accepted_from: self.accepted_from,
         });
         let ready: Vec<ServerId> = l
             .learners
@@ -1656,6 +1668,20 @@ impl Replica {
             // Counter exhausted: a new epoch is needed.
             self.stats.rollovers += 1;
             self.go_looking(out);
+            return false;
+        }
+        // ZooKeeper's checkSession: only live sessions write (session 0 is
+        // the server's own); a closing session takes no more txns.
+        let s = txn.header.session;
+        let opens = matches!(txn.op, TxnOp::CreateSession { .. });
+        let live = self.sessions.get(&s).is_some_and(|x| !x.closing);
+        let ok = s == 0
+            || if opens {
+                !self.sessions.contains_key(&s)
+            } else {
+                live
+            };
+        if !ok {
             return false;
         }
         let e = l.epoch.unwrap_or(0);
