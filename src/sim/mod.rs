@@ -278,6 +278,8 @@ pub struct Sim {
     quiet: bool,
     violation: Option<String>,
     cov: Coverage,
+    /// Print every step (SIM_TRACE=1 with SIM_SEED).
+    trace: bool,
 }
 
 fn fingerprint(t: &Txn) -> u64 {
@@ -439,6 +441,7 @@ impl Sim {
             healing: false,
             quiet: false,
             violation: None,
+            trace: std::env::var_os("SIM_TRACE").is_some(),
             cov: Coverage {
                 runs: 1,
                 ..Coverage::default()
@@ -602,8 +605,47 @@ impl Sim {
         let Some(r) = self.nodes[i].replica.as_mut() else {
             return;
         };
+        let shown = if self.trace {
+            match &input {
+                Input::Tick { .. } => None,
+                Input::Peer { from, msg } => Some(format!("from {from}: {}", show(msg))),
+                other => Some(format!("{other:?}")),
+            }
+        } else {
+            None
+        };
         r.step(input, &mut out);
         r.check_invariants();
+        if self.trace {
+            let outs: Vec<String> = out
+                .iter()
+                .filter_map(|o| match o {
+                    Output::Send { to, frame } => match decode_frame(frame) {
+                        Ok(Some((m, _))) if !matches!(m, PeerMsg::Ping { .. }) => {
+                            Some(format!("->{to} {}", show(&m)))
+                        }
+                        _ => None,
+                    },
+                    Output::Append(t) => Some(format!("append {:#x}", t.header.zxid)),
+                    Output::Commit(t) => Some(format!("commit {:#x}", t.header.zxid)),
+                    Output::InstallSnapshot { zxid, .. } => Some(format!("install {zxid:#x}")),
+                    o => Some(format!("{o:?}")),
+                })
+                .collect();
+            if shown.is_some() || !outs.is_empty() {
+                eprintln!(
+                    "{:>5} n{} [{:?} e{} last {:#x} c {:#x}] {} => {}",
+                    self.now,
+                    i + 1,
+                    r.role(),
+                    r.current_epoch(),
+                    r.last_zxid(),
+                    r.committed(),
+                    shown.unwrap_or_else(|| "tick".into()),
+                    outs.join(", ")
+                );
+            }
+        }
         self.perform(i, out);
     }
 
@@ -909,6 +951,9 @@ impl Sim {
         let n = &mut self.nodes[i];
         if !n.up {
             return;
+        }
+        if self.trace {
+            eprintln!("{:>5} n{} CRASH", self.now, i + 1);
         }
         self.cov.crashes += 1;
         if n.replica.as_ref().is_some_and(|r| r.is_syncing()) {
@@ -1463,6 +1508,20 @@ impl Client {
             Pending::None => 0,
             Pending::CreateSession(_, t) | Pending::Write(_, t) | Pending::Sync(_, t) => t,
         }
+    }
+}
+
+fn show(m: &PeerMsg<'_>) -> String {
+    match m {
+        PeerMsg::Proposal { zxid, .. } => format!("Proposal {zxid:#x}"),
+        PeerMsg::Inform { zxid, .. } => format!("Inform {zxid:#x}"),
+        PeerMsg::Snap { zxid, .. } => format!("Snap {zxid:#x}"),
+        PeerMsg::Request { session, cxid, .. } => format!("Request {session:#x}/{cxid}"),
+        PeerMsg::Notification(n) => format!(
+            "Note r{} {:?} votes {} ({:#x}, e{})",
+            n.round, n.state, n.proposed_leader, n.last_zxid, n.peer_epoch
+        ),
+        m => format!("{m:?}"),
     }
 }
 

@@ -26,7 +26,9 @@
 //!   TRUNC (its tail is in an epoch we know, beyond our log) or SNAP
 //!   (anything else, or older than our in-memory window), then the missing
 //!   proposals, a cumulative COMMIT, and NEWLEADER. A learner acknowledges
-//!   NEWLEADER only once its currentEpoch and every synced txn are durable.
+//!   NEWLEADER only once every synced txn is durable; only then does it
+//!   persist the new currentEpoch (a currentEpoch ahead of the log would
+//!   win elections without the history: ZOOKEEPER-3023), then it acks.
 //!   A quorum of those acks (the leader's own counted only once its log is
 //!   durable) establishes the leader: its whole history is committed and
 //!   UPTODATE starts the learners serving.
@@ -891,17 +893,21 @@ impl Replica {
         let phase = f.phase;
         match msg {
             PeerMsg::LeaderInfo { new_epoch } if phase == FPhase::AwaitLeaderInfo => {
+                // An epoch equal to our acceptedEpoch is taken from another
+                // leader only while we never acked a NEWLEADER of it: a
+                // server acks NEWLEADER(e) for one leader at most, so two
+                // leaders cannot both establish e.
                 let again = self.accepted_from == f.leader;
-                if new_epoch < self.accepted_epoch || (new_epoch == self.accepted_epoch && !again)
+                let equal_ok = again || self.current_epoch < new_epoch;
+                if new_epoch < self.accepted_epoch || (new_epoch == self.accepted_epoch && !equal_ok)
                 {
-                    // Each epoch is accepted from one leader only.
                     self.abandon_leader(out);
                     return;
                 }
                 f.epoch = new_epoch;
                 f.phase = FPhase::AwaitSync;
                 let leader = f.leader;
-                if new_epoch > self.accepted_epoch {
+                if new_epoch > self.accepted_epoch || self.accepted_from != leader {
                     self.accepted_epoch = new_epoch;
                     self.accepted_from = leader;
                     out.push(self.epochs_output());
@@ -1005,10 +1011,6 @@ impl Replica {
                 }
                 f.phase = FPhase::AwaitUpToDate;
                 f.newleader = Some((z, self.log.back().map_or(self.base, |e| e.zxid())));
-                if self.current_epoch != f.epoch {
-                    self.current_epoch = f.epoch;
-                    out.push(self.epochs_output());
-                }
                 self.maybe_ack(out);
             }
             PeerMsg::UpToDate if phase == FPhase::AwaitUpToDate => {
@@ -1072,17 +1074,26 @@ impl Replica {
             return;
         };
         if let Some((z, covers)) = f.newleader {
-            if durable >= covers || early {
-                f.newleader = None;
-                f.acked = covers;
-                out.push(Output::Send {
-                    to: f.leader,
-                    frame: frame(&PeerMsg::Ack { zxid: z }),
-                });
-            } else {
+            if durable < covers && !early {
                 return;
             }
+            // The synced txns are durable: only now may currentEpoch say
+            // we hold the new epoch's history (ZOOKEEPER-3023), then ack.
+            f.newleader = None;
+            f.acked = covers;
+            let (leader, epoch) = (f.leader, f.epoch);
+            if self.current_epoch != epoch {
+                self.current_epoch = epoch;
+                out.push(self.epochs_output());
+            }
+            out.push(Output::Send {
+                to: leader,
+                frame: frame(&PeerMsg::Ack { zxid: z }),
+            });
         }
+        let State::Following(f) = &mut self.state else {
+            return;
+        };
         if !observer
             && f.phase == FPhase::Broadcast
             && durable > f.acked
@@ -1416,12 +1427,7 @@ impl Replica {
         }
         l.synced = true;
         l.history_end = self.log.back().map_or(self.base, |x| x.zxid());
-        self.current_epoch = e;
-        out.push(Output::PersistEpochs {
-            accepted: self.accepted_epoch,
-            current: e,
-            accepted_from: self.accepted_from,
-        });
+        let _ = e;
         let ready: Vec<ServerId> = l
             .learners
             .iter()
@@ -1522,6 +1528,16 @@ impl Replica {
         if l.established || !l.synced || !self_ok {
             return;
         }
+        // Our own history is durable: now (never before) currentEpoch may
+        // move to the new epoch, as a learner does before acking NEWLEADER.
+        let e = l.epoch.unwrap_or(0);
+        if self.current_epoch != e {
+            self.current_epoch = e;
+            out.push(self.epochs_output());
+        }
+        let State::Leading(l) = &mut self.state else {
+            return;
+        };
         let n = 1 + l
             .learners
             .iter()
@@ -1531,7 +1547,6 @@ impl Replica {
             return;
         }
         l.established = true;
-        let e = l.epoch.unwrap_or(0);
         let end = l.history_end;
         for x in l.learners.values_mut() {
             if x.nl_acked {
