@@ -686,7 +686,12 @@ impl Sim {
                 Output::Sync => {
                     if !self.nodes[i].fsync_pending {
                         self.nodes[i].fsync_pending = true;
-                        let d = 1 + self.rng.below(4);
+                        // Mostly quick, sometimes a stalled fsync.
+                        let d = if self.rng.chance(10) {
+                            10 + self.rng.below(40)
+                        } else {
+                            1 + self.rng.below(4)
+                        };
                         let inc = self.nodes[i].inc;
                         self.at(self.now + d, Event::Fsync(i, inc));
                     }
