@@ -517,8 +517,19 @@ impl Sim {
             self.now = t;
             self.handle(ev);
         }
+        // Let in-flight commits land (clients are quiet by now).
+        while self.violation.is_none() && !self.caught_up() {
+            let Some((&(t, s), _)) = self.events.iter().next() else {
+                break;
+            };
+            if t > end + 1000 {
+                break;
+            }
+            let ev = self.events.remove(&(t, s)).expect("event present");
+            self.now = t;
+            self.handle(ev);
+        }
         if self.violation.is_none() {
-            self.now = end;
             self.final_checks(heal_len);
         }
         Report {
@@ -1240,6 +1251,11 @@ impl Sim {
             }
             _ => {}
         }
+        // A session create that was refused or lost: start over (if it
+        // commits after all, nobody pings it and the leader expires it).
+        if c.session.is_some() && !c.live && c.pending == Pending::None {
+            c.session = None;
+        }
         // Connect to a serving server that has seen what we saw.
         if self.clients[ci].server.is_none() {
             let last_seen = self.clients[ci].last_seen;
@@ -1422,6 +1438,12 @@ impl Sim {
 
     // -------------------------------------------------------------- final
 
+    fn caught_up(&self) -> bool {
+        self.nodes
+            .iter()
+            .all(|n| n.up && n.serving && n.applied.len() == self.canon.len())
+    }
+
     fn final_checks(&mut self, heal_len: usize) {
         for n in &self.nodes {
             if let Some(r) = &n.replica {
@@ -1449,7 +1471,19 @@ impl Sim {
             return;
         }
         if self.canon.len() <= heal_len {
-            self.fail("liveness: nothing committed after healing".into());
+            let cs: Vec<String> = self
+                .clients
+                .iter()
+                .map(|c| {
+                    format!(
+                        "server {:?} session {:?} live {} pending {:?} seen {:#x}",
+                        c.server, c.session, c.live, c.pending, c.last_seen
+                    )
+                })
+                .collect();
+            self.fail(format!(
+                "liveness: nothing committed after healing; clients: {cs:?}"
+            ));
             return;
         }
         for n in &self.nodes {

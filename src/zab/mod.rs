@@ -1495,7 +1495,9 @@ impl Replica {
                 }),
             });
         }
-        if committed > from {
+        // Always: the learner may have logged, but not applied, txns we
+        // committed (its own committed point is unknown to us).
+        if committed > 0 {
             out.push(Output::Send {
                 to,
                 frame: frame(&PeerMsg::Commit { zxid: committed }),
