@@ -57,3 +57,29 @@ fn sweep_odd_seeds() {
     let n = seeds_from_env(250);
     sweep("odd", (0..n).map(|k| 2 * k + 1));
 }
+
+/// First failing seed among `seeds` (crash mixes only) with `faults` on.
+fn first_violation(faults: corral::zab::Faults, seeds: u64) -> Option<(u64, String)> {
+    use corral::sim::Mix;
+    (0..seeds)
+        .map(|s| SimConfig::for_seed(s))
+        .filter(|c| matches!(c.mix, Mix::Crash | Mix::Disk | Mix::Chaos))
+        .find_map(|mut c| {
+            c.faults = faults;
+            let seed = c.seed;
+            run_seed(c).violation.map(|v| (seed, v))
+        })
+}
+
+/// The checker can fail: a leader that counts its own ack before its
+/// fsync commits txns that a crash then loses, and the sweep finds it.
+#[test]
+fn leader_ack_before_fsync_is_caught() {
+    let faults = corral::zab::Faults {
+        leader_ack_before_fsync: true,
+        ..Default::default()
+    };
+    let found = first_violation(faults, 300);
+    eprintln!("leader_ack_before_fsync: {found:?}");
+    assert!(found.is_some(), "no violation found within 300 seeds");
+}
