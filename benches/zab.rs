@@ -112,7 +112,9 @@ fn set_data(k: u64) -> Txn {
 fn bench(c: &mut Criterion) {
     const BATCH: u64 = 1000;
     let mut cl = Cluster::new();
-    let leader = (0..3).find(|&i| cl.rs[i].leader() == Some(i as u64 + 1)).unwrap();
+    let leader = (0..3)
+        .find(|&i| cl.rs[i].leader() == Some(i as u64 + 1))
+        .unwrap();
     let mut g = c.benchmark_group("zab");
     g.throughput(Throughput::Elements(BATCH));
     g.bench_function("commit_3_replicas_pipelined_1000", |b| {

@@ -62,7 +62,7 @@ fn sweep_odd_seeds() {
 fn first_violation(faults: corral::zab::Faults, seeds: u64) -> Option<(u64, String)> {
     use corral::sim::Mix;
     (0..seeds)
-        .map(|s| SimConfig::for_seed(s))
+        .map(SimConfig::for_seed)
         .filter(|c| matches!(c.mix, Mix::Crash | Mix::Disk | Mix::Chaos))
         .find_map(|mut c| {
             c.faults = faults;

@@ -351,7 +351,11 @@ impl Cluster {
     }
 
     fn applied_zxids(&self, i: usize) -> Vec<Zxid> {
-        self.nodes[i].applied.iter().map(|t| t.header.zxid).collect()
+        self.nodes[i]
+            .applied
+            .iter()
+            .map(|t| t.header.zxid)
+            .collect()
     }
 
     fn has_path(&self, i: usize, p: &str) -> bool {
@@ -371,7 +375,10 @@ fn zk1154_returning_ex_leader_is_truncated_exactly() {
     let common = c.propose(txn(S1, 2, create("/a", 0, b"a".to_vec())));
     // The leader logs X, but its frames never leave.
     c.cut.insert(l);
-    c.input(l, Input::Propose(txn(S1, 3, create("/x", 0, b"x".to_vec()))));
+    c.input(
+        l,
+        Input::Propose(txn(S1, 3, create("/x", 0, b"x".to_vec()))),
+    );
     c.settle();
     let x = c.nodes[l].r.as_ref().unwrap().last_zxid();
     assert!(x > common);
@@ -400,7 +407,10 @@ fn zk1154_returning_ex_leader_is_truncated_exactly() {
         assert!(!c.has_path(i, "/x"));
         assert!(c.has_path(i, "/a") && c.has_path(i, "/b") && c.has_path(i, "/c"));
         assert_eq!(c.applied_zxids(i), c.applied_zxids(l2));
-        assert_eq!(tree_digest(&c.nodes[i].tree), tree_digest(&c.nodes[l2].tree));
+        assert_eq!(
+            tree_digest(&c.nodes[i].tree),
+            tree_digest(&c.nodes[l2].tree)
+        );
     }
 }
 
@@ -473,7 +483,10 @@ fn zk2355_torn_proposal_leaves_no_stale_ephemeral() {
     // G misses the proposal; F gets only half of it, then crashes.
     c.cut.insert(g);
     c.tear_to = Some(f);
-    c.input(l, Input::Propose(txn(S1, 2, create("/eph", S1, b"e".to_vec()))));
+    c.input(
+        l,
+        Input::Propose(txn(S1, 2, create("/eph", S1, b"e".to_vec()))),
+    );
     c.settle();
     assert!(c.tear_to.is_none(), "the proposal reached F torn");
     c.crash(f);
@@ -484,14 +497,24 @@ fn zk2355_torn_proposal_leaves_no_stale_ephemeral() {
     c.until_stable();
     c.tick(60);
     // The old leader returns with the uncommitted create in its log.
-    assert!(c.nodes[l].logged.iter().any(|t| matches!(&t.op, TxnOp::Create { path, .. } if &**path == "/eph")));
+    assert!(c.nodes[l]
+        .logged
+        .iter()
+        .any(|t| matches!(&t.op, TxnOp::Create { path, .. } if &**path == "/eph")));
     c.restart(l);
     c.until_stable();
     c.tick(5);
     for i in 0..3 {
-        assert!(!c.has_path(i, "/eph"), "node {} has the stale ephemeral", i + 1);
+        assert!(
+            !c.has_path(i, "/eph"),
+            "node {} has the stale ephemeral",
+            i + 1
+        );
         assert_eq!(c.nodes[i].tree.ephemerals_of(S1).count(), 0);
-        assert!(c.nodes[i].applied.iter().any(|t| t.header.session == S1 && t.op == TxnOp::CloseSession));
+        assert!(c.nodes[i]
+            .applied
+            .iter()
+            .any(|t| t.header.session == S1 && t.op == TxnOp::CloseSession));
     }
 }
 
@@ -514,7 +537,11 @@ fn zk4925_no_hole_when_follower_is_behind_the_window() {
     c.nodes[f].got.clear();
     let l = c.until_stable();
     c.propose(txn(S1, 100, create("/after", 0, b"z".to_vec())));
-    assert!(c.nodes[f].got.iter().any(|t| t == "Snap"), "got {:?}", c.nodes[f].got);
+    assert!(
+        c.nodes[f].got.iter().any(|t| t == "Snap"),
+        "got {:?}",
+        c.nodes[f].got
+    );
     assert_eq!(c.applied_zxids(f), c.applied_zxids(l));
     let mut prev = c.nodes[f].snap.last().map_or(0, |t| t.header.zxid);
     for t in &c.nodes[f].logged {
@@ -542,7 +569,11 @@ fn zk5010_diff_removes_stale_ephemerals() {
     c.cut.clear();
     c.nodes[f].got.clear();
     c.until_stable();
-    assert!(c.nodes[f].got.iter().any(|t| t == "Diff"), "got {:?}", c.nodes[f].got);
+    assert!(
+        c.nodes[f].got.iter().any(|t| t == "Diff"),
+        "got {:?}",
+        c.nodes[f].got
+    );
     assert!(!c.has_path(f, "/e1") && !c.has_path(f, "/e2"));
     assert_eq!(c.nodes[f].tree.ephemerals_of(S1).count(), 0);
 }

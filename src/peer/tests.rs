@@ -305,11 +305,7 @@ fn malformed_bodies() {
         let body = &frame[HEADER_LEN..];
         let open_ended = matches!(
             ty,
-            MsgType::Proposal
-                | MsgType::Inform
-                | MsgType::Request
-                | MsgType::Ping
-                | MsgType::Snap
+            MsgType::Proposal | MsgType::Inform | MsgType::Request | MsgType::Ping | MsgType::Snap
         );
         if !open_ended {
             let mut longer = body.to_vec();

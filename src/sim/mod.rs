@@ -462,9 +462,8 @@ impl Sim {
 
     fn zcfg(&self, i: usize) -> zab::Config {
         let voters: Vec<ServerId> = (1..=self.cfg.voters as u64).collect();
-        let observers: Vec<ServerId> = (self.cfg.voters as u64 + 1
-            ..=(self.cfg.voters + self.cfg.observers) as u64)
-            .collect();
+        let observers: Vec<ServerId> =
+            (self.cfg.voters as u64 + 1..=(self.cfg.voters + self.cfg.observers) as u64).collect();
         let mut c = zab::Config::new(i as ServerId + 1, voters, observers);
         c.tick_ms = TICK_MS;
         c.init_limit = 15;
@@ -480,7 +479,9 @@ impl Sim {
     fn log_cfg(&self) -> LogConfig {
         LogConfig {
             segment_size: self.cfg.segment_size,
-            flush_bytes: 4 << 10,
+            // Small: appends reach the device before their sync, so
+            // crashes find unsynced sectors to lose or tear.
+            flush_bytes: 256,
         }
     }
 
@@ -737,12 +738,10 @@ impl Sim {
                     });
                 }
                 Output::Commit(t) => self.apply(i, t),
-                Output::Request { body, .. } => {
-                    match decode_txn_body(0, &body) {
-                        Ok(t) => later.push(Input::Propose(t)),
-                        Err(e) => self.fail(format!("forwarded request did not decode: {e}")),
-                    }
-                }
+                Output::Request { body, .. } => match decode_txn_body(0, &body) {
+                    Ok(t) => later.push(Input::Propose(t)),
+                    Err(e) => self.fail(format!("forwarded request did not decode: {e}")),
+                },
                 Output::Rejected { session, cxid } => {
                     for c in self.clients.iter_mut() {
                         if c.session == Some(session)
@@ -825,7 +824,7 @@ impl Sim {
         let net = self.cfg.mix.net() && !self.healing;
         let down = !self.nodes[to].up || self.blocked.contains(&(from, to));
         let clog = self.clogged.get(&(from, to)).copied().unwrap_or(0);
-        let clog = if clog > self.now { clog - self.now } else { 0 };
+        let clog = clog.saturating_sub(self.now);
         if datagram {
             if down || (net && self.rng.chance(10)) {
                 return;
@@ -920,6 +919,11 @@ impl Sim {
             return;
         };
         if fail {
+            // The write reaches the device, the fsync fails.
+            if log.flush().is_err() {
+                self.crash(i);
+                return;
+            }
             for name in log.dir().names() {
                 if let Some(d) = log.dir().file(&name) {
                     d.fail_from_now();
@@ -1082,10 +1086,7 @@ impl Sim {
         let k = n.applied.len();
         if let Some(prev) = n.applied.last() {
             if !is_successor(prev.header.zxid, z) {
-                let msg = format!(
-                    "node {} applies {z:#x} after {:#x}",
-                    n.id, prev.header.zxid
-                );
+                let msg = format!("node {} applies {z:#x} after {:#x}", n.id, prev.header.zxid);
                 self.fail(msg);
                 return;
             }
@@ -1130,7 +1131,9 @@ impl Sim {
             let s = t.header.session;
             self.closed_sessions.insert(s);
             if self.nodes[i].tree.ephemerals_of(s).next().is_some() {
-                self.fail(format!("node {id}: ephemerals of closed session {s:#x} remain"));
+                self.fail(format!(
+                    "node {id}: ephemerals of closed session {s:#x} remain"
+                ));
                 return;
             }
         }
@@ -1244,7 +1247,9 @@ impl Sim {
         // Give up on requests that got no answer (outcome unknown).
         let c = &mut self.clients[ci];
         match c.pending {
-            Pending::Write(_, t) | Pending::Sync(_, t) if now > t + 400 => c.pending = Pending::None,
+            Pending::Write(_, t) | Pending::Sync(_, t) if now > t + 400 => {
+                c.pending = Pending::None
+            }
             Pending::CreateSession(_, t) if now > t + 400 => {
                 c.pending = Pending::None;
                 c.session = None;
@@ -1456,8 +1461,7 @@ impl Sim {
             .iter()
             .filter(|n| {
                 n.serving
-                    && n
-                        .replica
+                    && n.replica
                         .as_ref()
                         .is_some_and(|r| r.role() == Role::Leading)
             })

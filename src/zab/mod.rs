@@ -899,7 +899,8 @@ impl Replica {
                 // leaders cannot both establish e.
                 let again = self.accepted_from == f.leader;
                 let equal_ok = again || self.current_epoch < new_epoch;
-                if new_epoch < self.accepted_epoch || (new_epoch == self.accepted_epoch && !equal_ok)
+                if new_epoch < self.accepted_epoch
+                    || (new_epoch == self.accepted_epoch && !equal_ok)
                 {
                     self.abandon_leader(out);
                     return;
@@ -1264,7 +1265,7 @@ impl Replica {
             ..
         } = msg
         {
-            if server_id != from || is_observer != !self.cfg.voters.contains(&from) {
+            if server_id != from || is_observer == self.cfg.voters.contains(&from) {
                 self.stats.bad_frames += 1;
                 out.push(Output::Disconnect { peer: from });
                 l.learners.remove(&from);
@@ -1305,7 +1306,10 @@ impl Replica {
                 current_epoch,
                 last_zxid,
             } if x.phase == LPhase::AwaitAckEpoch => {
-                let mine = (self.current_epoch, self.log.back().map_or(self.base, |e| e.zxid()));
+                let mine = (
+                    self.current_epoch,
+                    self.log.back().map_or(self.base, |e| e.zxid()),
+                );
                 if (current_epoch, last_zxid) > mine {
                     // A learner knows more than we do: we must not lead.
                     self.stats.step_downs += 1;
@@ -1478,7 +1482,10 @@ impl Replica {
             self.stats.truncs += 1;
             t
         } else {
-            out.push(Output::SendSnapshot { to, zxid: committed });
+            out.push(Output::SendSnapshot {
+                to,
+                zxid: committed,
+            });
             self.stats.snaps += 1;
             committed
         };
@@ -1681,7 +1688,7 @@ impl Replica {
         if !l.established {
             return false;
         }
-        if l.next_counter > limit {
+        if l.next_counter > limit || l.next_counter == u32::MAX {
             // Counter exhausted: a new epoch is needed.
             self.stats.rollovers += 1;
             self.go_looking(out);
@@ -1727,7 +1734,10 @@ impl Replica {
         encode_txn_body(&mut body, &txn);
         let body: Arc<[u8]> = body.into();
         let t = Arc::new(txn);
-        let f = frame(&PeerMsg::Proposal { zxid: z, txn: &body });
+        let f = frame(&PeerMsg::Proposal {
+            zxid: z,
+            txn: &body,
+        });
         self.log.push_back(Entry {
             txn: t.clone(),
             body,

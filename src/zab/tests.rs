@@ -83,7 +83,11 @@ fn fault_knob_counts_the_leaders_ack_before_fsync() {
     let (mut r, _) = solo(|c| c.faults.leader_ack_before_fsync = true);
     let mut out = Vec::new();
     r.step(Input::Propose(txn(0, create("/a"))), &mut out);
-    assert_eq!(commits(&out), vec![r.last_zxid()], "the knob breaks the rule");
+    assert_eq!(
+        commits(&out),
+        vec![r.last_zxid()],
+        "the knob breaks the rule"
+    );
 }
 
 #[test]
@@ -117,7 +121,12 @@ fn silent_sessions_expire_and_closing_sessions_take_no_writes() {
         Input::Propose(txn(7, TxnOp::CreateSession { timeout: 50 })),
         &mut out,
     );
-    r.step(Input::Persisted { through: r.last_zxid() }, &mut out);
+    r.step(
+        Input::Persisted {
+            through: r.last_zxid(),
+        },
+        &mut out,
+    );
     assert_eq!(r.sessions().collect::<Vec<_>>(), vec![7]);
     // Touched: it stays.
     for _ in 0..10 {
@@ -148,7 +157,12 @@ fn silent_sessions_expire_and_closing_sessions_take_no_writes() {
             .count(),
         2
     );
-    r.step(Input::Persisted { through: r.last_zxid() }, &mut out);
+    r.step(
+        Input::Persisted {
+            through: r.last_zxid(),
+        },
+        &mut out,
+    );
     assert_eq!(r.sessions().count(), 0);
 }
 
@@ -189,10 +203,7 @@ fn unexpected_frames_never_panic() {
         },
         PeerMsg::Ack { zxid: i64::MIN },
         PeerMsg::Commit { zxid: i64::MAX },
-        PeerMsg::Inform {
-            zxid: 3,
-            txn: b"",
-        },
+        PeerMsg::Inform { zxid: 3, txn: b"" },
         PeerMsg::NewLeader { zxid: 1 << 32 },
         PeerMsg::UpToDate,
         PeerMsg::Ping {
