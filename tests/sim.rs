@@ -83,3 +83,16 @@ fn leader_ack_before_fsync_is_caught() {
     eprintln!("leader_ack_before_fsync: {found:?}");
     assert!(found.is_some(), "no violation found within 300 seeds");
 }
+
+/// The checker can fail (second rule): learners that ack NEWLEADER (and
+/// take the new epoch) before the synced txns are durable.
+#[test]
+fn newleader_ack_before_durable_is_caught() {
+    let faults = corral::zab::Faults {
+        newleader_ack_before_durable: true,
+        ..Default::default()
+    };
+    let found = first_violation(faults, 500);
+    eprintln!("newleader_ack_before_durable: {found:?}");
+    assert!(found.is_some(), "no violation found within 500 seeds");
+}
