@@ -147,7 +147,14 @@ pub fn examples() -> Vec<(String, Vec<u8>)> {
         ),
         ("diff", PeerMsg::Diff { zxid: z }),
         ("trunc", PeerMsg::Trunc { zxid: z - 2 }),
-        ("snap", PeerMsg::Snap { zxid: z }),
+        ("snap", PeerMsg::Snap { zxid: z, data: &[] }),
+        (
+            "snap_data",
+            PeerMsg::Snap {
+                zxid: z,
+                data: b"state",
+            },
+        ),
         ("proposal", PeerMsg::Proposal { zxid: z + 1, txn }),
         ("ack", PeerMsg::Ack { zxid: z + 1 }),
         ("commit", PeerMsg::Commit { zxid: z + 1 }),

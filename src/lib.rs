@@ -23,6 +23,8 @@ pub mod proto;
 pub mod runtime;
 pub mod server;
 pub mod session;
+pub mod sim;
 pub mod storage;
 pub mod tree;
 pub mod types;
+pub mod zab;

@@ -32,7 +32,7 @@
 //! | 4 | AckEpoch | current_epoch u32, last_zxid i64 |
 //! | 5 | Diff | zxid i64 |
 //! | 6 | Trunc | zxid i64 |
-//! | 7 | Snap | zxid i64 |
+//! | 7 | Snap | zxid i64, snapshot rest (the sender's state as of `zxid`, opaque to this layer) |
 //! | 8 | Proposal | zxid i64, txn rest (a txn log record body, `storage::record`) |
 //! | 9 | Ack | zxid i64 |
 //! | 10 | Commit | zxid i64 |
@@ -286,9 +286,11 @@ pub enum PeerMsg<'a> {
     Trunc {
         zxid: Zxid,
     },
-    /// A snapshot as of `zxid` follows.
+    /// Sync by snapshot: `data` is the sender's state as of `zxid`
+    /// (format owned by the runtime), proposals after `zxid` follow.
     Snap {
         zxid: Zxid,
+        data: &'a [u8],
     },
     /// `txn`: a txn log record body (`storage::record`).
     Proposal {
@@ -518,9 +520,10 @@ pub fn decode_body(ty: MsgType, b: &[u8]) -> Result<PeerMsg<'_>, &'static str> {
         MsgType::Trunc => Ok(PeerMsg::Trunc {
             zxid: zxid_only(b)?,
         }),
-        MsgType::Snap => Ok(PeerMsg::Snap {
-            zxid: zxid_only(b)?,
-        }),
+        MsgType::Snap => {
+            let (data, zxid) = le_i64(b).map_err(short)?;
+            Ok(PeerMsg::Snap { zxid, data })
+        }
         MsgType::Ack => Ok(PeerMsg::Ack {
             zxid: zxid_only(b)?,
         }),
@@ -653,13 +656,14 @@ fn encode_body(msg: &PeerMsg<'_>, out: &mut Vec<u8>) {
         }
         PeerMsg::Diff { zxid }
         | PeerMsg::Trunc { zxid }
-        | PeerMsg::Snap { zxid }
         | PeerMsg::Ack { zxid }
         | PeerMsg::Commit { zxid }
         | PeerMsg::NewLeader { zxid } => i64_(out, zxid),
-        PeerMsg::Proposal { zxid, txn } | PeerMsg::Inform { zxid, txn } => {
+        PeerMsg::Proposal { zxid, txn: data }
+        | PeerMsg::Inform { zxid, txn: data }
+        | PeerMsg::Snap { zxid, data } => {
             i64_(out, zxid);
-            out.extend_from_slice(txn);
+            out.extend_from_slice(data);
         }
         PeerMsg::UpToDate => {}
         PeerMsg::Ping { sessions } => {

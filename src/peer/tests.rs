@@ -40,7 +40,10 @@ fn build(ty: MsgType, f: &Fields) -> PeerMsg<'_> {
         },
         MsgType::Diff => PeerMsg::Diff { zxid: f.c },
         MsgType::Trunc => PeerMsg::Trunc { zxid: f.c },
-        MsgType::Snap => PeerMsg::Snap { zxid: f.c },
+        MsgType::Snap => PeerMsg::Snap {
+            zxid: f.c,
+            data: &f.bytes,
+        },
         MsgType::Proposal => PeerMsg::Proposal {
             zxid: f.c,
             txn: &f.bytes,
@@ -166,7 +169,7 @@ fn body_sizes() {
         MsgType::FollowerInfo => 21,
         MsgType::LeaderInfo => 4,
         MsgType::AckEpoch => 12,
-        MsgType::Proposal | MsgType::Inform => 8 + 5,
+        MsgType::Proposal | MsgType::Inform | MsgType::Snap => 8 + 5,
         MsgType::UpToDate => 0,
         MsgType::Ping => 4 + 3 * 12,
         MsgType::Request => 16 + 5,
@@ -302,7 +305,7 @@ fn malformed_bodies() {
         let body = &frame[HEADER_LEN..];
         let open_ended = matches!(
             ty,
-            MsgType::Proposal | MsgType::Inform | MsgType::Request | MsgType::Ping
+            MsgType::Proposal | MsgType::Inform | MsgType::Request | MsgType::Ping | MsgType::Snap
         );
         if !open_ended {
             let mut longer = body.to_vec();
@@ -311,7 +314,7 @@ fn malformed_bodies() {
         }
         if !body.is_empty() && ty != MsgType::Ping {
             let min = match ty {
-                MsgType::Proposal | MsgType::Inform => 8,
+                MsgType::Proposal | MsgType::Inform | MsgType::Snap => 8,
                 MsgType::Request => 16,
                 _ => body.len(),
             };

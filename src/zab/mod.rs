@@ -1,0 +1,1945 @@
+//! ZAB: one server's replication state machine, sans-IO.
+//!
+//! A [`Replica`] is driven by [`Input`]s (a tick, a decoded peer frame, a
+//! txn to propose, "the log is durable through zxid", a peer connection
+//! lost, ...) and answers with [`Output`]s (send a frame, append to the log,
+//! fsync, truncate, apply a committed txn, install or send a snapshot,
+//! persist the epochs, role changes). It reads no clock, does no I/O, owns
+//! no thread and draws no random numbers: the runtime and the simulator
+//! drive it identically. Peer frames are the [`crate::peer`] codec's.
+//!
+//! Phases, as in ZooKeeper:
+//! * **Election** (LOOKING): fast leader election. A vote is (leader,
+//!   last zxid, peer epoch) within an election round; votes are ordered by
+//!   (peer epoch, zxid, server id) like ZooKeeper's totalOrderPredicate.
+//!   A quorum of voters agreeing on our vote, stable for `finalize_ticks`,
+//!   decides. A LOOKING server that hears a quorum of FOLLOWING/LEADING
+//!   notifications naming one leader (and the leader's own LEADING one)
+//!   joins it. Observers never vote; they join the same way.
+//! * **Discovery**: FOLLOWERINFO(acceptedEpoch) from a quorum (the leader
+//!   included) lets the leader pick an epoch above all of them; it persists
+//!   it as its acceptedEpoch and sends LEADERINFO; learners persist it and
+//!   reply ACKEPOCH(currentEpoch, lastZxid). The leader gives up if a
+//!   learner is more up to date than itself, and syncs nobody before a
+//!   quorum of ACKEPOCHs passed that check.
+//! * **Synchronization**: per learner, DIFF (its last zxid is in our log),
+//!   TRUNC (its tail is in an epoch we know, beyond our log) or SNAP
+//!   (anything else, or older than our in-memory window), then the missing
+//!   proposals, a cumulative COMMIT, and NEWLEADER. A learner acknowledges
+//!   NEWLEADER only once every synced txn is durable; only then does it
+//!   persist the new currentEpoch (a currentEpoch ahead of the log would
+//!   win elections without the history: ZOOKEEPER-3023), then it acks.
+//!   A quorum of those acks (the leader's own counted only once its log is
+//!   durable) establishes the leader: its whole history is committed and
+//!   UPTODATE starts the learners serving.
+//! * **Broadcast**: zxid = epoch << 32 | counter; proposals are pipelined
+//!   in order on each learner connection; a follower acks (cumulatively)
+//!   after its fsync; the leader commits at a quorum counting its own ack
+//!   only after its own fsync; observers get INFORM. Reaching
+//!   `counter_limit` makes the leader step down so a new epoch starts.
+//!
+//! Fencing: messages are only taken from the leader we follow (and the
+//! runtime drops a connection's queued frames when it reports
+//! [`Input::PeerDisconnected`] or performs [`Output::Disconnect`]), a
+//! follower rejects a LEADERINFO below its acceptedEpoch, and a leader
+//! steps down when fewer than a quorum of voters were heard within
+//! `sync_limit` ticks. An old leader cannot commit once a quorum accepted a
+//! newer epoch, because those voters no longer follow it.
+//!
+//! Sessions are global: every replica keeps the session table from
+//! committed txns; the established leader tracks activity (its own clients'
+//! and the touches relayed in learners' pings) and proposes CloseSession
+//! for sessions silent longer than their timeout.
+//!
+//! Invariants ([`Replica::check_invariants`]): log zxids are contiguous
+//! (`storage::log::is_successor`), base <= committed <= last, durable <=
+//! last, currentEpoch <= acceptedEpoch, an established leader's epoch is
+//! its currentEpoch and every learner's ack is within its log. Nothing here
+//! panics on peer input: bad or unexpected frames are counted in
+//! [`Stats`] and ignored, or end that peer's connection.
+
+#[cfg(test)]
+mod tests;
+
+use crate::peer::{self, Notification, PeerMsg, PeerState, Touches};
+use crate::storage::log::is_successor;
+use crate::storage::record::{decode_txn_body, encode_txn_body};
+use crate::tree::txn::{Txn, TxnHeader, TxnOp};
+use crate::types::{SessionId, Zxid};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+/// A server's id (ZooKeeper's myid).
+pub type ServerId = u64;
+
+/// The epoch of a zxid.
+pub fn epoch_of(z: Zxid) -> u32 {
+    (z >> 32) as u32
+}
+
+/// The counter of a zxid.
+pub fn counter_of(z: Zxid) -> u32 {
+    z as u32
+}
+
+/// A zxid from its parts.
+pub fn zxid(epoch: u32, counter: u32) -> Zxid {
+    ((epoch as i64) << 32) | counter as i64
+}
+
+/// Test-only fault injection: each knob breaks one ZAB rule on purpose so
+/// that tests can show the simulator's checker catches it. All off by
+/// default; never set them outside tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// The leader counts its own ack of a proposal before its fsync.
+    pub leader_ack_before_fsync: bool,
+    /// A learner acks NEWLEADER before the synced txns are durable.
+    pub newleader_ack_before_durable: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub id: ServerId,
+    /// Voting members (must contain `id` unless `id` is an observer).
+    pub voters: Vec<ServerId>,
+    pub observers: Vec<ServerId>,
+    /// Milliseconds per tick (session timeouts are in ms).
+    pub tick_ms: u64,
+    /// Ticks a leader or learner may spend in discovery + sync.
+    pub init_limit: u64,
+    /// Ticks without hearing from the other side before giving up.
+    pub sync_limit: u64,
+    /// Ticks a quorum for our vote must stand before deciding.
+    pub finalize_ticks: u64,
+    /// Ticks between notification rebroadcasts while LOOKING.
+    pub notify_ticks: u64,
+    /// Committed entries kept in memory for DIFF sync; older learners get
+    /// SNAP.
+    pub log_window: usize,
+    /// Last usable counter of an epoch (ZooKeeper: 0xffff_fffe; smaller in
+    /// tests to exercise the rollover).
+    pub counter_limit: u32,
+    pub faults: Faults,
+}
+
+impl Config {
+    /// Defaults for a server `id` of the given ensemble.
+    pub fn new(id: ServerId, voters: Vec<ServerId>, observers: Vec<ServerId>) -> Config {
+        Config {
+            id,
+            voters,
+            observers,
+            tick_ms: 100,
+            init_limit: 10,
+            sync_limit: 5,
+            finalize_ticks: 1,
+            notify_ticks: 2,
+            log_window: 1000,
+            counter_limit: 0xffff_fffe,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Durable state a replica starts from (after recovery).
+#[derive(Clone, Debug, Default)]
+pub struct Boot {
+    pub accepted_epoch: u32,
+    /// Who set `accepted_epoch` (see [`Output::PersistEpochs`]); 0: none.
+    pub accepted_from: ServerId,
+    pub current_epoch: u32,
+    /// The zxid of the state the runtime loaded (snapshot); 0 if none.
+    pub base: Zxid,
+    /// Sessions in that state: (id, timeout ms).
+    pub sessions: Vec<(SessionId, i32)>,
+    /// Logged txns after `base`, in order (not necessarily committed).
+    pub log: Vec<Txn>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Looking,
+    Following,
+    Leading,
+    Observing,
+}
+
+/// What the runtime feeds a replica.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// One tick passed; `wall_ms` stamps txns the replica creates itself.
+    Tick { wall_ms: i64 },
+    /// A decoded frame from `from` (on its current connection).
+    Peer { from: ServerId, msg: PeerMsg<'a> },
+    /// The connection to `peer` broke; no more frames of it will come.
+    PeerDisconnected(ServerId),
+    /// The log is durable through `through` (the result of a sync).
+    Persisted { through: Zxid },
+    /// After [`Output::InstallSnapshot`]: the sessions of that state.
+    SessionsRestored { sessions: Vec<(SessionId, i32)> },
+    /// Leader: a prepped txn (its zxid is assigned here).
+    Propose(Txn),
+    /// Learner: a client write to forward to the leader.
+    Forward {
+        session: SessionId,
+        cxid: i32,
+        opcode: i32,
+        body: &'a [u8],
+    },
+    /// Client activity on a session connected here.
+    Touch { session: SessionId },
+    /// A client's sync.
+    Sync { session: SessionId, cxid: i32 },
+}
+
+/// What a replica asks of the runtime. The runtime performs them in
+/// order; those marked *durable* must be on stable storage before the
+/// next output is performed.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Send a complete frame to `to` on its connection (connect if none).
+    Send { to: ServerId, frame: Arc<[u8]> },
+    /// Send `to` a SNAP frame holding the runtime's state as of `zxid`
+    /// (which is everything committed so far: the runtime applied every
+    /// [`Output::Commit`] before this output).
+    SendSnapshot { to: ServerId, zxid: Zxid },
+    /// Close the connection to `peer` and drop its queued frames.
+    Disconnect { peer: ServerId },
+    /// *Durable, atomic*: write both epochs and the server whose
+    /// LEADERINFO set `accepted` (ourselves when we lead it).
+    PersistEpochs {
+        accepted: u32,
+        current: u32,
+        accepted_from: ServerId,
+    },
+    /// Append to the log (durable only after a later [`Output::Sync`]
+    /// completes and is reported with [`Input::Persisted`]).
+    Append(Arc<Txn>),
+    /// fsync the log, then report [`Input::Persisted`] with its last zxid.
+    Sync,
+    /// *Durable*: remove every logged txn after `after`.
+    Truncate { after: Zxid },
+    /// *Durable*: replace state and log with the snapshot (as of `zxid`);
+    /// then report [`Input::SessionsRestored`].
+    InstallSnapshot { zxid: Zxid, data: Vec<u8> },
+    /// Apply a committed txn (in zxid order).
+    Commit(Arc<Txn>),
+    /// Leader: a write forwarded by learner `from`; prep it and propose.
+    Request {
+        from: ServerId,
+        session: SessionId,
+        cxid: i32,
+        opcode: i32,
+        body: Vec<u8>,
+    },
+    /// A write or sync that cannot be served now (no leader).
+    Rejected { session: SessionId, cxid: i32 },
+    /// A client's sync may be answered: everything the leader had
+    /// committed when it saw the sync (`zxid`) is applied here.
+    SyncDone {
+        session: SessionId,
+        cxid: i32,
+        zxid: Zxid,
+    },
+    /// Role or leader changed; `serving` = clients may be served.
+    RoleChanged {
+        role: Role,
+        epoch: u32,
+        leader: Option<ServerId>,
+        serving: bool,
+    },
+    /// This server became the established leader of `epoch`.
+    Established { epoch: u32 },
+}
+
+/// Counters (bad input, decisions).
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub bad_frames: u64,
+    pub unexpected: u64,
+    pub elections: u64,
+    pub diffs: u64,
+    pub truncs: u64,
+    pub snaps: u64,
+    pub step_downs: u64,
+    pub rollovers: u64,
+    pub expired: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Vote {
+    leader: ServerId,
+    zxid: Zxid,
+    peer_epoch: u32,
+}
+
+impl Vote {
+    /// ZooKeeper's totalOrderPredicate: is `self` better than `o`?
+    fn beats(&self, o: &Vote) -> bool {
+        (self.peer_epoch, self.zxid, self.leader) > (o.peer_epoch, o.zxid, o.leader)
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    txn: Arc<Txn>,
+    body: Arc<[u8]>,
+}
+
+impl Entry {
+    fn zxid(&self) -> Zxid {
+        self.txn.header.zxid
+    }
+}
+
+struct Session {
+    timeout_ms: i32,
+    last_touch: u64,
+    closing: bool,
+}
+
+#[derive(Default)]
+struct Looking {
+    /// Votes of voters in our round (ours included).
+    recv: BTreeMap<ServerId, Vote>,
+    /// Votes of servers that are FOLLOWING/LEADING.
+    out: BTreeMap<ServerId, (Vote, PeerState)>,
+    quorum_since: Option<u64>,
+    next_notify: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FPhase {
+    AwaitLeaderInfo,
+    AwaitSync,
+    Syncing,
+    /// NEWLEADER received.
+    AwaitUpToDate,
+    Broadcast,
+}
+
+struct Following {
+    leader: ServerId,
+    phase: FPhase,
+    epoch: u32,
+    /// NEWLEADER's zxid and the last zxid it covers, until acked.
+    newleader: Option<(Zxid, Zxid)>,
+    acked: Zxid,
+    since: u64,
+    heard: u64,
+    touches: BTreeSet<SessionId>,
+    syncs: Vec<(SessionId, i32, Zxid)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LPhase {
+    /// FOLLOWERINFO received.
+    Info,
+    /// LEADERINFO sent.
+    AwaitAckEpoch,
+    /// ACKEPOCH received, waiting for a quorum of them.
+    AckedEpoch { current: u32, last: Zxid },
+    /// Sync stream sent; receives every proposal/commit from now on.
+    Streaming,
+}
+
+struct Learner {
+    observer: bool,
+    accepted_epoch: u32,
+    phase: LPhase,
+    /// Last zxid sent to it as a proposal (or by the sync).
+    sent: Zxid,
+    /// Last zxid covered by a commit or inform sent to it.
+    commit_sent: Zxid,
+    /// NEWLEADER zxid coverage: acked after the learner made `sent_at_nl`
+    /// durable.
+    sent_at_nl: Zxid,
+    nl_acked: bool,
+    uptodate: bool,
+    acked: Zxid,
+    heard: u64,
+}
+
+struct Leading {
+    epoch: Option<u32>,
+    established: bool,
+    since: u64,
+    /// Our last zxid when the new epoch's history was fixed.
+    history_end: Zxid,
+    synced: bool,
+    learners: BTreeMap<ServerId, Learner>,
+    next_counter: u32,
+}
+
+enum State {
+    Looking(Looking),
+    Following(Following),
+    Leading(Leading),
+}
+
+/// One server's ZAB state machine. See the module docs.
+pub struct Replica {
+    cfg: Config,
+    is_observer: bool,
+    now: u64,
+    wall_ms: i64,
+    round: u64,
+    vote: Vote,
+    accepted_epoch: u32,
+    current_epoch: u32,
+    base: Zxid,
+    log: VecDeque<Entry>,
+    durable: Zxid,
+    committed: Zxid,
+    sessions: BTreeMap<SessionId, Session>,
+    state: State,
+    stats: Stats,
+    /// Outgoing appends in this step (one Sync at the end).
+    need_sync: bool,
+    /// The leader whose LEADERINFO set our acceptedEpoch (persisted with
+    /// it): an equal epoch is accepted again only from that leader.
+    accepted_from: ServerId,
+}
+
+type Out = Vec<Output>;
+
+fn frame(msg: &PeerMsg<'_>) -> Arc<[u8]> {
+    let mut v = Vec::new();
+    peer::encode(msg, &mut v);
+    v.into()
+}
+
+impl Replica {
+    /// A replica starting LOOKING from recovered state.
+    pub fn new(cfg: Config, boot: Boot, out: &mut Vec<Output>) -> Replica {
+        let is_observer = cfg.observers.contains(&cfg.id);
+        let mut log = VecDeque::with_capacity(boot.log.len());
+        for t in boot.log {
+            let mut body = Vec::new();
+            encode_txn_body(&mut body, &t);
+            log.push_back(Entry {
+                txn: Arc::new(t),
+                body: body.into(),
+            });
+        }
+        let last = log.back().map_or(boot.base, |e| e.zxid());
+        let mut r = Replica {
+            is_observer,
+            now: 0,
+            wall_ms: 0,
+            round: 0,
+            vote: Vote {
+                leader: cfg.id,
+                zxid: last,
+                peer_epoch: boot.current_epoch,
+            },
+            accepted_epoch: boot.accepted_epoch.max(boot.current_epoch),
+            current_epoch: boot.current_epoch,
+            base: boot.base,
+            log,
+            durable: last,
+            committed: boot.base,
+            sessions: boot
+                .sessions
+                .into_iter()
+                .map(|(s, t)| {
+                    (
+                        s,
+                        Session {
+                            timeout_ms: t,
+                            last_touch: 0,
+                            closing: false,
+                        },
+                    )
+                })
+                .collect(),
+            state: State::Looking(Looking::default()),
+            stats: Stats::default(),
+            need_sync: false,
+            accepted_from: boot.accepted_from,
+            cfg,
+        };
+        r.go_looking(out);
+        r
+    }
+
+    // ------------------------------------------------------------ accessors
+
+    pub fn id(&self) -> ServerId {
+        self.cfg.id
+    }
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    pub fn role(&self) -> Role {
+        match &self.state {
+            State::Looking(_) => Role::Looking,
+            State::Following(_) if self.is_observer => Role::Observing,
+            State::Following(_) => Role::Following,
+            State::Leading(_) => Role::Leading,
+        }
+    }
+    /// The leader we follow or are (None while LOOKING).
+    pub fn leader(&self) -> Option<ServerId> {
+        match &self.state {
+            State::Looking(_) => None,
+            State::Following(f) => Some(f.leader),
+            State::Leading(_) => Some(self.cfg.id),
+        }
+    }
+    /// True while clients may be served (established leader, or learner
+    /// after UPTODATE).
+    pub fn is_serving(&self) -> bool {
+        match &self.state {
+            State::Looking(_) => false,
+            State::Following(f) => f.phase == FPhase::Broadcast,
+            State::Leading(l) => l.established,
+        }
+    }
+    /// True while in discovery or synchronization.
+    pub fn is_syncing(&self) -> bool {
+        match &self.state {
+            State::Looking(_) => false,
+            State::Following(f) => f.phase != FPhase::Broadcast,
+            State::Leading(l) => !l.established,
+        }
+    }
+    pub fn accepted_epoch(&self) -> u32 {
+        self.accepted_epoch
+    }
+    pub fn current_epoch(&self) -> u32 {
+        self.current_epoch
+    }
+    pub fn committed(&self) -> Zxid {
+        self.committed
+    }
+    pub fn durable(&self) -> Zxid {
+        self.durable
+    }
+    pub fn last_zxid(&self) -> Zxid {
+        self.log.back().map_or(self.base, |e| e.zxid())
+    }
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    /// Live sessions known here (committed creates minus closes).
+    pub fn sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.sessions.keys().copied()
+    }
+
+    fn epochs_output(&self) -> Output {
+        Output::PersistEpochs {
+            accepted: self.accepted_epoch,
+            current: self.current_epoch,
+            accepted_from: self.accepted_from,
+        }
+    }
+
+    fn quorum(&self) -> usize {
+        self.cfg.voters.len() / 2 + 1
+    }
+    fn is_voter(&self, s: ServerId) -> bool {
+        self.cfg.voters.contains(&s)
+    }
+    fn is_member(&self, s: ServerId) -> bool {
+        self.is_voter(s) || self.cfg.observers.contains(&s)
+    }
+
+    /// Index in `log` of the entry with zxid `z`.
+    fn index_of(&self, z: Zxid) -> Option<usize> {
+        self.log.binary_search_by_key(&z, |e| e.zxid()).ok()
+    }
+
+    // ------------------------------------------------------------- stepping
+
+    /// Feeds one input; appends what to do to `out`.
+    pub fn step(&mut self, input: Input<'_>, out: &mut Vec<Output>) {
+        match input {
+            Input::Tick { wall_ms } => {
+                self.now += 1;
+                self.wall_ms = wall_ms;
+                self.on_tick(out);
+            }
+            Input::Peer { from, msg } => {
+                if !self.is_member(from) || from == self.cfg.id {
+                    self.stats.bad_frames += 1;
+                } else {
+                    self.on_peer(from, msg, out);
+                }
+            }
+            Input::PeerDisconnected(p) => self.on_disconnected(p, out),
+            Input::Persisted { through } => self.on_persisted(through, out),
+            Input::SessionsRestored { sessions } => {
+                self.sessions = sessions
+                    .into_iter()
+                    .map(|(s, t)| {
+                        (
+                            s,
+                            Session {
+                                timeout_ms: t,
+                                last_touch: self.now,
+                                closing: false,
+                            },
+                        )
+                    })
+                    .collect();
+            }
+            Input::Propose(txn) => {
+                let (s, c) = (txn.header.session, txn.header.cxid);
+                if !self.propose(txn, out) {
+                    out.push(Output::Rejected {
+                        session: s,
+                        cxid: c,
+                    });
+                }
+            }
+            Input::Forward {
+                session,
+                cxid,
+                opcode,
+                body,
+            } => match &self.state {
+                State::Following(f) if f.phase == FPhase::Broadcast => {
+                    let to = f.leader;
+                    out.push(Output::Send {
+                        to,
+                        frame: frame(&PeerMsg::Request {
+                            session,
+                            cxid,
+                            opcode,
+                            request: body,
+                        }),
+                    });
+                }
+                State::Leading(l) if l.established => out.push(Output::Request {
+                    from: self.cfg.id,
+                    session,
+                    cxid,
+                    opcode,
+                    body: body.to_vec(),
+                }),
+                _ => out.push(Output::Rejected { session, cxid }),
+            },
+            Input::Touch { session } => match &mut self.state {
+                State::Leading(_) => {
+                    if let Some(s) = self.sessions.get_mut(&session) {
+                        s.last_touch = self.now;
+                    }
+                }
+                State::Following(f) => {
+                    f.touches.insert(session);
+                }
+                State::Looking(_) => {}
+            },
+            Input::Sync { session, cxid } => match &mut self.state {
+                State::Leading(l) if l.established => out.push(Output::SyncDone {
+                    session,
+                    cxid,
+                    zxid: self.committed,
+                }),
+                State::Following(f) if f.phase == FPhase::Broadcast => {
+                    let to = f.leader;
+                    out.push(Output::Send {
+                        to,
+                        frame: frame(&PeerMsg::SyncRequest { session, cxid }),
+                    });
+                }
+                _ => out.push(Output::Rejected { session, cxid }),
+            },
+        }
+        if std::mem::take(&mut self.need_sync) {
+            out.push(Output::Sync);
+        }
+        debug_assert!({
+            self.check_invariants();
+            true
+        });
+    }
+
+    // ------------------------------------------------------------- election
+
+    fn my_vote(&self) -> Vote {
+        Vote {
+            leader: self.cfg.id,
+            zxid: self.last_zxid(),
+            peer_epoch: self.current_epoch,
+        }
+    }
+
+    fn notification(&self) -> Notification {
+        Notification {
+            round: self.round,
+            peer_epoch: self.vote.peer_epoch,
+            last_zxid: self.vote.zxid,
+            server_id: self.cfg.id,
+            state: match self.role() {
+                Role::Looking => PeerState::Looking,
+                Role::Following => PeerState::Following,
+                Role::Leading => PeerState::Leading,
+                Role::Observing => PeerState::Observing,
+            },
+            proposed_leader: self.vote.leader,
+        }
+    }
+
+    fn notify(&self, to: ServerId, out: &mut Out) {
+        out.push(Output::Send {
+            to,
+            frame: frame(&PeerMsg::Notification(self.notification())),
+        });
+    }
+
+    fn broadcast_notification(&self, out: &mut Out) {
+        let f = frame(&PeerMsg::Notification(self.notification()));
+        for &v in &self.cfg.voters {
+            if v != self.cfg.id {
+                out.push(Output::Send {
+                    to: v,
+                    frame: f.clone(),
+                });
+            }
+        }
+    }
+
+    /// Leaves whatever role we had and starts a new election round.
+    fn go_looking(&mut self, out: &mut Out) {
+        match std::mem::replace(&mut self.state, State::Looking(Looking::default())) {
+            State::Following(f) => {
+                out.push(Output::Disconnect { peer: f.leader });
+                for (s, c, _) in f.syncs {
+                    out.push(Output::Rejected {
+                        session: s,
+                        cxid: c,
+                    });
+                }
+            }
+            State::Leading(l) => {
+                for p in l.learners.keys() {
+                    out.push(Output::Disconnect { peer: *p });
+                }
+            }
+            State::Looking(_) => {}
+        }
+        self.round += 1;
+        self.vote = self.my_vote();
+        let (me, vote, now) = (self.cfg.id, self.vote, self.now);
+        if let State::Looking(lk) = &mut self.state {
+            if !self.is_observer {
+                lk.recv.insert(me, vote);
+            }
+            lk.next_notify = now + self.cfg.notify_ticks;
+        }
+        out.push(Output::RoleChanged {
+            role: Role::Looking,
+            epoch: self.current_epoch,
+            leader: None,
+            serving: false,
+        });
+        if self.is_observer {
+            // Ask the voters who leads (they answer when not LOOKING).
+            self.broadcast_notification(out);
+        } else {
+            self.broadcast_notification(out);
+            self.check_election(out);
+        }
+    }
+
+    fn on_notification(&mut self, from: ServerId, n: Notification, out: &mut Out) {
+        let sender_voter = self.is_voter(from);
+        if !matches!(self.state, State::Looking(_)) {
+            // Established roles answer LOOKING servers (and observers).
+            if n.state == PeerState::Looking || !sender_voter {
+                self.notify(from, out);
+            }
+            return;
+        }
+        if !sender_voter {
+            // Observers learn; they never vote. A looking voter answers.
+            if !self.is_observer {
+                self.notify(from, out);
+            }
+            return;
+        }
+        let v = Vote {
+            leader: n.proposed_leader,
+            zxid: n.last_zxid,
+            peer_epoch: n.peer_epoch,
+        };
+        match n.state {
+            PeerState::Looking => {
+                if self.is_observer {
+                    return;
+                }
+                if n.round < self.round {
+                    self.notify(from, out);
+                    return;
+                }
+                let mine = self.my_vote();
+                let me = self.cfg.id;
+                let State::Looking(lk) = &mut self.state else {
+                    return;
+                };
+                let mut changed = false;
+                if n.round > self.round {
+                    self.round = n.round;
+                    lk.recv.clear();
+                    lk.quorum_since = None;
+                    self.vote = if v.beats(&mine) { v } else { mine };
+                    changed = true;
+                } else if v.beats(&self.vote) {
+                    self.vote = v;
+                    lk.quorum_since = None;
+                    changed = true;
+                }
+                lk.recv.insert(from, v);
+                lk.recv.insert(me, self.vote);
+                if changed {
+                    self.broadcast_notification(out);
+                }
+                self.check_election(out);
+            }
+            PeerState::Following | PeerState::Leading => {
+                let q = self.quorum();
+                let me = self.cfg.id;
+                let State::Looking(lk) = &mut self.state else {
+                    return;
+                };
+                lk.out.insert(from, (v, n.state));
+                // Join an established leader: a quorum of voters follow or
+                // lead it, and it says so itself.
+                let agree = lk
+                    .out
+                    .values()
+                    .filter(|(x, _)| x.leader == v.leader && x.peer_epoch == v.peer_epoch)
+                    .count();
+                let leader_says = lk.out.get(&v.leader).is_some_and(|(x, st)| {
+                    *st == PeerState::Leading && x.peer_epoch == v.peer_epoch
+                });
+                if agree >= q && leader_says && v.leader != me {
+                    self.round = self.round.max(n.round);
+                    self.vote = v;
+                    self.follow(v.leader, out);
+                }
+            }
+            PeerState::Observing => {}
+        }
+    }
+
+    fn check_election(&mut self, out: &mut Out) {
+        let q = self.quorum();
+        let (vote, now) = (self.vote, self.now);
+        let State::Looking(lk) = &mut self.state else {
+            return;
+        };
+        let n = lk.recv.values().filter(|v| **v == vote).count();
+        if n < q {
+            lk.quorum_since = None;
+            return;
+        }
+        let since = *lk.quorum_since.get_or_insert(now);
+        if now >= since + self.cfg.finalize_ticks {
+            self.stats.elections += 1;
+            if vote.leader == self.cfg.id {
+                self.lead(out);
+            } else {
+                self.follow(vote.leader, out);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ following
+
+    fn follow(&mut self, leader: ServerId, out: &mut Out) {
+        self.state = State::Following(Following {
+            leader,
+            phase: FPhase::AwaitLeaderInfo,
+            epoch: 0,
+            newleader: None,
+            acked: 0,
+            since: self.now,
+            heard: self.now,
+            touches: BTreeSet::new(),
+            syncs: Vec::new(),
+        });
+        out.push(Output::RoleChanged {
+            role: self.role(),
+            epoch: self.current_epoch,
+            leader: Some(leader),
+            serving: false,
+        });
+        out.push(Output::Send {
+            to: leader,
+            frame: frame(&PeerMsg::FollowerInfo {
+                server_id: self.cfg.id,
+                accepted_epoch: self.accepted_epoch,
+                last_zxid: self.last_zxid(),
+                is_observer: self.is_observer,
+            }),
+        });
+    }
+
+    /// A protocol breach by the leader we follow: drop it, look again.
+    fn abandon_leader(&mut self, out: &mut Out) {
+        self.stats.unexpected += 1;
+        self.go_looking(out);
+    }
+
+    fn on_from_leader(&mut self, msg: PeerMsg<'_>, out: &mut Out) {
+        let State::Following(f) = &mut self.state else {
+            return;
+        };
+        f.heard = self.now;
+        let phase = f.phase;
+        match msg {
+            PeerMsg::LeaderInfo { new_epoch } if phase == FPhase::AwaitLeaderInfo => {
+                // An epoch equal to our acceptedEpoch is taken from another
+                // leader only while we never acked a NEWLEADER of it: a
+                // server acks NEWLEADER(e) for one leader at most, so two
+                // leaders cannot both establish e.
+                let again = self.accepted_from == f.leader;
+                let equal_ok = again || self.current_epoch < new_epoch;
+                if new_epoch < self.accepted_epoch
+                    || (new_epoch == self.accepted_epoch && !equal_ok)
+                {
+                    self.abandon_leader(out);
+                    return;
+                }
+                f.epoch = new_epoch;
+                f.phase = FPhase::AwaitSync;
+                let leader = f.leader;
+                if new_epoch > self.accepted_epoch || self.accepted_from != leader {
+                    self.accepted_epoch = new_epoch;
+                    self.accepted_from = leader;
+                    out.push(self.epochs_output());
+                }
+                let last = self.log.back().map_or(self.base, |e| e.zxid());
+                out.push(Output::Send {
+                    to: leader,
+                    frame: frame(&PeerMsg::AckEpoch {
+                        current_epoch: self.current_epoch,
+                        last_zxid: last,
+                    }),
+                });
+            }
+            PeerMsg::Diff { .. } if phase == FPhase::AwaitSync => {
+                f.phase = FPhase::Syncing;
+                self.stats.diffs += 1;
+            }
+            PeerMsg::Trunc { zxid: t } if phase == FPhase::AwaitSync => {
+                f.phase = FPhase::Syncing;
+                self.stats.truncs += 1;
+                if t < self.committed || (t != self.base && self.index_of(t).is_none()) {
+                    // Would drop committed txns, or names a zxid we lack.
+                    self.abandon_leader(out);
+                    return;
+                }
+                while self.log.back().is_some_and(|e| e.zxid() > t) {
+                    self.log.pop_back();
+                }
+                self.durable = self.durable.min(t);
+                out.push(Output::Truncate { after: t });
+            }
+            PeerMsg::Snap { zxid: z, data } if phase == FPhase::AwaitSync => {
+                f.phase = FPhase::Syncing;
+                self.stats.snaps += 1;
+                self.log.clear();
+                self.base = z;
+                self.committed = z;
+                self.durable = z;
+                out.push(Output::InstallSnapshot {
+                    zxid: z,
+                    data: data.to_vec(),
+                });
+            }
+            PeerMsg::Proposal { zxid: z, txn } if phase != FPhase::AwaitLeaderInfo => {
+                let epoch = f.epoch;
+                let ok_phase = phase != FPhase::AwaitSync;
+                let last = self.last_zxid();
+                let in_epoch = if phase == FPhase::Syncing {
+                    epoch_of(z) <= epoch
+                } else {
+                    epoch_of(z) == epoch
+                };
+                if !ok_phase || !in_epoch || !is_successor(last, z) {
+                    self.abandon_leader(out);
+                    return;
+                }
+                let Ok(t) = decode_txn_body(z, txn) else {
+                    self.stats.bad_frames += 1;
+                    self.abandon_leader(out);
+                    return;
+                };
+                let t = Arc::new(t);
+                self.log.push_back(Entry {
+                    txn: t.clone(),
+                    body: txn.into(),
+                });
+                out.push(Output::Append(t));
+                self.need_sync = true;
+            }
+            PeerMsg::Inform { zxid: z, txn } if phase == FPhase::Broadcast && self.is_observer => {
+                let epoch = f.epoch;
+                if !is_successor(self.last_zxid(), z) || epoch_of(z) != epoch {
+                    self.abandon_leader(out);
+                    return;
+                }
+                let Ok(t) = decode_txn_body(z, txn) else {
+                    self.stats.bad_frames += 1;
+                    self.abandon_leader(out);
+                    return;
+                };
+                let t = Arc::new(t);
+                self.log.push_back(Entry {
+                    txn: t.clone(),
+                    body: txn.into(),
+                });
+                out.push(Output::Append(t));
+                self.need_sync = true;
+                self.commit_to(z, out);
+            }
+            PeerMsg::Commit { zxid: z } if phase != FPhase::AwaitLeaderInfo => {
+                if phase == FPhase::AwaitSync || z > self.last_zxid() {
+                    self.abandon_leader(out);
+                    return;
+                }
+                self.commit_to(z, out);
+            }
+            PeerMsg::NewLeader { zxid: z } if phase == FPhase::Syncing => {
+                if epoch_of(z) != f.epoch || counter_of(z) != 0 {
+                    self.abandon_leader(out);
+                    return;
+                }
+                f.phase = FPhase::AwaitUpToDate;
+                f.newleader = Some((z, self.log.back().map_or(self.base, |e| e.zxid())));
+                self.maybe_ack(out);
+            }
+            PeerMsg::UpToDate if phase == FPhase::AwaitUpToDate => {
+                if f.newleader.is_some() {
+                    // The leader never sends UPTODATE before our ack.
+                    self.abandon_leader(out);
+                    return;
+                }
+                f.phase = FPhase::Broadcast;
+                let leader = f.leader;
+                out.push(Output::RoleChanged {
+                    role: self.role(),
+                    epoch: self.current_epoch,
+                    leader: Some(leader),
+                    serving: true,
+                });
+                self.maybe_ack(out);
+            }
+            PeerMsg::Ping { .. } => {
+                let touches: Vec<(SessionId, i32)> = std::mem::take(&mut f.touches)
+                    .into_iter()
+                    .map(|s| (s, self.sessions.get(&s).map_or(0, |x| x.timeout_ms)))
+                    .collect();
+                let to = f.leader;
+                out.push(Output::Send {
+                    to,
+                    frame: frame(&PeerMsg::Ping {
+                        sessions: Touches::from_slice(&touches),
+                    }),
+                });
+            }
+            PeerMsg::SyncReply {
+                zxid: z,
+                session,
+                cxid,
+            } if phase == FPhase::Broadcast => {
+                if self.committed >= z {
+                    out.push(Output::SyncDone {
+                        session,
+                        cxid,
+                        zxid: z,
+                    });
+                } else {
+                    f.syncs.push((session, cxid, z));
+                }
+            }
+            PeerMsg::RevalidateReply { .. } => {}
+            _ => {
+                self.abandon_leader(out);
+            }
+        }
+    }
+
+    /// Sends the NEWLEADER ack once synced txns are durable, and broadcast
+    /// acks once proposals are.
+    fn maybe_ack(&mut self, out: &mut Out) {
+        let durable = self.durable;
+        let early = self.cfg.faults.newleader_ack_before_durable;
+        let observer = self.is_observer;
+        let State::Following(f) = &mut self.state else {
+            return;
+        };
+        if let Some((z, covers)) = f.newleader {
+            if durable < covers && !early {
+                return;
+            }
+            // The synced txns are durable: only now may currentEpoch say
+            // we hold the new epoch's history (ZOOKEEPER-3023), then ack.
+            f.newleader = None;
+            f.acked = covers;
+            let (leader, epoch) = (f.leader, f.epoch);
+            if self.current_epoch != epoch {
+                self.current_epoch = epoch;
+                out.push(self.epochs_output());
+            }
+            out.push(Output::Send {
+                to: leader,
+                frame: frame(&PeerMsg::Ack { zxid: z }),
+            });
+        }
+        let State::Following(f) = &mut self.state else {
+            return;
+        };
+        if !observer
+            && f.phase == FPhase::Broadcast
+            && durable > f.acked
+            && epoch_of(durable) == f.epoch
+        {
+            f.acked = durable;
+            out.push(Output::Send {
+                to: f.leader,
+                frame: frame(&PeerMsg::Ack { zxid: durable }),
+            });
+        }
+    }
+
+    /// Commits (applies) every logged txn through `z`.
+    fn commit_to(&mut self, z: Zxid, out: &mut Out) {
+        if z <= self.committed {
+            return;
+        }
+        let start = match self.log.binary_search_by_key(&self.committed, |e| e.zxid()) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        };
+        let mut i = start;
+        while let Some(e) = self.log.get(i) {
+            if e.zxid() > z {
+                break;
+            }
+            let t = e.txn.clone();
+            self.committed = t.header.zxid;
+            self.on_committed_session(&t);
+            out.push(Output::Commit(t));
+            i += 1;
+        }
+        if let State::Following(f) = &mut self.state {
+            let c = self.committed;
+            f.syncs.retain(|&(session, cxid, sz)| {
+                if sz <= c {
+                    out.push(Output::SyncDone {
+                        session,
+                        cxid,
+                        zxid: sz,
+                    });
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        self.trim();
+    }
+
+    fn on_committed_session(&mut self, t: &Txn) {
+        let now = self.now;
+        let track = |op: &TxnOp, sessions: &mut BTreeMap<SessionId, Session>| match op {
+            TxnOp::CreateSession { timeout } => {
+                sessions.entry(t.header.session).or_insert(Session {
+                    timeout_ms: *timeout,
+                    last_touch: now,
+                    closing: false,
+                });
+            }
+            TxnOp::CloseSession => {
+                sessions.remove(&t.header.session);
+            }
+            _ => {}
+        };
+        match &t.op {
+            TxnOp::Multi(ops) => {
+                for op in ops {
+                    track(op, &mut self.sessions);
+                }
+            }
+            op => track(op, &mut self.sessions),
+        }
+    }
+
+    /// Drops committed entries beyond the in-memory window.
+    fn trim(&mut self) {
+        while self.log.len() > self.cfg.log_window {
+            match self.log.front() {
+                Some(e) if e.zxid() <= self.committed => {
+                    self.base = e.zxid();
+                    self.log.pop_front();
+                }
+                _ => break,
+            }
+        }
+    }
+
+    // -------------------------------------------------------------- leading
+
+    fn lead(&mut self, out: &mut Out) {
+        let mut l = Leading {
+            epoch: None,
+            established: false,
+            since: self.now,
+            history_end: self.last_zxid(),
+            synced: false,
+            learners: BTreeMap::new(),
+            next_counter: 1,
+        };
+        l.learners.clear();
+        self.state = State::Leading(l);
+        out.push(Output::RoleChanged {
+            role: Role::Leading,
+            epoch: self.current_epoch,
+            leader: Some(self.cfg.id),
+            serving: false,
+        });
+        // A single-voter ensemble decides its epoch alone.
+        self.try_pick_epoch(out);
+    }
+
+    fn try_pick_epoch(&mut self, out: &mut Out) {
+        let q = self.quorum();
+        let State::Leading(l) = &mut self.state else {
+            return;
+        };
+        if l.epoch.is_some() {
+            return;
+        }
+        let voters = 1 + l
+            .learners
+            .iter()
+            .filter(|(s, x)| !x.observer && self.cfg.voters.contains(s))
+            .count();
+        if voters < q {
+            return;
+        }
+        let max = l
+            .learners
+            .values()
+            .map(|x| x.accepted_epoch)
+            .chain([self.accepted_epoch, self.current_epoch])
+            .max()
+            .unwrap_or(0);
+        let Some(e) = max.checked_add(1) else {
+            return;
+        };
+        l.epoch = Some(e);
+        self.accepted_epoch = e;
+        self.accepted_from = self.cfg.id;
+        out.push(Output::PersistEpochs {
+            accepted: e,
+            current: self.current_epoch,
+            accepted_from: self.cfg.id,
+        });
+        let f = frame(&PeerMsg::LeaderInfo { new_epoch: e });
+        for (s, x) in l.learners.iter_mut() {
+            x.phase = LPhase::AwaitAckEpoch;
+            out.push(Output::Send {
+                to: *s,
+                frame: f.clone(),
+            });
+        }
+        self.try_start_sync(out);
+    }
+
+    fn on_from_learner(&mut self, from: ServerId, msg: PeerMsg<'_>, out: &mut Out) {
+        let now = self.now;
+        let State::Leading(l) = &mut self.state else {
+            return;
+        };
+        if let PeerMsg::FollowerInfo {
+            server_id,
+            accepted_epoch,
+            is_observer,
+            ..
+        } = msg
+        {
+            if server_id != from || is_observer == self.cfg.voters.contains(&from) {
+                self.stats.bad_frames += 1;
+                out.push(Output::Disconnect { peer: from });
+                l.learners.remove(&from);
+                return;
+            }
+            let mut x = Learner {
+                observer: is_observer,
+                accepted_epoch,
+                phase: LPhase::Info,
+                sent: 0,
+                commit_sent: 0,
+                sent_at_nl: 0,
+                nl_acked: false,
+                uptodate: false,
+                acked: 0,
+                heard: now,
+            };
+            if let Some(e) = l.epoch {
+                x.phase = LPhase::AwaitAckEpoch;
+                out.push(Output::Send {
+                    to: from,
+                    frame: frame(&PeerMsg::LeaderInfo { new_epoch: e }),
+                });
+            }
+            l.learners.insert(from, x);
+            self.try_pick_epoch(out);
+            return;
+        }
+        let Some(x) = l.learners.get_mut(&from) else {
+            // Not (or no longer) our learner: it must reconnect.
+            self.stats.unexpected += 1;
+            out.push(Output::Disconnect { peer: from });
+            return;
+        };
+        x.heard = now;
+        match msg {
+            PeerMsg::AckEpoch {
+                current_epoch,
+                last_zxid,
+            } if x.phase == LPhase::AwaitAckEpoch => {
+                let mine = (
+                    self.current_epoch,
+                    self.log.back().map_or(self.base, |e| e.zxid()),
+                );
+                if (current_epoch, last_zxid) > mine {
+                    // A learner knows more than we do: we must not lead.
+                    self.stats.step_downs += 1;
+                    self.go_looking(out);
+                    return;
+                }
+                x.phase = LPhase::AckedEpoch {
+                    current: current_epoch,
+                    last: last_zxid,
+                };
+                if l.synced {
+                    self.sync_learner(from, out);
+                } else {
+                    self.try_start_sync(out);
+                }
+            }
+            PeerMsg::Ack { zxid: z } if x.phase == LPhase::Streaming => {
+                let e = l.epoch.unwrap_or(0);
+                if counter_of(z) == 0 {
+                    if z != zxid(e, 0) || x.nl_acked {
+                        self.stats.unexpected += 1;
+                        return;
+                    }
+                    x.nl_acked = true;
+                    x.acked = x.acked.max(x.sent_at_nl);
+                    if l.established {
+                        x.uptodate = true;
+                        out.push(Output::Send {
+                            to: from,
+                            frame: frame(&PeerMsg::UpToDate),
+                        });
+                    } else {
+                        self.try_establish(out);
+                    }
+                } else {
+                    if epoch_of(z) != e || z > x.sent || !x.nl_acked || x.observer {
+                        self.stats.unexpected += 1;
+                        return;
+                    }
+                    x.acked = x.acked.max(z);
+                    self.try_commit(out);
+                }
+            }
+            PeerMsg::Ping { sessions } => {
+                for (s, _) in sessions {
+                    if let Some(x) = self.sessions.get_mut(&s) {
+                        x.last_touch = now;
+                    }
+                }
+            }
+            PeerMsg::Request {
+                session,
+                cxid,
+                opcode,
+                request,
+            } => {
+                if l.established {
+                    out.push(Output::Request {
+                        from,
+                        session,
+                        cxid,
+                        opcode,
+                        body: request.to_vec(),
+                    });
+                }
+            }
+            PeerMsg::SyncRequest { session, cxid } => {
+                if l.established {
+                    out.push(Output::Send {
+                        to: from,
+                        frame: frame(&PeerMsg::SyncReply {
+                            zxid: self.committed,
+                            session,
+                            cxid,
+                        }),
+                    });
+                }
+            }
+            PeerMsg::Revalidate { session, .. } => {
+                out.push(Output::Send {
+                    to: from,
+                    frame: frame(&PeerMsg::RevalidateReply {
+                        session,
+                        valid: self.sessions.contains_key(&session),
+                    }),
+                });
+            }
+            _ => {
+                self.stats.unexpected += 1;
+                l.learners.remove(&from);
+                out.push(Output::Disconnect { peer: from });
+            }
+        }
+    }
+
+    /// Starts syncing once a quorum of voters acked the epoch.
+    fn try_start_sync(&mut self, out: &mut Out) {
+        let q = self.quorum();
+        let State::Leading(l) = &mut self.state else {
+            return;
+        };
+        let Some(e) = l.epoch else {
+            return;
+        };
+        if l.synced {
+            return;
+        }
+        let acked = 1 + l
+            .learners
+            .iter()
+            .filter(|(s, x)| {
+                !x.observer
+                    && self.cfg.voters.contains(s)
+                    && matches!(x.phase, LPhase::AckedEpoch { .. })
+            })
+            .count();
+        if acked < q {
+            return;
+        }
+        l.synced = true;
+        l.history_end = self.log.back().map_or(self.base, |x| x.zxid());
+        let _ = e;
+        let ready: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| matches!(x.phase, LPhase::AckedEpoch { .. }))
+            .map(|(s, _)| *s)
+            .collect();
+        for s in ready {
+            self.sync_learner(s, out);
+        }
+        self.try_establish(out);
+    }
+
+    /// Sends learner `to` its sync stream: DIFF/TRUNC/SNAP, the missing
+    /// proposals, a cumulative COMMIT and NEWLEADER.
+    fn sync_learner(&mut self, to: ServerId, out: &mut Out) {
+        let last = self.last_zxid();
+        let base = self.base;
+        let committed = self.committed;
+        let State::Leading(l) = &mut self.state else {
+            return;
+        };
+        let e = l.epoch.unwrap_or(0);
+        let Some(x) = l.learners.get_mut(&to) else {
+            return;
+        };
+        let LPhase::AckedEpoch { last: fz, .. } = x.phase else {
+            return;
+        };
+        let has = |z: Zxid| z == base || self.log.binary_search_by_key(&z, |e| e.zxid()).is_ok();
+        // The newest zxid of ours at or below the learner's last.
+        let below = match self.log.binary_search_by_key(&fz, |e| e.zxid()) {
+            Ok(i) => Some(self.log[i].zxid()),
+            Err(0) => (base <= fz).then_some(base),
+            Err(i) => Some(self.log[i - 1].zxid()),
+        };
+        let from = if fz >= base && has(fz) {
+            out.push(Output::Send {
+                to,
+                frame: frame(&PeerMsg::Diff { zxid: last }),
+            });
+            self.stats.diffs += 1;
+            fz
+        } else if let Some(t) = below.filter(|&t| fz > base && epoch_of(t) == epoch_of(fz)) {
+            out.push(Output::Send {
+                to,
+                frame: frame(&PeerMsg::Trunc { zxid: t }),
+            });
+            self.stats.truncs += 1;
+            t
+        } else {
+            out.push(Output::SendSnapshot {
+                to,
+                zxid: committed,
+            });
+            self.stats.snaps += 1;
+            committed
+        };
+        let start = match self.log.binary_search_by_key(&from, |e| e.zxid()) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        };
+        for en in self.log.range(start..) {
+            out.push(Output::Send {
+                to,
+                frame: frame(&PeerMsg::Proposal {
+                    zxid: en.zxid(),
+                    txn: &en.body,
+                }),
+            });
+        }
+        // Always: the learner may have logged, but not applied, txns we
+        // committed (its own committed point is unknown to us).
+        if committed > 0 {
+            out.push(Output::Send {
+                to,
+                frame: frame(&PeerMsg::Commit { zxid: committed }),
+            });
+        }
+        out.push(Output::Send {
+            to,
+            frame: frame(&PeerMsg::NewLeader { zxid: zxid(e, 0) }),
+        });
+        x.phase = LPhase::Streaming;
+        x.sent = last;
+        x.sent_at_nl = last;
+        x.commit_sent = committed;
+    }
+
+    fn self_ack(&self) -> Zxid {
+        if self.cfg.faults.leader_ack_before_fsync {
+            self.last_zxid()
+        } else {
+            self.durable
+        }
+    }
+
+    fn try_establish(&mut self, out: &mut Out) {
+        let q = self.quorum();
+        let self_ok = self.self_ack() >= self.last_zxid_history();
+        let State::Leading(l) = &mut self.state else {
+            return;
+        };
+        if l.established || !l.synced || !self_ok {
+            return;
+        }
+        // Our own history is durable: now (never before) currentEpoch may
+        // move to the new epoch, as a learner does before acking NEWLEADER.
+        let e = l.epoch.unwrap_or(0);
+        if self.current_epoch != e {
+            self.current_epoch = e;
+            out.push(self.epochs_output());
+        }
+        let State::Leading(l) = &mut self.state else {
+            return;
+        };
+        let n = 1 + l
+            .learners
+            .iter()
+            .filter(|(s, x)| !x.observer && x.nl_acked && self.cfg.voters.contains(s))
+            .count();
+        if n < q {
+            return;
+        }
+        l.established = true;
+        let end = l.history_end;
+        for x in l.learners.values_mut() {
+            if x.nl_acked {
+                x.uptodate = true;
+            }
+        }
+        // Sessions get a fresh timeout under the new leader.
+        for s in self.sessions.values_mut() {
+            s.last_touch = self.now;
+            s.closing = false;
+        }
+        out.push(Output::Established { epoch: e });
+        out.push(Output::RoleChanged {
+            role: Role::Leading,
+            epoch: e,
+            leader: Some(self.cfg.id),
+            serving: true,
+        });
+        self.advance_commit(end, out);
+        let State::Leading(l) = &mut self.state else {
+            return;
+        };
+        let up = frame(&PeerMsg::UpToDate);
+        for (s, x) in l.learners.iter() {
+            if x.uptodate {
+                out.push(Output::Send {
+                    to: *s,
+                    frame: up.clone(),
+                });
+            }
+        }
+    }
+
+    fn last_zxid_history(&self) -> Zxid {
+        match &self.state {
+            State::Leading(l) => l.history_end,
+            _ => self.last_zxid(),
+        }
+    }
+
+    /// Commits through `z` locally and tells the streaming learners.
+    fn advance_commit(&mut self, z: Zxid, out: &mut Out) {
+        let old = self.committed;
+        if z <= old {
+            return;
+        }
+        self.commit_to(z, out);
+        let c = self.committed;
+        let State::Leading(l) = &mut self.state else {
+            return;
+        };
+        let commit = frame(&PeerMsg::Commit { zxid: c });
+        for (s, x) in l.learners.iter_mut() {
+            if x.phase != LPhase::Streaming {
+                continue;
+            }
+            if !x.observer {
+                out.push(Output::Send {
+                    to: *s,
+                    frame: commit.clone(),
+                });
+                x.commit_sent = c;
+                continue;
+            }
+            // Observers: COMMIT what they hold as proposals, INFORM the rest.
+            if x.sent > x.commit_sent {
+                let upto = x.sent.min(c);
+                out.push(Output::Send {
+                    to: *s,
+                    frame: frame(&PeerMsg::Commit { zxid: upto }),
+                });
+                x.commit_sent = upto;
+            }
+            if c > x.sent {
+                let start = match self.log.binary_search_by_key(&x.sent, |e| e.zxid()) {
+                    Ok(i) => i + 1,
+                    Err(i) => i,
+                };
+                for en in self.log.range(start..) {
+                    if en.zxid() > c {
+                        break;
+                    }
+                    out.push(Output::Send {
+                        to: *s,
+                        frame: frame(&PeerMsg::Inform {
+                            zxid: en.zxid(),
+                            txn: &en.body,
+                        }),
+                    });
+                }
+                x.sent = c;
+                x.commit_sent = c;
+            }
+        }
+    }
+
+    fn try_commit(&mut self, out: &mut Out) {
+        let q = self.quorum();
+        let mine = self.self_ack();
+        let State::Leading(l) = &self.state else {
+            return;
+        };
+        if !l.established {
+            return;
+        }
+        let e = l.epoch.unwrap_or(0);
+        let mut acks: Vec<Zxid> = l
+            .learners
+            .iter()
+            .filter(|(s, x)| !x.observer && x.nl_acked && self.cfg.voters.contains(s))
+            .map(|(_, x)| x.acked)
+            .collect();
+        acks.push(mine);
+        if acks.len() < q {
+            return;
+        }
+        acks.sort_unstable_by(|a, b| b.cmp(a));
+        let z = acks[q - 1].min(self.last_zxid());
+        if z > self.committed && epoch_of(z) == e {
+            self.advance_commit(z, out);
+        }
+    }
+
+    /// Leader: assigns a zxid, logs and broadcasts. False if not possible.
+    fn propose(&mut self, mut txn: Txn, out: &mut Out) -> bool {
+        let limit = self.cfg.counter_limit;
+        let State::Leading(l) = &mut self.state else {
+            return false;
+        };
+        if !l.established {
+            return false;
+        }
+        if l.next_counter > limit || l.next_counter == u32::MAX {
+            // Counter exhausted: a new epoch is needed.
+            self.stats.rollovers += 1;
+            self.go_looking(out);
+            return false;
+        }
+        // ZooKeeper's checkSession: only live sessions write (session 0 is
+        // the server's own); a closing session takes no more txns.
+        let s = txn.header.session;
+        let opens = matches!(txn.op, TxnOp::CreateSession { .. });
+        let live = self.sessions.get(&s).is_some_and(|x| !x.closing);
+        let ok = s == 0
+            || if opens {
+                !self.sessions.contains_key(&s)
+            } else {
+                live
+            };
+        if !ok {
+            return false;
+        }
+        let e = l.epoch.unwrap_or(0);
+        let z = zxid(e, l.next_counter);
+        l.next_counter += 1;
+        txn.header.zxid = z;
+        match &txn.op {
+            TxnOp::CreateSession { timeout } => {
+                self.sessions.insert(
+                    txn.header.session,
+                    Session {
+                        timeout_ms: *timeout,
+                        last_touch: self.now,
+                        closing: false,
+                    },
+                );
+            }
+            TxnOp::CloseSession => {
+                if let Some(s) = self.sessions.get_mut(&txn.header.session) {
+                    s.closing = true;
+                }
+            }
+            _ => {}
+        }
+        let mut body = Vec::new();
+        encode_txn_body(&mut body, &txn);
+        let body: Arc<[u8]> = body.into();
+        let t = Arc::new(txn);
+        let f = frame(&PeerMsg::Proposal {
+            zxid: z,
+            txn: &body,
+        });
+        self.log.push_back(Entry {
+            txn: t.clone(),
+            body,
+        });
+        out.push(Output::Append(t));
+        self.need_sync = true;
+        let State::Leading(l) = &mut self.state else {
+            return false;
+        };
+        for (s, x) in l.learners.iter_mut() {
+            if x.phase == LPhase::Streaming && !x.observer {
+                out.push(Output::Send {
+                    to: *s,
+                    frame: f.clone(),
+                });
+                x.sent = z;
+            }
+        }
+        if self.cfg.faults.leader_ack_before_fsync {
+            self.try_commit(out);
+        }
+        true
+    }
+
+    // ------------------------------------------------------------ dispatch
+
+    fn on_peer(&mut self, from: ServerId, msg: PeerMsg<'_>, out: &mut Out) {
+        if let PeerMsg::Notification(n) = msg {
+            if n.server_id != from {
+                self.stats.bad_frames += 1;
+                return;
+            }
+            self.on_notification(from, n, out);
+            return;
+        }
+        match &self.state {
+            State::Leading(_) => self.on_from_learner(from, msg, out),
+            State::Following(f) if f.leader == from => self.on_from_leader(msg, out),
+            _ => {
+                // A session frame from someone we have no session with.
+                self.stats.unexpected += 1;
+                if matches!(msg, PeerMsg::FollowerInfo { .. }) {
+                    out.push(Output::Disconnect { peer: from });
+                }
+            }
+        }
+    }
+
+    fn on_disconnected(&mut self, p: ServerId, out: &mut Out) {
+        match &mut self.state {
+            State::Following(f) if f.leader == p => self.go_looking(out),
+            State::Leading(l) => {
+                l.learners.remove(&p);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_persisted(&mut self, through: Zxid, out: &mut Out) {
+        let d = through.min(self.last_zxid());
+        if d <= self.durable {
+            return;
+        }
+        self.durable = d;
+        match &self.state {
+            State::Following(_) => self.maybe_ack(out),
+            State::Leading(_) => {
+                self.try_establish(out);
+                self.try_commit(out);
+            }
+            State::Looking(_) => {}
+        }
+    }
+
+    fn on_tick(&mut self, out: &mut Out) {
+        let now = self.now;
+        let q = self.quorum();
+        match &mut self.state {
+            State::Looking(lk) => {
+                if now >= lk.next_notify {
+                    lk.next_notify = now + self.cfg.notify_ticks;
+                    self.broadcast_notification(out);
+                }
+                if !self.is_observer {
+                    self.check_election(out);
+                }
+            }
+            State::Following(f) => {
+                let limit = if f.phase == FPhase::Broadcast {
+                    now.saturating_sub(f.heard) > self.cfg.sync_limit
+                } else {
+                    now.saturating_sub(f.since) > self.cfg.init_limit
+                        || now.saturating_sub(f.heard) > self.cfg.init_limit
+                };
+                if limit {
+                    self.go_looking(out);
+                }
+            }
+            State::Leading(l) => {
+                if !l.established {
+                    if now.saturating_sub(l.since) > self.cfg.init_limit {
+                        self.stats.step_downs += 1;
+                        self.go_looking(out);
+                    }
+                    return;
+                }
+                let ping = frame(&PeerMsg::Ping {
+                    sessions: Touches::from_slice(&[]),
+                });
+                let mut alive = 1;
+                for (s, x) in l.learners.iter() {
+                    if x.phase == LPhase::Streaming {
+                        out.push(Output::Send {
+                            to: *s,
+                            frame: ping.clone(),
+                        });
+                    }
+                    if !x.observer
+                        && x.nl_acked
+                        && now.saturating_sub(x.heard) <= self.cfg.sync_limit
+                        && self.cfg.voters.contains(s)
+                    {
+                        alive += 1;
+                    }
+                }
+                if alive < q {
+                    self.stats.step_downs += 1;
+                    self.go_looking(out);
+                    return;
+                }
+                // Drop learners that went silent (they will reconnect).
+                let dead: Vec<ServerId> = l
+                    .learners
+                    .iter()
+                    .filter(|(_, x)| now.saturating_sub(x.heard) > self.cfg.init_limit)
+                    .map(|(s, _)| *s)
+                    .collect();
+                for s in dead {
+                    l.learners.remove(&s);
+                    out.push(Output::Disconnect { peer: s });
+                }
+                self.expire_sessions(out);
+            }
+        }
+    }
+
+    fn expire_sessions(&mut self, out: &mut Out) {
+        let now = self.now;
+        let tick = self.cfg.tick_ms.max(1);
+        let due: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| {
+                let ticks = (s.timeout_ms.max(0) as u64).div_ceil(tick);
+                !s.closing && now.saturating_sub(s.last_touch) > ticks
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for s in due {
+            self.stats.expired += 1;
+            let txn = Txn {
+                header: TxnHeader {
+                    session: s,
+                    cxid: 0,
+                    zxid: 0,
+                    time: self.wall_ms,
+                },
+                op: TxnOp::CloseSession,
+            };
+            if !self.propose(txn, out) {
+                return;
+            }
+        }
+    }
+
+    // ----------------------------------------------------------- invariants
+
+    /// Panics if an internal invariant does not hold (tests, simulation).
+    pub fn check_invariants(&self) {
+        let mut prev = self.base;
+        for e in &self.log {
+            assert!(
+                is_successor(prev, e.zxid()),
+                "log not contiguous at {:#x} after {:#x}",
+                e.zxid(),
+                prev
+            );
+            prev = e.zxid();
+        }
+        let last = self.last_zxid();
+        assert!(self.base <= self.committed, "committed below base");
+        assert!(self.committed <= last, "committed beyond the log");
+        assert!(self.durable <= last, "durable beyond the log");
+        assert!(self.current_epoch <= self.accepted_epoch, "epochs");
+        if let State::Leading(l) = &self.state {
+            if l.established {
+                assert_eq!(Some(self.current_epoch), l.epoch, "leader epoch");
+                assert!(self.committed >= l.history_end, "history committed");
+            }
+            for x in l.learners.values() {
+                assert!(x.acked <= last, "learner ack beyond our log");
+            }
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! Unit tests of the replica in isolation (the cluster behaviour is tested
+//! by `tests/zab_regressions.rs` and the simulator).
+
+use super::*;
+use crate::tree::acl::open_acl;
+
+fn txn(session: SessionId, op: TxnOp) -> Txn {
+    Txn {
+        header: TxnHeader {
+            session,
+            cxid: 1,
+            zxid: 0,
+            time: 5,
+        },
+        op,
+    }
+}
+
+fn create(path: &str) -> TxnOp {
+    TxnOp::Create {
+        path: path.into(),
+        data: None,
+        acl: open_acl(),
+        owner: 0,
+        parent_cversion: 1,
+    }
+}
+
+/// A one-voter ensemble: it elects and establishes itself.
+fn solo(cfg: impl FnOnce(&mut Config)) -> (Replica, Vec<Output>) {
+    let mut c = Config::new(1, vec![1], vec![]);
+    cfg(&mut c);
+    let mut out = Vec::new();
+    let mut r = Replica::new(c, Boot::default(), &mut out);
+    for _ in 0..3 {
+        r.step(Input::Tick { wall_ms: 0 }, &mut out);
+    }
+    assert_eq!(r.role(), Role::Leading);
+    assert!(r.is_serving());
+    (r, out)
+}
+
+fn commits(out: &[Output]) -> Vec<Zxid> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Commit(t) => Some(t.header.zxid),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn votes_order_by_epoch_then_zxid_then_id() {
+    let v = |peer_epoch, zxid, leader| Vote {
+        leader,
+        zxid,
+        peer_epoch,
+    };
+    assert!(v(2, 0, 1).beats(&v(1, 100, 9)));
+    assert!(v(1, 5, 1).beats(&v(1, 4, 9)));
+    assert!(v(1, 5, 2).beats(&v(1, 5, 1)));
+    assert!(!v(1, 5, 1).beats(&v(1, 5, 1)));
+}
+
+#[test]
+fn leader_commits_only_after_its_own_fsync() {
+    let (mut r, _) = solo(|_| {});
+    let mut out = Vec::new();
+    r.step(Input::Propose(txn(0, create("/a"))), &mut out);
+    let z = r.last_zxid();
+    assert_eq!(epoch_of(z), 1);
+    assert_eq!(counter_of(z), 1);
+    assert!(matches!(out.last(), Some(Output::Sync)));
+    assert!(commits(&out).is_empty(), "committed before the fsync");
+    out.clear();
+    r.step(Input::Persisted { through: z }, &mut out);
+    assert_eq!(commits(&out), vec![z]);
+    assert_eq!(r.committed(), z);
+}
+
+#[test]
+fn fault_knob_counts_the_leaders_ack_before_fsync() {
+    let (mut r, _) = solo(|c| c.faults.leader_ack_before_fsync = true);
+    let mut out = Vec::new();
+    r.step(Input::Propose(txn(0, create("/a"))), &mut out);
+    assert_eq!(
+        commits(&out),
+        vec![r.last_zxid()],
+        "the knob breaks the rule"
+    );
+}
+
+#[test]
+fn counter_rollover_forces_a_new_epoch() {
+    let (mut r, _) = solo(|c| c.counter_limit = 2);
+    let mut out = Vec::new();
+    for k in 0..2 {
+        r.step(Input::Propose(txn(0, create(&format!("/n{k}")))), &mut out);
+        let z = r.last_zxid();
+        r.step(Input::Persisted { through: z }, &mut out);
+    }
+    out.clear();
+    r.step(Input::Propose(txn(0, create("/x"))), &mut out);
+    assert!(out.iter().any(|o| matches!(o, Output::Rejected { .. })));
+    assert_eq!(r.role(), Role::Looking);
+    assert_eq!(r.stats().rollovers, 1);
+    for _ in 0..3 {
+        r.step(Input::Tick { wall_ms: 0 }, &mut out);
+    }
+    assert!(r.is_serving());
+    out.clear();
+    r.step(Input::Propose(txn(0, create("/x"))), &mut out);
+    assert_eq!(r.last_zxid(), zxid(2, 1));
+}
+
+#[test]
+fn silent_sessions_expire_and_closing_sessions_take_no_writes() {
+    let (mut r, _) = solo(|c| c.tick_ms = 10);
+    let mut out = Vec::new();
+    r.step(
+        Input::Propose(txn(7, TxnOp::CreateSession { timeout: 50 })),
+        &mut out,
+    );
+    r.step(
+        Input::Persisted {
+            through: r.last_zxid(),
+        },
+        &mut out,
+    );
+    assert_eq!(r.sessions().collect::<Vec<_>>(), vec![7]);
+    // Touched: it stays.
+    for _ in 0..10 {
+        r.step(Input::Touch { session: 7 }, &mut out);
+        r.step(Input::Tick { wall_ms: 9 }, &mut out);
+    }
+    assert_eq!(r.stats().expired, 0);
+    // Silent past its timeout (5 ticks): CloseSession is proposed.
+    out.clear();
+    for _ in 0..7 {
+        r.step(Input::Tick { wall_ms: 9 }, &mut out);
+    }
+    assert_eq!(r.stats().expired, 1);
+    let close = out.iter().find_map(|o| match o {
+        Output::Append(t) if t.op == TxnOp::CloseSession => Some(t.clone()),
+        _ => None,
+    });
+    let close = close.expect("CloseSession proposed");
+    assert_eq!(close.header.session, 7);
+    assert_eq!(close.header.time, 9);
+    // A closing session's writes are refused; unknown sessions too.
+    out.clear();
+    r.step(Input::Propose(txn(7, create("/late"))), &mut out);
+    r.step(Input::Propose(txn(8, create("/who"))), &mut out);
+    assert_eq!(
+        out.iter()
+            .filter(|o| matches!(o, Output::Rejected { .. }))
+            .count(),
+        2
+    );
+    r.step(
+        Input::Persisted {
+            through: r.last_zxid(),
+        },
+        &mut out,
+    );
+    assert_eq!(r.sessions().count(), 0);
+}
+
+/// Every message type, from every kind of sender, in every role: counted
+/// or acted on, never a panic.
+#[test]
+fn unexpected_frames_never_panic() {
+    let touches = [(1i64, 100i32)];
+    let msgs = [
+        PeerMsg::Notification(Notification {
+            round: 9,
+            peer_epoch: 3,
+            last_zxid: 77,
+            server_id: 2,
+            state: PeerState::Leading,
+            proposed_leader: 2,
+        }),
+        PeerMsg::FollowerInfo {
+            server_id: 2,
+            accepted_epoch: 1,
+            last_zxid: 0,
+            is_observer: true,
+        },
+        PeerMsg::LeaderInfo { new_epoch: 0 },
+        PeerMsg::AckEpoch {
+            current_epoch: 99,
+            last_zxid: i64::MAX,
+        },
+        PeerMsg::Diff { zxid: -1 },
+        PeerMsg::Trunc { zxid: 5 },
+        PeerMsg::Snap {
+            zxid: 5,
+            data: b"junk",
+        },
+        PeerMsg::Proposal {
+            zxid: 1,
+            txn: b"not a txn",
+        },
+        PeerMsg::Ack { zxid: i64::MIN },
+        PeerMsg::Commit { zxid: i64::MAX },
+        PeerMsg::Inform { zxid: 3, txn: b"" },
+        PeerMsg::NewLeader { zxid: 1 << 32 },
+        PeerMsg::UpToDate,
+        PeerMsg::Ping {
+            sessions: Touches::from_slice(&touches),
+        },
+        PeerMsg::Request {
+            session: 1,
+            cxid: 1,
+            opcode: 1,
+            request: b"x",
+        },
+        PeerMsg::Revalidate {
+            session: 1,
+            timeout: 1,
+        },
+        PeerMsg::RevalidateReply {
+            session: 1,
+            valid: true,
+        },
+        PeerMsg::SyncRequest {
+            session: 1,
+            cxid: 1,
+        },
+        PeerMsg::SyncReply {
+            zxid: 1,
+            session: 1,
+            cxid: 1,
+        },
+    ];
+    for role in 0..3 {
+        for from in [2u64, 3, 99, 1] {
+            for m in &msgs {
+                let mut out = Vec::new();
+                let mut c = Config::new(1, vec![1, 2, 3], vec![]);
+                c.finalize_ticks = 0;
+                let mut r = Replica::new(c, Boot::default(), &mut out);
+                // role 0: looking; 1: leading (votes from 2 and 3 for us);
+                // 2: following 3.
+                if role > 0 {
+                    let leader = if role == 1 { 1 } else { 3 };
+                    for s in [2u64, 3] {
+                        let n = Notification {
+                            round: 1,
+                            peer_epoch: 0,
+                            last_zxid: 0,
+                            server_id: s,
+                            state: PeerState::Looking,
+                            proposed_leader: leader,
+                        };
+                        r.step(
+                            Input::Peer {
+                                from: s,
+                                msg: PeerMsg::Notification(n),
+                            },
+                            &mut out,
+                        );
+                    }
+                }
+                r.step(Input::Peer { from, msg: *m }, &mut out);
+                r.check_invariants();
+            }
+        }
+    }
+}
+
+#[test]
+fn follower_refuses_an_older_epoch() {
+    let mut out = Vec::new();
+    let c = Config::new(1, vec![1, 2, 3], vec![]);
+    let boot = Boot {
+        accepted_epoch: 5,
+        current_epoch: 5,
+        ..Boot::default()
+    };
+    let mut r = Replica::new(c, boot, &mut out);
+    for s in [2u64, 3] {
+        let n = Notification {
+            round: 1,
+            peer_epoch: 5,
+            last_zxid: 0,
+            server_id: s,
+            state: PeerState::Looking,
+            proposed_leader: 3,
+        };
+        r.step(
+            Input::Peer {
+                from: s,
+                msg: PeerMsg::Notification(n),
+            },
+            &mut out,
+        );
+    }
+    for _ in 0..2 {
+        r.step(Input::Tick { wall_ms: 0 }, &mut out);
+    }
+    assert_eq!(r.leader(), Some(3));
+    r.step(
+        Input::Peer {
+            from: 3,
+            msg: PeerMsg::LeaderInfo { new_epoch: 4 },
+        },
+        &mut out,
+    );
+    assert_eq!(r.role(), Role::Looking, "a lower epoch is refused");
+    assert_eq!(r.accepted_epoch(), 5);
+}
