@@ -102,6 +102,43 @@ fn reexec_with_large_pages() {
     tracing::debug!("re-exec with large pages failed: {err}");
 }
 
+/// The ensemble membership from the `server.N` lines and myid.
+fn ensemble_config(cfg: &Config) -> Result<runtime::ensemble::EnsembleConfig, String> {
+    use std::net::ToSocketAddrs;
+    let my_id = cfg
+        .my_id
+        .ok_or("server.N lines need dataDir/myid to say which server this is")?;
+    if cfg.my_server().is_none() {
+        return Err(format!(
+            "myid is {my_id} but there is no server.{my_id} line"
+        ));
+    }
+    let mut quorum = Vec::new();
+    let (mut voters, mut observers) = (Vec::new(), Vec::new());
+    for s in &cfg.servers {
+        let addr = (s.host.as_str(), s.quorum_port)
+            .to_socket_addrs()
+            .map_err(|e| format!("server.{}: {}: {e}", s.id, s.host))?
+            .next()
+            .ok_or_else(|| format!("server.{}: {} has no address", s.id, s.host))?;
+        quorum.push((s.id, addr));
+        if s.observer {
+            observers.push(s.id);
+        } else {
+            voters.push(s.id);
+        }
+    }
+    Ok(runtime::ensemble::EnsembleConfig {
+        my_id,
+        voters,
+        observers,
+        quorum,
+        init_limit: cfg.init_limit,
+        sync_limit: cfg.sync_limit,
+        tick_time_ms: cfg.tick_time_ms,
+    })
+}
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -139,16 +176,23 @@ fn main() {
         }
         cfg.shards = Some(s);
     }
-    if !cfg.is_standalone() {
-        tracing::warn!(
-            "server.N lines found: ensembles are not served yet; running standalone on this node"
-        );
-    }
+    let ensemble = if cfg.is_standalone() {
+        None
+    } else {
+        match ensemble_config(&cfg) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                eprintln!("corral: {e}");
+                std::process::exit(2);
+            }
+        }
+    };
+    let server_id = ensemble.as_ref().map_or(1, |e| e.my_id);
     let rt = RuntimeConfig {
         listen: cfg.client_addr(),
         shards: cfg.shards.unwrap_or(1),
         core: CoreConfig {
-            server_id: 1,
+            server_id: server_id as u8,
             tick_ms: cfg.tick_time_ms,
             min_session_timeout_ms: cfg.min_session_timeout(),
             max_session_timeout_ms: cfg.max_session_timeout(),
@@ -157,7 +201,7 @@ fn main() {
             container_check_ms: 60_000,
             max_client_cnxns: cfg.max_client_cnxns,
             max_cnxns: cfg.max_cnxns,
-            observer: false,
+            observer: cfg.is_observer() && ensemble.is_some(),
         },
         max_frame: cfg.jute_max_buffer,
         sessionless_timeout_ms: cfg.sessionless_timeout_ms as u64,
@@ -182,9 +226,10 @@ fn main() {
             max_client_cnxns: cfg.max_client_cnxns,
             min_session_timeout_ms: cfg.min_session_timeout(),
             max_session_timeout_ms: cfg.max_session_timeout(),
-            server_id: 0,
+            server_id: ensemble.as_ref().map_or(0, |e| e.my_id),
             quorum: None,
         },
+        ensemble,
     };
     tracing::info!(
         "corral {} serving on {} with {} shard(s)",

@@ -6,6 +6,7 @@
 //! get replies and notifications back on one ordered channel each.
 
 mod conn;
+pub mod ensemble;
 pub mod env;
 mod metrics;
 pub mod peers;
@@ -41,6 +42,8 @@ pub struct RuntimeConfig {
     /// Durable storage; None keeps everything in memory (a proposal is
     /// committed at once).
     pub storage: Option<storage::StorageConfig>,
+    /// Membership of an ensemble; None runs standalone.
+    pub ensemble: Option<ensemble::EnsembleConfig>,
 }
 
 /// Messages from a connection shard to the core shard.
@@ -91,6 +94,8 @@ pub(crate) struct CoreHandle {
     pub extras: AdminExtras,
     /// The txn log and snapshots (None: in memory only).
     pub log: Option<LogSide>,
+    /// Ensemble mode: the ZAB side (set once at startup).
+    pub ens: std::cell::OnceCell<Rc<ensemble::Ens>>,
 }
 
 /// The core shard's side of durable storage.
@@ -108,8 +113,12 @@ impl CoreHandle {
     /// Hands new proposals to the log (or commits them at once without
     /// one), then routes every pending output to its connection.
     pub fn flush(&self) {
+        if let Some(e) = self.ens.get() {
+            e.pump(self);
+        }
         let mut core = self.core.borrow_mut();
         match &self.log {
+            _ if self.ens.get().is_some() => {}
             Some(log) => {
                 let mut batch = Vec::new();
                 core.take_proposals(|t| batch.push(t.clone()));
@@ -174,6 +183,9 @@ pub(crate) enum CoreLink {
 
 /// Runs the server until the process is killed.
 pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
+    if let Some(ens) = cfg.ensemble.clone() {
+        return ensemble::run(cfg, ens);
+    }
     let shards = cfg.shards.max(1);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let clock = Clock {
@@ -353,6 +365,7 @@ async fn core_shard(
         },
         cfg: cfg.clone(),
         log: log_side,
+        ens: std::cell::OnceCell::new(),
     });
     if let Some(rx) = durable_rx {
         let h = handle.clone();

@@ -144,8 +144,8 @@ impl Core {
         }
     }
 
-    /// Learner: the sessions with client activity since the last call (the
-    /// leader learns of them through pings and keeps them alive).
+    /// The sessions with client activity since the last call: ZAB keeps
+    /// them alive (a learner relays them to the leader in its pings).
     pub fn take_touched(&mut self, mut f: impl FnMut(SessionId)) {
         for s in self.ensemble.touched.drain() {
             f(s);
@@ -153,7 +153,7 @@ impl Core {
     }
 
     pub(super) fn note_touch(&mut self, session: SessionId) {
-        if self.mode == Mode::Learner {
+        if matches!(self.mode, Mode::Learner | Mode::Leader) {
             self.ensemble.touched.insert(session);
         }
     }
@@ -405,6 +405,83 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// A txn ZAB committed, in zxid order: the leader's own proposal is
+    /// committed from its pipeline (answering its client); anything else
+    /// (a learner's commit, or a txn recovered from the log before this
+    /// leader's epoch) is applied as the leader sent it.
+    pub fn commit_txn(&mut self, txn: &Txn, now: Now) {
+        let z = txn.header.zxid;
+        if z <= self.tree.last_zxid {
+            return;
+        }
+        let ours = self
+            .pipeline
+            .queue
+            .front()
+            .is_some_and(|p| p.txn.header.zxid == z)
+            && self.pipeline.queue.len() > self.pipeline.fresh;
+        if ours {
+            self.commit_through(z, now);
+        } else {
+            self.apply_committed(txn.clone(), now);
+        }
+    }
+
+    /// Leader: a txn ZAB proposed by itself (a session it expired) with a
+    /// zxid after our last proposal: it joins the pipeline so that our
+    /// zxids stay in step and its effects are visible to prep.
+    pub fn adopt_proposal(&mut self, txn: &Txn) {
+        if txn.header.zxid <= self.pipeline.last_proposed {
+            return;
+        }
+        let sid = txn.header.session;
+        let mut reply = Reply::Nobody;
+        if let TxnOp::CloseSession = txn.op {
+            let conn = self.sessions.get(sid).and_then(|s| s.conn);
+            reply = Reply::Expire { conn };
+            let z = txn.header.zxid;
+            let mut paths: Vec<Box<str>> = self.tree.ephemerals_of(sid).map(Box::from).collect();
+            paths.extend(self.outstanding.pending_ephemerals(sid));
+            paths.sort_unstable();
+            paths.dedup();
+            for p in &paths {
+                self.outstanding.delete(&self.tree, p, z);
+            }
+            self.sessions.remove(sid);
+        }
+        self.pipeline.last_proposed = txn.header.zxid;
+        // Already taken (ZAB has it): insert before the fresh tail.
+        let at = self.pipeline.queue.len() - self.pipeline.fresh;
+        self.pipeline.queue.insert(
+            at,
+            super::pipeline::InFlight {
+                txn: txn.clone(),
+                reply,
+            },
+        );
+    }
+
+    /// Replaces the whole state (a snapshot from the leader was installed).
+    /// Only while not serving: there are no client connections to keep.
+    pub fn replace_state(
+        &mut self,
+        tree: crate::tree::DataTree,
+        sessions: &[(SessionId, i32)],
+        now: Now,
+    ) {
+        self.tree = tree;
+        self.sessions =
+            crate::session::SessionTable::new(self.cfg.tick_ms, self.cfg.server_id, now.wall_ms);
+        for &(id, t) in sessions {
+            self.sessions.add(id, t.max(0) as u32, now.mono_ms);
+        }
+        self.pipeline.queue.clear();
+        self.pipeline.fresh = 0;
+        self.pipeline.last_proposed = self.tree.last_zxid;
+        self.outstanding.clear();
+        self.ensemble.provisional.clear();
     }
 
     /// Learner: a client's sync is complete (the leader's state as of the

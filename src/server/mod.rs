@@ -298,7 +298,14 @@ impl Core {
             // The leader expires sessions and reaps for everyone.
             return;
         }
-        for s in self.sessions.expired(now.mono_ms) {
+        // In an ensemble the leader's ZAB replica tracks session activity
+        // (its clients' and the learners') and proposes the expiries.
+        let expired = if self.mode == Mode::Standalone {
+            self.sessions.expired(now.mono_ms)
+        } else {
+            Vec::new()
+        };
+        for s in expired {
             let conn = self.sessions.get(s).and_then(|x| x.conn);
             self.close_session(s, 0, now, Reply::Expire { conn });
         }

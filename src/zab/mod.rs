@@ -400,6 +400,9 @@ pub struct Replica {
     /// The leader whose LEADERINFO set our acceptedEpoch (persisted with
     /// it): an equal epoch is accepted again only from that leader.
     accepted_from: ServerId,
+    /// FOLLOWERINFOs that arrived while we were still LOOKING (a learner
+    /// decided before we did): taken up if we lead, refused otherwise.
+    early_infos: BTreeMap<ServerId, (u32, Zxid, bool)>,
 }
 
 type Out = Vec<Output>;
@@ -458,6 +461,7 @@ impl Replica {
             stats: Stats::default(),
             need_sync: false,
             accepted_from: boot.accepted_from,
+            early_infos: BTreeMap::new(),
             cfg,
         };
         r.go_looking(out);
@@ -704,6 +708,7 @@ impl Replica {
 
     /// Leaves whatever role we had and starts a new election round.
     fn go_looking(&mut self, out: &mut Out) {
+        self.early_infos.clear();
         match std::mem::replace(&mut self.state, State::Looking(Looking::default())) {
             State::Following(f) => {
                 out.push(Output::Disconnect { peer: f.leader });
@@ -840,9 +845,22 @@ impl Replica {
         let since = *lk.quorum_since.get_or_insert(now);
         if now >= since + self.cfg.finalize_ticks {
             self.stats.elections += 1;
+            let early = std::mem::take(&mut self.early_infos);
             if vote.leader == self.cfg.id {
                 self.lead(out);
+                for (from, (accepted_epoch, last_zxid, is_observer)) in early {
+                    let info = PeerMsg::FollowerInfo {
+                        server_id: from,
+                        accepted_epoch,
+                        last_zxid,
+                        is_observer,
+                    };
+                    self.on_from_learner(from, info, out);
+                }
             } else {
+                for from in early.into_keys() {
+                    out.push(Output::Disconnect { peer: from });
+                }
                 self.follow(vote.leader, out);
             }
         }
@@ -1776,6 +1794,22 @@ impl Replica {
         match &self.state {
             State::Leading(_) => self.on_from_learner(from, msg, out),
             State::Following(f) if f.leader == from => self.on_from_leader(msg, out),
+            State::Looking(_) => {
+                if let PeerMsg::FollowerInfo {
+                    server_id,
+                    accepted_epoch,
+                    last_zxid,
+                    is_observer,
+                } = msg
+                {
+                    if server_id == from {
+                        self.early_infos
+                            .insert(from, (accepted_epoch, last_zxid, is_observer));
+                        return;
+                    }
+                }
+                self.stats.unexpected += 1;
+            }
             _ => {
                 // A session frame from someone we have no session with.
                 self.stats.unexpected += 1;

@@ -1,0 +1,781 @@
+//! Ensemble mode: the glommio driver of a ZAB [`Replica`] next to the
+//! [`Core`], on the core shard.
+//!
+//! * One [`PeerNet`] on this server's quorum port carries every ZAB frame
+//!   (election included): one FIFO link per pair of servers, which is what
+//!   the replica (and the simulator that checks it) assume. The election
+//!   port of `server.N` lines is accepted in the config and left unused.
+//! * Inputs: peer frames (decoded with [`crate::peer`]; a bad one resets that
+//!   link), link losses, a tick every [`TICK_MS`], the log thread's "durable
+//!   through", and after every client batch the core's proposals (leader),
+//!   forwards and syncs (learner) and session touches.
+//! * Outputs are performed in order: frames to the links; appends and
+//!   syncs, truncations and resets to this mode's log thread (one FIFO, so
+//!   a durability report always follows everything queued before it);
+//!   epochs to `dataDir/version-2/zabEpochs` (temp file, fsync, rename,
+//!   directory fsync) before the next output; snapshots sent and installed;
+//!   commits applied by the core; role changes given to the core (a change
+//!   closes client connections, as ZooKeeper does).
+//! * Startup: the newest valid snapshot, the log replayed only through the
+//!   snapshot's end zxid (its fuzzy part); everything logged after it goes
+//!   to the replica as its uncommitted history, applied once ZAB commits it.
+//!   So the tree only ever holds committed txns and a truncation (TRUNC)
+//!   only rewrites the log.
+
+use super::peers::{self, PeerEvent, PeerNet, PeerNetConfig, ServerId};
+use super::storage::{fatal, StorageConfig, StorageStats, MAX_BATCH};
+use super::{conn, Clock, CoreHandle, CoreLink, RuntimeConfig};
+use crate::peer::{self, PeerMsg};
+use crate::server::{Core, Forward, Mode};
+use crate::storage::log::{recover_after, LogConfig, TxnLog};
+use crate::storage::mmap::{sync_dir, MmapDir};
+use crate::storage::snapshot::{snapshot_name, SNAP_PREFIX};
+use crate::storage::state;
+use crate::tree::txn::Txn;
+use crate::types::{Now, SessionId, Zxid};
+use crate::zab::{self, Boot, Input, Output, Replica, Role};
+use glommio::channels::local_channel::{self, LocalSender};
+use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
+use glommio::{LocalExecutorBuilder, Placement};
+use std::cell::{Cell, RefCell};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The replica's tick. ZooKeeper's `initLimit`/`syncLimit` (in `tickTime`
+/// units) are converted to this finer tick, so elections and failure
+/// detection react in tens of milliseconds.
+pub const TICK_MS: u64 = 50;
+
+/// Largest peer frame (a snapshot travels in one SNAP frame).
+const MAX_PEER_BODY: u32 = 1 << 30;
+
+/// This server's place in the ensemble (from the `server.N` lines and myid).
+#[derive(Clone, Debug)]
+pub struct EnsembleConfig {
+    pub my_id: ServerId,
+    pub voters: Vec<ServerId>,
+    pub observers: Vec<ServerId>,
+    /// Every server's quorum address (ours included).
+    pub quorum: Vec<(ServerId, SocketAddr)>,
+    /// ZooKeeper's `initLimit` and `syncLimit`, in ticks of `tick_time_ms`.
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    pub tick_time_ms: u32,
+}
+
+/// Work for this mode's log thread, in order.
+enum LogCmd {
+    /// Append, then fdatasync and report the durable zxid.
+    Append(Vec<Arc<Txn>>),
+    /// Keep only the txns through this zxid, durably, then report.
+    TruncateAfter(Zxid),
+    /// Start an empty log after a snapshot installed at this zxid.
+    Reset,
+}
+
+const EPOCHS_FILE: &str = "zabEpochs";
+
+/// (accepted, current, accepted_from) from `dir`, zeros if absent.
+fn read_epochs(dir: &Path) -> Result<(u32, u32, ServerId), String> {
+    let p = dir.join(EPOCHS_FILE);
+    let text = match std::fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0, 0)),
+        Err(e) => return Err(format!("{}: {e}", p.display())),
+    };
+    let v: Vec<u64> = text
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    match v[..] {
+        [a, c, f] if a <= u32::MAX as u64 && c <= a => Ok((a as u32, c as u32, f)),
+        _ => Err(format!(
+            "{}: expected \"accepted current from\", got {text:?}",
+            p.display()
+        )),
+    }
+}
+
+/// Replaces the epochs file atomically and durably.
+fn write_epochs(dir: &Path, accepted: u32, current: u32, from: ServerId) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{EPOCHS_FILE}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        writeln!(f, "{accepted} {current} {from}")?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(EPOCHS_FILE))?;
+    sync_dir(dir)
+}
+
+/// What startup found.
+struct Started {
+    tree: crate::tree::DataTree,
+    sessions: Vec<(SessionId, i32)>,
+    base: Zxid,
+    tail: Vec<Txn>,
+    log: TxnLog<MmapDir>,
+}
+
+fn names_in(p: &Path) -> Result<Vec<String>, String> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(p).map_err(|e| format!("{}: {e}", p.display()))? {
+        let e = e.map_err(|e| format!("{}: {e}", p.display()))?;
+        if let Ok(n) = e.file_name().into_string() {
+            v.push(n);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn log_cfg(sc: &StorageConfig) -> LogConfig {
+    LogConfig {
+        segment_size: sc.segment_size,
+        ..LogConfig::default()
+    }
+}
+
+/// Loads the newest valid snapshot and the log; replays only the
+/// snapshot's fuzzy range and returns the rest as the replica's history.
+fn start_storage(sc: &StorageConfig) -> Result<Started, String> {
+    let snap_path = sc.snap_path();
+    let log_path = sc.log_path();
+    for p in [&snap_path, &log_path] {
+        std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    let mut snap = None;
+    let names: Vec<String> = names_in(&snap_path)?
+        .into_iter()
+        .filter(|n| n.starts_with(SNAP_PREFIX) && !n.ends_with(".tmp"))
+        .collect();
+    for (_, name) in state::snapshots_newest_first(&names) {
+        let path = snap_path.join(&name);
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        match state::build_snapshot(&path.display().to_string(), &bytes) {
+            Ok(s) => {
+                snap = Some(s);
+                break;
+            }
+            Err(e) => tracing::error!(
+                "snapshot {} invalid at offset {}: {}",
+                path.display(),
+                e.offset,
+                e.what
+            ),
+        }
+    }
+    let mut dir = MmapDir::new(&log_path);
+    let skip = snap.as_ref().map_or(0, |s| s.zxid);
+    let end = snap.as_ref().map_or(0, |s| s.end_zxid);
+    let mut rec = recover_after(&mut dir, skip).map_err(|e| {
+        format!(
+            "txn log corrupt: {}: offset {}: {}",
+            log_path.join(&e.file).display(),
+            e.offset,
+            e.what
+        )
+    })?;
+    let rec_end = rec.clone_without_txns();
+    let all = std::mem::take(&mut rec.txns);
+    let (head, tail): (Vec<Txn>, Vec<Txn>) = all.into_iter().partition(|t| t.header.zxid <= end);
+    rec.txns = head;
+    let loaded = state::load_built(snap, rec, None).map_err(|e| e.to_string())?;
+    if let Some(first) = tail.first() {
+        if !crate::storage::log::is_successor(loaded.last_zxid, first.header.zxid) {
+            return Err(format!(
+                "{}: the log continues at {:#x} after state {:#x}: txns missing",
+                log_path.display(),
+                first.header.zxid,
+                loaded.last_zxid
+            ));
+        }
+    }
+    let dir = MmapDir::new(&log_path).with_sync(sc.force_sync);
+    let log = TxnLog::open(dir, log_cfg(sc), &rec_end)
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    Ok(Started {
+        base: loaded.last_zxid,
+        tree: loaded.tree,
+        sessions: loaded.sessions,
+        tail,
+        log,
+    })
+}
+
+/// Rewrites the log keeping the txns through `keep_through` (all of them
+/// when None, i.e. an empty log after a snapshot install): a fresh
+/// directory is written and synced, then swapped in by rename.
+fn rewrite_log(
+    log: TxnLog<MmapDir>,
+    sc: &StorageConfig,
+    keep_through: Option<Zxid>,
+) -> Result<TxnLog<MmapDir>, String> {
+    let e = |x: &dyn std::fmt::Display| x.to_string();
+    log.close().map_err(|x| e(&x))?;
+    let path = sc.log_path();
+    let kept: Vec<Txn> = match keep_through {
+        Some(z) => {
+            let mut dir = MmapDir::new(&path);
+            let rec = recover_after(&mut dir, 0).map_err(|x| e(&x.what))?;
+            rec.txns
+                .into_iter()
+                .filter(|t| t.header.zxid <= z)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let fresh = path.with_extension("new");
+    let _ = std::fs::remove_dir_all(&fresh);
+    std::fs::create_dir_all(&fresh).map_err(|x| e(&x))?;
+    let mut nl = TxnLog::create(MmapDir::new(&fresh).with_sync(sc.force_sync), log_cfg(sc))
+        .map_err(|x| e(&x))?;
+    for t in &kept {
+        nl.append(t).map_err(|x| e(&x))?;
+    }
+    nl.close().map_err(|x| e(&x))?;
+    sync_dir(&fresh).map_err(|x| e(&x))?;
+    let old = path.with_extension("old");
+    let _ = std::fs::remove_dir_all(&old);
+    std::fs::rename(&path, &old).map_err(|x| e(&x))?;
+    std::fs::rename(&fresh, &path).map_err(|x| e(&x))?;
+    if let Some(parent) = path.parent() {
+        sync_dir(parent).map_err(|x| e(&x))?;
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    let mut dir = MmapDir::new(&path);
+    let rec = recover_after(&mut dir, 0).map_err(|x| e(&x.what))?;
+    let dir = MmapDir::new(&path).with_sync(sc.force_sync);
+    TxnLog::open(dir, log_cfg(sc), &rec.clone_without_txns()).map_err(|x| e(&x))
+}
+
+struct LogThread {
+    to_log: SharedSender<LogCmd>,
+    durable: SharedReceiver<Zxid>,
+}
+
+fn spawn_log_thread(
+    mut log: TxnLog<MmapDir>,
+    sc: StorageConfig,
+    stats: Arc<StorageStats>,
+) -> std::io::Result<LogThread> {
+    let (to_log, from_core) = shared_channel::new_bounded::<LogCmd>(1024);
+    let (to_core, durable) = shared_channel::new_bounded::<Zxid>(1024);
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .name("corral-log")
+        .spawn(move || async move {
+            let rx = from_core.connect().await;
+            let tx = to_core.connect().await;
+            let mut held: Option<LogCmd> = None;
+            loop {
+                let cmd = match held.take() {
+                    Some(c) => c,
+                    None => match rx.recv().await {
+                        Some(c) => c,
+                        None => break,
+                    },
+                };
+                match cmd {
+                    LogCmd::Append(first) => {
+                        let append = |batch: Vec<Arc<Txn>>, log: &mut TxnLog<MmapDir>| {
+                            for t in &batch {
+                                if let Err(e) = log.append(t) {
+                                    fatal(&format!(
+                                        "txn log append of zxid {:#x}: {e}",
+                                        t.header.zxid
+                                    ));
+                                }
+                            }
+                            batch.len()
+                        };
+                        let mut n = append(first, &mut log);
+                        while n < MAX_BATCH {
+                            match futures_lite::future::poll_once(rx.recv()).await {
+                                Some(Some(LogCmd::Append(b))) => n += append(b, &mut log),
+                                Some(Some(other)) => {
+                                    held = Some(other);
+                                    break;
+                                }
+                                _ => break,
+                            }
+                        }
+                        let t0 = Instant::now();
+                        let z = log
+                            .sync()
+                            .unwrap_or_else(|e| fatal(&format!("txn log fdatasync: {e}")));
+                        stats
+                            .sync_micros
+                            .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
+                        stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+                        stats.records.fetch_add(n as u64, Ordering::Relaxed);
+                        stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
+                        if tx.send(z).await.is_err() {
+                            break;
+                        }
+                    }
+                    LogCmd::TruncateAfter(z) => {
+                        tracing::info!("txn log: truncating after {z:#x}");
+                        log = rewrite_log(log, &sc, Some(z))
+                            .unwrap_or_else(|e| fatal(&format!("txn log truncation: {e}")));
+                        if tx.send(log.last_zxid().unwrap_or(0)).await.is_err() {
+                            break;
+                        }
+                    }
+                    LogCmd::Reset => {
+                        log = rewrite_log(log, &sc, None)
+                            .unwrap_or_else(|e| fatal(&format!("txn log reset: {e}")));
+                    }
+                }
+            }
+            if let Err(e) = log.close() {
+                tracing::warn!("txn log close: {e}");
+            }
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(LogThread { to_log, durable })
+}
+
+/// The ensemble side of the core shard.
+pub(crate) struct Ens {
+    replica: RefCell<Replica>,
+    net: PeerNet,
+    to_log: LocalSender<LogCmd>,
+    appends: RefCell<Vec<Arc<Txn>>>,
+    storage: StorageConfig,
+    epoch: Cell<u32>,
+    role: Cell<Option<(Role, bool)>>,
+    election_started: Cell<Option<Instant>>,
+}
+
+impl Ens {
+    fn now(h: &CoreHandle) -> Now {
+        h.clock.now()
+    }
+
+    /// Feeds what the core produced since the last call to the replica.
+    pub fn pump(&self, h: &CoreHandle) {
+        loop {
+            let mut inputs: Vec<Owned> = Vec::new();
+            {
+                let mut core = h.core.borrow_mut();
+                core.take_proposals(|t| inputs.push(Owned::Propose(t.clone())));
+                core.take_forwards(|f| inputs.push(Owned::Forward(f)));
+                core.take_touched(|s| inputs.push(Owned::Touch(s)));
+            }
+            if inputs.is_empty() {
+                return;
+            }
+            for i in inputs {
+                match i {
+                    Owned::Propose(t) => self.step(h, Input::Propose(t)),
+                    Owned::Forward(Forward::Write {
+                        session,
+                        cxid,
+                        opcode,
+                        body,
+                    }) => self.step(
+                        h,
+                        Input::Forward {
+                            session,
+                            cxid,
+                            opcode,
+                            body: &body,
+                        },
+                    ),
+                    Owned::Forward(Forward::Sync { session, cxid }) => {
+                        self.step(h, Input::Sync { session, cxid })
+                    }
+                    Owned::Touch(session) => self.step(h, Input::Touch { session }),
+                }
+            }
+        }
+    }
+
+    fn step(&self, h: &CoreHandle, input: Input<'_>) {
+        let mut outs = Vec::new();
+        self.replica.borrow_mut().step(input, &mut outs);
+        for o in outs {
+            self.perform(h, o);
+        }
+    }
+
+    fn flush_appends(&self) {
+        let batch = std::mem::take(&mut *self.appends.borrow_mut());
+        if self.to_log.try_send(LogCmd::Append(batch)).is_err() {
+            fatal("the log thread is gone");
+        }
+    }
+
+    fn perform(&self, h: &CoreHandle, o: Output) {
+        let now = Self::now(h);
+        match o {
+            Output::Send { to, frame } => {
+                self.net.send(to, frame.to_vec());
+            }
+            Output::SendSnapshot { to, zxid } => {
+                let data = {
+                    let core = h.core.borrow();
+                    if core.tree.last_zxid != zxid {
+                        tracing::error!(
+                            "snapshot for {to} asked at {zxid:#x} but the tree is at {:#x}",
+                            core.tree.last_zxid
+                        );
+                    }
+                    full_snapshot(&core)
+                };
+                let mut f = Vec::with_capacity(data.len() + 32);
+                peer::encode(&PeerMsg::Snap { zxid, data: &data }, &mut f);
+                tracing::info!(
+                    "sending a snapshot at {zxid:#x} ({} bytes) to server {to}",
+                    data.len()
+                );
+                self.net.send(to, f);
+            }
+            Output::Disconnect { peer } => self.net.reset(peer),
+            Output::PersistEpochs {
+                accepted,
+                current,
+                accepted_from,
+            } => {
+                if let Err(e) =
+                    write_epochs(&self.storage.snap_path(), accepted, current, accepted_from)
+                {
+                    fatal(&format!("writing the epochs: {e}"));
+                }
+            }
+            Output::Append(t) => {
+                if h.core.borrow().mode() == Mode::Leader {
+                    h.core.borrow_mut().adopt_proposal(&t);
+                }
+                self.appends.borrow_mut().push(t);
+            }
+            Output::Sync => self.flush_appends(),
+            Output::Truncate { after } => {
+                if !self.appends.borrow().is_empty() {
+                    self.flush_appends();
+                }
+                if self.to_log.try_send(LogCmd::TruncateAfter(after)).is_err() {
+                    fatal("the log thread is gone");
+                }
+            }
+            Output::InstallSnapshot { zxid, data } => {
+                let built = match state::build_snapshot("the leader's snapshot", &data) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::error!(
+                            "the leader's snapshot is invalid at offset {}: {}",
+                            e.offset,
+                            e.what
+                        );
+                        self.net.reset(self.replica.borrow().leader().unwrap_or(0));
+                        return;
+                    }
+                };
+                let dir = self.storage.snap_path();
+                let tmp = dir.join(format!("{}.tmp", snapshot_name(zxid)));
+                let r = (|| -> std::io::Result<()> {
+                    let mut f = std::fs::File::create(&tmp)?;
+                    f.write_all(&data)?;
+                    f.sync_all()?;
+                    std::fs::rename(&tmp, dir.join(snapshot_name(zxid)))?;
+                    sync_dir(&dir)
+                })();
+                if let Err(e) = r {
+                    fatal(&format!("writing the leader's snapshot: {e}"));
+                }
+                if !self.appends.borrow().is_empty() {
+                    self.flush_appends();
+                }
+                if self.to_log.try_send(LogCmd::Reset).is_err() {
+                    fatal("the log thread is gone");
+                }
+                let sessions = built.sessions.clone();
+                h.core
+                    .borrow_mut()
+                    .replace_state(built.tree, &built.sessions, now);
+                tracing::info!("installed the leader's snapshot at {zxid:#x}");
+                self.step(h, Input::SessionsRestored { sessions });
+            }
+            Output::Commit(t) => h.core.borrow_mut().commit_txn(&t, now),
+            Output::Request {
+                session,
+                cxid,
+                opcode,
+                body,
+                ..
+            } => h
+                .core
+                .borrow_mut()
+                .remote_request(session, cxid, opcode, &body, now),
+            Output::Rejected { session, .. } => {
+                let mut core = h.core.borrow_mut();
+                if core.mode() == Mode::Leader {
+                    // A proposal of ours was refused: our zxids no longer
+                    // match the replica's; start the pipeline over.
+                    tracing::warn!("the replica refused a proposal; resetting client connections");
+                    let e = self.epoch.get();
+                    core.set_mode(Mode::NotServing, e, now);
+                    core.set_mode(Mode::Leader, e, now);
+                } else {
+                    core.forward_rejected(session);
+                }
+            }
+            Output::SyncDone {
+                session,
+                cxid,
+                zxid,
+            } => h.core.borrow_mut().sync_done(session, cxid, zxid, now),
+            Output::RoleChanged {
+                role,
+                epoch,
+                leader,
+                serving,
+            } => {
+                let mode = match (role, serving) {
+                    (Role::Leading, true) => Mode::Leader,
+                    (Role::Following | Role::Observing, true) => Mode::Learner,
+                    _ => Mode::NotServing,
+                };
+                if role == Role::Looking && self.election_started.get().is_none() {
+                    self.election_started.set(Some(Instant::now()));
+                }
+                if serving {
+                    if let Some(t0) = self.election_started.take() {
+                        tracing::info!("serving after {:?} of election and sync", t0.elapsed());
+                    }
+                }
+                tracing::info!(
+                    "role {role:?}, epoch {epoch}, leader {leader:?}, serving {serving}"
+                );
+                self.epoch.set(epoch);
+                self.role.set(Some((role, serving)));
+                h.core.borrow_mut().set_mode(mode, epoch, now);
+            }
+            Output::Established { epoch } => {
+                tracing::info!("established as leader of epoch {epoch}")
+            }
+        }
+    }
+
+    fn on_peer_event(&self, h: &CoreHandle, ev: PeerEvent) {
+        match ev {
+            PeerEvent::Up { .. } => {}
+            PeerEvent::Down { peer, .. } => self.step(h, Input::PeerDisconnected(peer)),
+            PeerEvent::Frame { peer, frame } => match peer::decode_frame_max(&frame, MAX_PEER_BODY)
+            {
+                Ok(Some((msg, n))) if n == frame.len() => {
+                    self.step(h, Input::Peer { from: peer, msg })
+                }
+                other => {
+                    tracing::warn!("bad frame from server {peer}: {other:?}; resetting the link");
+                    self.net.reset(peer);
+                }
+            },
+        }
+    }
+}
+
+/// Inputs produced by the core, owned until they are stepped.
+enum Owned {
+    Propose(Txn),
+    Forward(Forward),
+    Touch(SessionId),
+}
+
+/// The whole tree as one snapshot (the SNAP payload): same format as the
+/// snapshot files.
+fn full_snapshot(core: &Core) -> Vec<u8> {
+    let (z, header, mut enc) = super::storage::snapshot_begin(&core.tree, &core.session_list());
+    let mut out = header;
+    let mut walk = crate::tree::restore::Walk::new();
+    while !walk.is_done() {
+        core.tree
+            .walk_step(&mut walk, usize::MAX, |p, n| enc.node(p, n));
+        while let Some(b) = enc.take_block() {
+            out.extend_from_slice(&b);
+        }
+    }
+    out.extend_from_slice(&enc.finish(z));
+    out
+}
+
+/// Runs this server as a member of an ensemble.
+pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
+    let sc = cfg
+        .storage
+        .clone()
+        .ok_or_else(|| std::io::Error::other("an ensemble needs a dataDir"))?;
+    let t0 = Instant::now();
+    let started = start_storage(&sc).map_err(std::io::Error::other)?;
+    let (accepted, current, from) = read_epochs(&sc.snap_path()).map_err(std::io::Error::other)?;
+    tracing::info!(
+        "server {} recovered {} znodes at {:#x} and {} logged txns after it (epochs {accepted}/{current}) in {:?}",
+        ens.my_id,
+        started.tree.node_count(),
+        started.base,
+        started.tail.len(),
+        t0.elapsed()
+    );
+    let my_quorum = ens
+        .quorum
+        .iter()
+        .find(|(id, _)| *id == ens.my_id)
+        .map(|(_, a)| *a)
+        .ok_or_else(|| std::io::Error::other(format!("no server.{} line", ens.my_id)))?;
+    let listener = std::net::TcpListener::bind(cfg.listen)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", cfg.listen)))?;
+    let peer_incoming = peers::listen(my_quorum, "corral-peer-acceptor")?;
+    let stats = Arc::new(StorageStats::default());
+    let log = spawn_log_thread(started.log, sc.clone(), stats)?;
+    let (accept_tx, accept_rx) = shared_channel::new_bounded(64);
+    let clock = Clock {
+        start: Instant::now(),
+    };
+    let h = LocalExecutorBuilder::new(Placement::Fixed(0))
+        .name("corral-shard-0")
+        .spawn(move || async move {
+            let now = clock.now();
+            let mut core = Core::restore(
+                cfg.core.clone(),
+                started.tree,
+                started.sessions.clone(),
+                now,
+            );
+            core.set_mode(Mode::NotServing, 0, now);
+            let local = Rc::new(conn::ConnTable::default());
+            let handle = Rc::new(CoreHandle {
+                core: RefCell::new(core),
+                local: local.clone(),
+                remote: vec![None],
+                clock,
+                extras: crate::server::AdminExtras {
+                    conf: cfg.conf.clone(),
+                    ..Default::default()
+                },
+                cfg: cfg.clone(),
+                log: None,
+                ens: std::cell::OnceCell::new(),
+            });
+            let net = PeerNet::start(
+                PeerNetConfig {
+                    my_id: ens.my_id,
+                    peers: ens
+                        .quorum
+                        .iter()
+                        .copied()
+                        .filter(|(id, _)| *id != ens.my_id)
+                        .collect(),
+                    queue_frames: 65536,
+                    max_body: MAX_PEER_BODY,
+                },
+                peer_incoming,
+            );
+            let to_log_shared = log.to_log.connect().await;
+            let (to_log, from_local) = local_channel::new_unbounded::<LogCmd>();
+            glommio::spawn_local(async move {
+                while let Some(c) = from_local.recv().await {
+                    if to_log_shared.send(c).await.is_err() {
+                        fatal("the log thread is gone");
+                    }
+                }
+            })
+            .detach();
+            let per_tick = |limit: u32| u64::from(limit) * u64::from(ens.tick_time_ms) / TICK_MS;
+            let mut zc = zab::Config::new(ens.my_id, ens.voters.clone(), ens.observers.clone());
+            zc.tick_ms = TICK_MS;
+            zc.init_limit = per_tick(ens.init_limit).max(20);
+            zc.sync_limit = per_tick(ens.sync_limit).max(10);
+            let boot = Boot {
+                accepted_epoch: accepted,
+                accepted_from: from,
+                current_epoch: current,
+                base: started.base,
+                sessions: started.sessions,
+                log: started.tail,
+            };
+            let mut outs = Vec::new();
+            let replica = Replica::new(zc, boot, &mut outs);
+            let e = Rc::new(Ens {
+                replica: RefCell::new(replica),
+                net: net.clone(),
+                to_log,
+                appends: RefCell::new(Vec::new()),
+                storage: sc,
+                epoch: Cell::new(current),
+                role: Cell::new(None),
+                election_started: Cell::new(Some(Instant::now())),
+            });
+            let _ = handle.ens.set(e.clone());
+            for o in outs {
+                e.perform(&handle, o);
+            }
+            handle.flush();
+            // Peer frames.
+            {
+                let (h, e) = (handle.clone(), e.clone());
+                glommio::spawn_local(async move {
+                    loop {
+                        let ev = e.net.next().await;
+                        e.on_peer_event(&h, ev);
+                        while let Some(ev) = e.net.try_next() {
+                            e.on_peer_event(&h, ev);
+                        }
+                        h.flush();
+                    }
+                })
+                .detach();
+            }
+            // Durability reports.
+            {
+                let (h, e) = (handle.clone(), e.clone());
+                let rx = log.durable;
+                glommio::spawn_local(async move {
+                    let rx = rx.connect().await;
+                    while let Some(z) = rx.recv().await {
+                        e.step(&h, Input::Persisted { through: z });
+                        h.flush();
+                    }
+                    fatal("the log thread stopped");
+                })
+                .detach();
+            }
+            // Ticks.
+            {
+                let (h, e) = (handle.clone(), e.clone());
+                glommio::spawn_local(async move {
+                    loop {
+                        glommio::timer::sleep(Duration::from_millis(TICK_MS)).await;
+                        h.flush();
+                        let now = h.clock.now();
+                        e.step(
+                            &h,
+                            Input::Tick {
+                                wall_ms: now.wall_ms,
+                            },
+                        );
+                        h.core.borrow_mut().tick(now);
+                        h.flush();
+                    }
+                })
+                .detach();
+            }
+            conn::accept_loop(0, cfg, CoreLink::Local(handle), local, accept_rx).await
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let acceptor = LocalExecutorBuilder::new(Placement::Unbound)
+        .name("corral-acceptor")
+        .spawn(move || conn::acceptor(listener, vec![accept_tx]))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    h.join()
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    acceptor
+        .join()
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    Ok(())
+}
