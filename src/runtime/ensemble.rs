@@ -209,9 +209,14 @@ fn start_storage(sc: &StorageConfig) -> Result<Started, String> {
     })
 }
 
-/// Rewrites the log keeping the txns through `keep_through` (all of them
-/// when None, i.e. an empty log after a snapshot install): a fresh
-/// directory is written and synced, then swapped in by rename.
+/// Rewrites the log keeping the txns through `keep_through` (none when
+/// None: an empty log after a snapshot install). Only `log.*` segment files
+/// change (the directory may also hold snapshots and the epochs file): the
+/// kept txns are written as fresh segments into a subdirectory and synced,
+/// old segments whose names the new log does not reuse are deleted, the new
+/// ones are renamed over the rest, and the directory is synced. A crash
+/// part way leaves either old segments (the tail not yet cut: the leader
+/// cuts it again) or the new ones, never a gap inside the kept prefix.
 fn rewrite_log(
     log: TxnLog<MmapDir>,
     sc: &StorageConfig,
@@ -231,7 +236,7 @@ fn rewrite_log(
         }
         None => Vec::new(),
     };
-    let fresh = path.with_extension("new");
+    let fresh = path.join("rewrite.tmp");
     let _ = std::fs::remove_dir_all(&fresh);
     std::fs::create_dir_all(&fresh).map_err(|x| e(&x))?;
     let mut nl = TxnLog::create(MmapDir::new(&fresh).with_sync(sc.force_sync), log_cfg(sc))
@@ -241,14 +246,18 @@ fn rewrite_log(
     }
     nl.close().map_err(|x| e(&x))?;
     sync_dir(&fresh).map_err(|x| e(&x))?;
-    let old = path.with_extension("old");
-    let _ = std::fs::remove_dir_all(&old);
-    std::fs::rename(&path, &old).map_err(|x| e(&x))?;
-    std::fs::rename(&fresh, &path).map_err(|x| e(&x))?;
-    if let Some(parent) = path.parent() {
-        sync_dir(parent).map_err(|x| e(&x))?;
+    let is_seg = |n: &String| crate::storage::log::parse_segment_name(n).is_some();
+    let new_names: Vec<String> = names_in(&fresh)?.into_iter().filter(is_seg).collect();
+    for old in names_in(&path)?.into_iter().filter(is_seg) {
+        if !new_names.contains(&old) {
+            std::fs::remove_file(path.join(&old)).map_err(|x| e(&x))?;
+        }
     }
-    let _ = std::fs::remove_dir_all(&old);
+    for n in &new_names {
+        std::fs::rename(fresh.join(n), path.join(n)).map_err(|x| e(&x))?;
+    }
+    sync_dir(&path).map_err(|x| e(&x))?;
+    let _ = std::fs::remove_dir_all(&fresh);
     let mut dir = MmapDir::new(&path);
     let rec = recover_after(&mut dir, 0).map_err(|x| e(&x.what))?;
     let dir = MmapDir::new(&path).with_sync(sc.force_sync);
@@ -778,4 +787,53 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
         .join()
         .map_err(|e| std::io::Error::other(e.to_string()))??;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::CoreConfig;
+
+    #[test]
+    fn a_full_snapshot_loads_back_into_the_same_tree() {
+        let now = Now {
+            mono_ms: 1,
+            wall_ms: 1_700_000_000_000,
+        };
+        let mut core = Core::new(CoreConfig::default(), now);
+        let mut t = Txn {
+            header: crate::tree::txn::TxnHeader {
+                session: 0x77,
+                cxid: 0,
+                zxid: 1,
+                time: 5,
+            },
+            op: crate::tree::txn::TxnOp::CreateSession { timeout: 9000 },
+        };
+        core.replay(t.clone(), now);
+        for (k, path) in ["/a", "/a/b", "/e"].iter().enumerate() {
+            t.header.zxid = 2 + k as i64;
+            t.op = crate::tree::txn::TxnOp::Create {
+                path: (*path).into(),
+                data: Some(vec![k as u8; 10].into()),
+                acl: crate::tree::acl::open_acl(),
+                owner: if *path == "/e" { 0x77 } else { 0 },
+                parent_cversion: 1,
+            };
+            core.replay(t.clone(), now);
+        }
+        let data = full_snapshot(&core);
+        let built = state::build_snapshot("test", &data).expect("loads");
+        assert_eq!(built.zxid, 4);
+        assert_eq!(built.end_zxid, 4);
+        assert_eq!(built.sessions, vec![(0x77, 9000)]);
+        for p in ["/a", "/a/b", "/e", "/zookeeper"] {
+            let (x, y) = (built.tree.get(p).unwrap(), core.tree.get(p).unwrap());
+            assert_eq!((x.stat(), &x.data), (y.stat(), &y.data), "{p}");
+        }
+        assert_eq!(
+            built.tree.ephemerals_of(0x77).collect::<Vec<_>>(),
+            vec!["/e"]
+        );
+    }
 }

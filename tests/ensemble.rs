@@ -1,0 +1,574 @@
+//! Ensembles of real `corral` processes on loopback, under faults.
+//!
+//! * `three_servers_serve_and_survive_faults`: a 3-server ensemble; client
+//!   threads run compare-and-set (setData with the version they read) on a
+//!   few znodes and sequential creates, against all servers, reconnecting
+//!   with their session to another server when one fails; a nemesis cycles
+//!   through SIGKILL of the leader (restarted after a pause), SIGSTOP/SIGCONT
+//!   of the leader, and a follower restarted with a wiped data directory.
+//!   Every operation is recorded (invoke, complete or unknown, result).
+//!   Checked at the end: the setData history of each znode is linearizable
+//!   (`corral::lincheck`, final reads included, so an acknowledged write
+//!   that was lost fails it), every acknowledged sequential create exists,
+//!   no sequential name was handed out twice, and each session saw reply
+//!   zxids that never went down.
+//!
+//! `ENSEMBLE_CYCLES=N` sets the number of nemesis cycles (default 10).
+
+mod common;
+
+use common::raw::{self, ConnectRequest, ConnectResponse, Dec, Enc};
+use corral::lincheck::{check, Op, Znode, ZnodeIn, ZnodeOut};
+use corral::proto::codes::{err, op};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Node {
+    id: usize,
+    client: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+struct Ensemble {
+    _tmp: tempfile::TempDir,
+    nodes: Vec<Node>,
+}
+
+impl Ensemble {
+    fn start(n: usize) -> Ensemble {
+        let tmp = tempfile::tempdir().unwrap();
+        let ports: Vec<(u16, u16, u16)> = (0..n)
+            .map(|_| (free_port(), free_port(), free_port()))
+            .collect();
+        let mut nodes = Vec::new();
+        for i in 1..=n {
+            let dir = tmp.path().join(format!("zk{i}"));
+            std::fs::create_dir_all(dir.join("data")).unwrap();
+            std::fs::write(dir.join("data").join("myid"), format!("{i}\n")).unwrap();
+            let mut cfg = format!(
+                "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\npreAllocSize=4096\n",
+                dir.join("data").display(),
+                ports[i - 1].0
+            );
+            for (j, p) in ports.iter().enumerate() {
+                cfg.push_str(&format!("server.{}=127.0.0.1:{}:{}\n", j + 1, p.1, p.2));
+            }
+            std::fs::write(dir.join("zoo.cfg"), cfg).unwrap();
+            nodes.push(Node {
+                id: i,
+                client: ports[i - 1].0,
+                dir,
+                child: None,
+            });
+        }
+        let mut e = Ensemble { _tmp: tmp, nodes };
+        for i in 0..n {
+            e.launch(i);
+        }
+        e
+    }
+
+    fn launch(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(n.dir.join("out.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_corral"))
+            .arg("--config")
+            .arg(n.dir.join("zoo.cfg"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        n.child = Some(child);
+    }
+
+    fn addrs(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.client))
+            .collect()
+    }
+
+    fn mode(&self, i: usize) -> Option<String> {
+        let addr: SocketAddr = format!("127.0.0.1:{}", self.nodes[i].client)
+            .parse()
+            .unwrap();
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(300)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        s.write_all(b"srvr").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        out.lines()
+            .find_map(|l| l.strip_prefix("Mode: ").map(str::to_string))
+    }
+
+    /// Waits until exactly one server of `among` says it leads and the others
+    /// of `among` say they follow; returns the leader's index.
+    fn wait_stable(&self, among: &[usize], within: Duration) -> usize {
+        let t0 = Instant::now();
+        loop {
+            let modes: Vec<Option<String>> = among.iter().map(|&i| self.mode(i)).collect();
+            let leaders: Vec<usize> = among
+                .iter()
+                .zip(&modes)
+                .filter(|(_, m)| m.as_deref() == Some("leader"))
+                .map(|(i, _)| *i)
+                .collect();
+            if leaders.len() == 1
+                && modes
+                    .iter()
+                    .all(|m| matches!(m.as_deref(), Some("leader" | "follower")))
+            {
+                return leaders[0];
+            }
+            assert!(
+                t0.elapsed() < within,
+                "no stable leader among {among:?} after {within:?}: {modes:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, i: usize, sig: &str) {
+        let pid = self.nodes[i].child.as_ref().unwrap().id();
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
+        assert!(st.success(), "kill -{sig} {pid}");
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn wipe(&self, i: usize) {
+        let data = self.nodes[i].dir.join("data");
+        for e in std::fs::read_dir(&data).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().is_some_and(|n| n != "myid") {
+                if p.is_dir() {
+                    std::fs::remove_dir_all(&p).unwrap();
+                } else {
+                    std::fs::remove_file(&p).unwrap();
+                }
+            }
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut s = String::new();
+        for n in &self.nodes {
+            let text = std::fs::read_to_string(n.dir.join("out.log")).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            s.push_str(&format!("--- server {} ---\n", n.id));
+            for l in tail.iter().rev() {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        s
+    }
+}
+
+impl Drop for Ensemble {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].child.is_some() {
+                let _ = Command::new("kill")
+                    .arg("-CONT")
+                    .arg(self.nodes[i].child.as_ref().unwrap().id().to_string())
+                    .status();
+            }
+            self.kill(i);
+        }
+    }
+}
+
+/// A blocking client with failover: one session, moved between servers.
+struct Client {
+    addrs: Vec<String>,
+    next: usize,
+    s: Option<TcpStream>,
+    sid: i64,
+    passwd: Vec<u8>,
+    xid: i32,
+    last_zxid: i64,
+    /// Reply zxids went down (a session saw an older state).
+    regressions: Vec<(i64, i64)>,
+}
+
+#[derive(Debug)]
+struct Unknown;
+
+const SESSION_MS: i32 = 20_000;
+const OP_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Client {
+    fn new(addrs: Vec<String>, first: usize) -> Client {
+        Client {
+            addrs,
+            next: first,
+            s: None,
+            sid: 0,
+            passwd: vec![0; 16],
+            xid: 0,
+            last_zxid: 0,
+            regressions: Vec::new(),
+        }
+    }
+
+    /// Connects (reattaching the session) to some server; gives up after
+    /// `within`.
+    fn ensure(&mut self, within: Duration) -> bool {
+        let t0 = Instant::now();
+        while self.s.is_none() {
+            if t0.elapsed() > within {
+                return false;
+            }
+            let addr = self.addrs[self.next % self.addrs.len()].clone();
+            self.next += 1;
+            let Ok(mut s) =
+                TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_millis(500))
+            else {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            s.set_read_timeout(Some(OP_TIMEOUT)).unwrap();
+            s.set_nodelay(true).unwrap();
+            let mut req = if self.sid == 0 {
+                ConnectRequest::new_session(SESSION_MS)
+            } else {
+                ConnectRequest::reattach(self.sid, &self.passwd, SESSION_MS)
+            };
+            req.last_zxid_seen = self.last_zxid;
+            if s.write_all(&raw::frame(&req.body())).is_err() {
+                continue;
+            }
+            let Ok(body) = raw::read_frame(&mut s) else {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            let resp = ConnectResponse::decode(&body);
+            if resp.is_rejection() {
+                panic!("session {:#x} expired during the run", self.sid);
+            }
+            self.sid = resp.session_id;
+            self.passwd = resp.passwd;
+            self.s = Some(s);
+        }
+        true
+    }
+
+    /// One request; `Err(Unknown)` if no answer came (the connection is
+    /// then dropped: the request may or may not take effect).
+    fn call(&mut self, opcode: i32, body: &[u8]) -> Result<raw::Reply, Unknown> {
+        if !self.ensure(Duration::from_secs(10)) {
+            return Err(Unknown);
+        }
+        self.xid += 1;
+        let xid = self.xid;
+        let s = self.s.as_mut().unwrap();
+        let mut f = Enc::new().i32(xid).i32(opcode).done();
+        f.extend_from_slice(body);
+        if s.write_all(&raw::frame(&f)).is_err() {
+            self.s = None;
+            return Err(Unknown);
+        }
+        loop {
+            let Ok(b) = raw::read_frame(self.s.as_mut().unwrap()) else {
+                self.s = None;
+                return Err(Unknown);
+            };
+            let mut d = Dec::new(&b);
+            let (rx, zxid, e) = (d.i32(), d.i64(), d.i32());
+            if rx != xid {
+                continue; // a notification or a ping answer
+            }
+            if e == err::OK || e > -100 {
+                if zxid < self.last_zxid && zxid > 0 {
+                    self.regressions.push((self.last_zxid, zxid));
+                }
+                self.last_zxid = self.last_zxid.max(zxid);
+            }
+            if e == -4 || e == err::SESSION_MOVED {
+                self.s = None;
+                return Err(Unknown);
+            }
+            return Ok(raw::Reply {
+                xid,
+                zxid,
+                err: e,
+                body: b[16..].to_vec(),
+            });
+        }
+    }
+}
+
+fn now_ns(t0: Instant) -> u64 {
+    t0.elapsed().as_nanos() as u64
+}
+
+const KEYS: usize = 3;
+const OPEN: &[(i32, &str, &str)] = &[(31, "world", "anyone")];
+
+#[derive(Default)]
+struct History {
+    writes: BTreeMap<usize, Vec<Op<ZnodeIn, ZnodeOut>>>,
+    seq_acked: Vec<(String, Vec<u8>)>,
+    seq_unknown: Vec<Vec<u8>>,
+    regressions: Vec<(i64, i64)>,
+    ops: u64,
+    unknown: u64,
+}
+
+fn worker(
+    addrs: Vec<String>,
+    me: usize,
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+    hist: Arc<Mutex<History>>,
+) {
+    let mut c = Client::new(addrs, me);
+    let mut n = 0u64;
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (me as u64) << 32;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let r = next();
+        if r % 10 < 7 {
+            let k = (r >> 8) as usize % KEYS;
+            let path = format!("/cas{k}");
+            // Read the current version (anywhere: it may be stale), then CAS.
+            let Ok(rep) = c.call(op::GET_DATA, &raw::path_watch_req(&path, false)) else {
+                continue;
+            };
+            if rep.err != err::OK {
+                continue;
+            }
+            let mut d = rep.dec();
+            let _ = d.buf();
+            let version = d.stat().version;
+            let data = format!("w{me}-{n}").into_bytes();
+            let invoke = now_ns(t0);
+            let res = c.call(
+                op::SET_DATA,
+                &raw::set_data_req(&path, Some(&data), version),
+            );
+            let (complete, output) = match res {
+                Ok(rep) if rep.err == err::OK => {
+                    let mut d = rep.dec();
+                    (
+                        Some(now_ns(t0)),
+                        Some(ZnodeOut::Ok {
+                            version: d.stat().version,
+                        }),
+                    )
+                }
+                Ok(rep) if rep.err == err::BAD_VERSION => {
+                    (Some(now_ns(t0)), Some(ZnodeOut::Rejected))
+                }
+                Ok(rep) => panic!("setData {path}: unexpected error {}", rep.err),
+                Err(Unknown) => (None, None),
+            };
+            let mut h = hist.lock().unwrap();
+            h.ops += 1;
+            h.unknown += u64::from(complete.is_none());
+            h.writes.entry(k).or_default().push(Op {
+                invoke,
+                complete,
+                input: ZnodeIn::Write {
+                    data,
+                    expected: version,
+                },
+                output,
+            });
+        } else {
+            let data = format!("s{me}-{n}").into_bytes();
+            let res = c.call(
+                op::CREATE,
+                &raw::create_req("/seq/n-", Some(&data), OPEN, 2),
+            );
+            let mut h = hist.lock().unwrap();
+            h.ops += 1;
+            match res {
+                Ok(rep) if rep.err == err::OK => {
+                    let name = rep.dec().str();
+                    h.seq_acked.push((name, data));
+                }
+                Ok(rep) => panic!("sequential create: unexpected error {}", rep.err),
+                Err(Unknown) => {
+                    h.unknown += 1;
+                    h.seq_unknown.push(data)
+                }
+            }
+        }
+    }
+    hist.lock().unwrap().regressions.extend(c.regressions);
+}
+
+#[test]
+fn three_servers_serve_and_survive_faults() {
+    let cycles: usize = std::env::var("ENSEMBLE_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let mut e = Ensemble::start(3);
+    e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
+    // Setup through a follower: forwarded writes.
+    let mut setup = Client::new(e.addrs(), 0);
+    for k in 0..KEYS {
+        let rep = setup
+            .call(
+                op::CREATE,
+                &raw::create_req(&format!("/cas{k}"), Some(b"init"), OPEN, 0),
+            )
+            .unwrap();
+        assert_eq!(rep.err, err::OK);
+    }
+    assert_eq!(
+        setup
+            .call(op::CREATE, &raw::create_req("/seq", None, OPEN, 0))
+            .unwrap()
+            .err,
+        err::OK
+    );
+    let t0 = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let hist = Arc::new(Mutex::new(History::default()));
+    let workers: Vec<_> = (0..4)
+        .map(|me| {
+            let (addrs, stop, hist) = (e.addrs(), stop.clone(), hist.clone());
+            std::thread::spawn(move || worker(addrs, me, t0, stop, hist))
+        })
+        .collect();
+    let mut done = Vec::new();
+    for cycle in 0..cycles {
+        std::thread::sleep(Duration::from_millis(700));
+        let leader = e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
+        let kind = ["kill-leader", "pause-leader", "wipe-follower"][cycle % 3];
+        match kind {
+            "kill-leader" => {
+                e.kill(leader);
+                std::thread::sleep(Duration::from_millis(400));
+                e.launch(leader);
+            }
+            "pause-leader" => {
+                e.signal(leader, "STOP");
+                std::thread::sleep(Duration::from_millis(1500));
+                e.signal(leader, "CONT");
+            }
+            _ => {
+                let f = (leader + 1) % 3;
+                e.kill(f);
+                e.wipe(f);
+                e.launch(f);
+            }
+        }
+        done.push(kind);
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
+    let mut h = Arc::try_unwrap(hist).ok().unwrap().into_inner().unwrap();
+    // Final reads after a sync, through each server in turn.
+    let mut fin = Client::new(e.addrs(), 1);
+    for k in 0..KEYS {
+        let path = format!("/cas{k}");
+        assert_eq!(
+            fin.call(op::SYNC, &raw::path_req(&path)).unwrap().err,
+            err::OK
+        );
+        let invoke = now_ns(t0);
+        let rep = fin
+            .call(op::GET_DATA, &raw::path_watch_req(&path, false))
+            .unwrap();
+        let mut d = rep.ok();
+        let data = d.buf().unwrap_or_default();
+        let version = d.stat().version;
+        h.writes.entry(k).or_default().push(Op {
+            invoke,
+            complete: Some(now_ns(t0)),
+            input: ZnodeIn::Read,
+            output: Some(ZnodeOut::Read(Some((data, version)))),
+        });
+    }
+    assert_eq!(
+        fin.call(op::SYNC, &raw::path_req("/seq")).unwrap().err,
+        err::OK
+    );
+    let rep = fin
+        .call(op::GET_CHILDREN, &raw::path_watch_req("/seq", false))
+        .unwrap();
+    let children: BTreeSet<String> = rep.ok().strs().into_iter().collect();
+    let acked = h.seq_acked.len();
+    eprintln!(
+        "ensemble: {cycles} nemesis cycles {done:?}; {} ops ({} with unknown outcome), {} CAS writes, {acked} sequential creates acknowledged, {} znodes under /seq",
+        h.ops,
+        h.unknown,
+        h.writes.values().map(Vec::len).sum::<usize>(),
+        children.len()
+    );
+    assert!(h.ops > 50, "the workload made no progress:\n{}", e.logs());
+    // Linearizable CAS histories (final reads included).
+    for (k, ops) in &h.writes {
+        let init = Some((b"init".to_vec(), 0));
+        assert!(
+            check(&Znode, init, ops),
+            "/cas{k}: history of {} ops is not linearizable:\n{ops:#?}",
+            ops.len()
+        );
+    }
+    // Sequential names: acknowledged ones exist, none handed out twice,
+    // and every child came from a create that was sent.
+    let mut names = BTreeSet::new();
+    for (name, _) in &h.seq_acked {
+        let short = name.trim_start_matches("/seq/").to_string();
+        assert!(
+            names.insert(short.clone()),
+            "sequential name {name} handed out twice"
+        );
+        assert!(children.contains(&short), "acknowledged create {name} lost");
+    }
+    assert!(
+        children.len() <= acked + h.seq_unknown.len(),
+        "more children than creates sent"
+    );
+    assert!(
+        h.regressions.is_empty(),
+        "reply zxids went down within a session: {:?}",
+        h.regressions
+    );
+}
