@@ -126,6 +126,11 @@ fn spawn(exe: &Path, o: &DevOptions, i: usize) -> std::io::Result<Child> {
 
 /// Runs the ensemble until one server exits; returns that server's status.
 pub fn run(exe: &Path, o: &DevOptions) -> std::io::Result<std::process::ExitStatus> {
+    std::fs::create_dir_all(&o.dir)?;
+    let o = &DevOptions {
+        dir: o.dir.canonicalize()?,
+        ..o.clone()
+    };
     write_files(o)?;
     let mut children = Vec::new();
     for i in 1..=o.total() {

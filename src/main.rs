@@ -35,9 +35,29 @@ struct Cli {
     metrics_addr: Option<std::net::SocketAddr>,
 }
 
-/// Offline tools over the data directories (the server is not started).
+/// Offline tools over the data directories (the server is not started),
+/// and a local ensemble for trying corral out.
 #[derive(Subcommand, Debug)]
 enum Tool {
+    /// Start a local ensemble on 127.0.0.1 (one process per server) and
+    /// print its connect string; Ctrl-C stops it.
+    Dev {
+        /// Voting servers.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Observers (non-voting servers) besides them.
+        #[arg(long, default_value_t = 0)]
+        observers: usize,
+        /// Client port of server 1; server i uses this + i - 1.
+        #[arg(long, default_value_t = 2181)]
+        client_port: u16,
+        /// Added to the quorum (2888 + i - 1) and election (3888 + i - 1) ports.
+        #[arg(long, default_value_t = 0)]
+        peer_port_offset: u16,
+        /// Where the servers keep their configs and data (default ./corral-dev).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Txn log segments (`log.<zxid>`).
     Log {
         #[command(subcommand)]
@@ -63,6 +83,34 @@ fn run_tool(tool: Tool) -> ! {
     use corral::storage::tools;
     use std::io::Write;
     let (text, ok) = match tool {
+        Tool::Dev {
+            nodes,
+            observers,
+            client_port,
+            peer_port_offset,
+            dir,
+        } => {
+            if nodes == 0 {
+                eprintln!("corral dev: --nodes must be at least 1");
+                std::process::exit(2);
+            }
+            let opts = corral::dev::DevOptions {
+                nodes,
+                observers,
+                client_base: client_port,
+                peer_port_offset,
+                dir: dir.unwrap_or_else(|| PathBuf::from("corral-dev")),
+                tick_ms: 2000,
+            };
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("corral"));
+            match corral::dev::run(&exe, &opts) {
+                Ok(st) => std::process::exit(st.code().unwrap_or(1)),
+                Err(e) => {
+                    eprintln!("corral dev: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Tool::Log {
             cmd: FileCmd::Dump { file },
         } => tools::log_dump(&file),
