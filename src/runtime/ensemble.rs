@@ -360,11 +360,84 @@ pub(crate) struct Ens {
     epoch: Cell<u32>,
     role: Cell<Option<(Role, bool)>>,
     election_started: Cell<Option<Instant>>,
+    /// How long the last election plus sync took, until serving.
+    last_election: Cell<Option<Duration>>,
+    /// Leader: our proposals waiting for their commit, oldest first.
+    proposed: RefCell<std::collections::VecDeque<(Zxid, Instant)>>,
+    /// Log syncs asked for: (last zxid appended then, when), oldest first.
+    syncs: RefCell<std::collections::VecDeque<(Zxid, Instant)>>,
+    last_appended: Cell<Zxid>,
+    /// Microseconds from proposal to commit (leader).
+    commit_us: RefCell<hdrhistogram::Histogram<u64>>,
+    /// Microseconds from a sync request to its durability report.
+    sync_us: RefCell<hdrhistogram::Histogram<u64>>,
+}
+
+fn histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 2).expect("valid bounds")
 }
 
 impl Ens {
     fn now(h: &CoreHandle) -> Now {
         h.clock.now()
+    }
+
+    /// `mntr`'s ensemble figures.
+    pub fn figures(&self) -> crate::server::QuorumFigures {
+        use crate::proto::fourlw::{LeaderMntr, MntrValue};
+        let r = self.replica.borrow();
+        let (role, serving) = self.role.get().unwrap_or((Role::Looking, false));
+        let phase = if serving { "broadcast" } else { "synchronization" };
+        let peer_state = match role {
+            Role::Looking => "looking".to_string(),
+            Role::Leading => format!("leading - {phase}"),
+            Role::Following => format!("following - {phase}"),
+            Role::Observing => format!("observing - {phase}"),
+        };
+        let mut extra = Vec::new();
+        let ms = |d: Option<Duration>| MntrValue::Int(d.map_or(-1, |d| d.as_millis() as i64));
+        extra.push(("last_election_time_ms".to_string(), ms(self.last_election.get())));
+        let st = r.stats();
+        for (k, v) in [
+            ("elections", st.elections),
+            ("syncs_diff", st.diffs),
+            ("syncs_trunc", st.truncs),
+            ("syncs_snap", st.snaps),
+            ("leader_step_downs", st.step_downs),
+            ("bad_peer_frames", st.bad_frames),
+        ] {
+            extra.push((k.to_string(), MntrValue::Int(v as i64)));
+        }
+        for (name, h) in [("commit_latency_us", &self.commit_us), ("log_sync_latency_us", &self.sync_us)] {
+            let h = h.borrow();
+            for (q, label) in [(0.5, "p50"), (0.99, "p99"), (1.0, "max")] {
+                extra.push((format!("{name}_{label}"), MntrValue::Int(h.value_at_quantile(q) as i64)));
+            }
+        }
+        let mut leader = None;
+        if role == Role::Leading {
+            let ls = r.learners();
+            let last = r.last_zxid();
+            for l in &ls {
+                // Proposals sent to it and not yet acknowledged.
+                let depth = if l.observer { 0 } else { (l.sent - l.acked).max(0) };
+                extra.push((format!("follower_{}_pipeline_depth", l.id), MntrValue::Int(depth)));
+            }
+            let _ = last;
+            leader = Some(LeaderMntr {
+                learners: ls.len() as u64,
+                synced_followers: ls.iter().filter(|l| l.streaming && !l.observer).count() as u64,
+                synced_observers: ls.iter().filter(|l| l.streaming && l.observer).count() as u64,
+                pending_syncs: ls.iter().filter(|l| !l.streaming).count() as u64,
+                ..Default::default()
+            });
+        }
+        crate::server::QuorumFigures {
+            peer_state,
+            quorum_size: r.config().voters.len() as u64,
+            leader,
+            extra,
+        }
     }
 
     /// Feeds what the core produced since the last call to the replica.
@@ -461,10 +534,15 @@ impl Ens {
             Output::Append(t) => {
                 if h.core.borrow().mode() == Mode::Leader {
                     h.core.borrow_mut().adopt_proposal(&t);
+                    self.proposed.borrow_mut().push_back((t.header.zxid, Instant::now()));
                 }
+                self.last_appended.set(t.header.zxid);
                 self.appends.borrow_mut().push(t);
             }
-            Output::Sync => self.flush_appends(),
+            Output::Sync => {
+                self.syncs.borrow_mut().push_back((self.last_appended.get(), Instant::now()));
+                self.flush_appends()
+            }
             Output::Truncate { after } => {
                 if !self.appends.borrow().is_empty() {
                     self.flush_appends();
@@ -511,7 +589,21 @@ impl Ens {
                 tracing::info!("installed the leader's snapshot at {zxid:#x}");
                 self.step(h, Input::SessionsRestored { sessions });
             }
-            Output::Commit(t) => h.core.borrow_mut().commit_txn(&t, now),
+            Output::Commit(t) => {
+                let z = t.header.zxid;
+                let mut p = self.proposed.borrow_mut();
+                while let Some(&(pz, at)) = p.front() {
+                    if pz > z {
+                        break;
+                    }
+                    p.pop_front();
+                    if pz == z {
+                        let _ = self.commit_us.borrow_mut().record(at.elapsed().as_micros() as u64);
+                    }
+                }
+                drop(p);
+                h.core.borrow_mut().commit_txn(&t, now)
+            }
             Output::Request {
                 session,
                 cxid,
@@ -557,7 +649,11 @@ impl Ens {
                 if serving {
                     if let Some(t0) = self.election_started.take() {
                         tracing::info!("serving after {:?} of election and sync", t0.elapsed());
+                        self.last_election.set(Some(t0.elapsed()));
                     }
+                }
+                if !matches!(role, Role::Leading) {
+                    self.proposed.borrow_mut().clear();
                 }
                 tracing::info!(
                     "role {role:?}, epoch {epoch}, leader {leader:?}, serving {serving}"
@@ -719,6 +815,12 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                 epoch: Cell::new(current),
                 role: Cell::new(None),
                 election_started: Cell::new(Some(Instant::now())),
+                last_election: Cell::new(None),
+                proposed: RefCell::new(Default::default()),
+                syncs: RefCell::new(Default::default()),
+                last_appended: Cell::new(0),
+                commit_us: RefCell::new(histogram()),
+                sync_us: RefCell::new(histogram()),
             });
             let _ = handle.ens.set(e.clone());
             for o in outs {
@@ -747,6 +849,16 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                 glommio::spawn_local(async move {
                     let rx = rx.connect().await;
                     while let Some(z) = rx.recv().await {
+                        {
+                            let mut s = e.syncs.borrow_mut();
+                            while let Some(&(sz, at)) = s.front() {
+                                if sz > z {
+                                    break;
+                                }
+                                s.pop_front();
+                                let _ = e.sync_us.borrow_mut().record(at.elapsed().as_micros() as u64);
+                            }
+                        }
                         e.step(&h, Input::Persisted { through: z });
                         h.flush();
                     }

@@ -163,7 +163,10 @@ impl CoreHandle {
                     let mut extras = self.extras.clone();
                     match &w {
                         b"envi" => extras.env = Some(env::detect_env()),
-                        b"mntr" => extras.fds = env::process_fd_counts(),
+                        b"mntr" => {
+                            extras.fds = env::process_fd_counts();
+                            extras.quorum = self.ens.get().map(|e| e.figures());
+                        }
                         _ => {}
                     }
                     core.four_letter(id, w, ok, now, &extras);

@@ -15,6 +15,21 @@ pub struct AdminExtras {
     pub env: Option<EnvInfo>,
     /// (open, max) file descriptors.
     pub fds: Option<(u64, u64)>,
+    /// Ensemble figures for `mntr` (None standalone).
+    pub quorum: Option<QuorumFigures>,
+}
+
+/// What `mntr` shows of this server's part in an ensemble.
+#[derive(Clone, Debug, Default)]
+pub struct QuorumFigures {
+    /// `zk_peer_state`, e.g. `leading - broadcast`.
+    pub peer_state: String,
+    pub quorum_size: u64,
+    /// Leader only.
+    pub leader: Option<crate::proto::fourlw::LeaderMntr>,
+    /// Further `zk_` keys (election time, pipeline depth per follower,
+    /// log sync and commit latency).
+    pub extra: Vec<(String, crate::proto::fourlw::MntrValue)>,
 }
 
 impl Core {
@@ -117,7 +132,18 @@ impl Core {
             extra.push((format!("p99_{name}"), q(0.99)));
             extra.push((format!("p999_{name}"), q(0.999)));
         }
+        let mut extra = extra;
+        let (peer_state, quorum_size, leader) = match &extras.quorum {
+            Some(q) => {
+                extra.extend(q.extra.iter().cloned());
+                (Some(q.peer_state.clone()), Some(q.quorum_size), q.leader.clone())
+            }
+            None => (None, None, None),
+        };
         let mntr = MntrFigures {
+            peer_state,
+            quorum_size,
+            leader,
             packets_received: self.stats.packets_received,
             packets_sent: self.stats.packets_sent,
             num_alive_connections: self.conns.len() as u64,

@@ -267,6 +267,19 @@ pub struct Stats {
     pub expired: u64,
 }
 
+/// A leader's view of one learner (for monitoring).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LearnerView {
+    pub id: ServerId,
+    pub observer: bool,
+    /// Synced and receiving the broadcast.
+    pub streaming: bool,
+    /// Last zxid sent to it.
+    pub sent: Zxid,
+    /// Last zxid it acknowledged (observers: 0).
+    pub acked: Zxid,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Vote {
     leader: ServerId,
@@ -524,6 +537,25 @@ impl Replica {
     pub fn last_zxid(&self) -> Zxid {
         self.log.back().map_or(self.base, |e| e.zxid())
     }
+    /// Leader: each learner's (id, observer, synced and streaming, last zxid
+    /// sent, last zxid it acknowledged). Empty unless leading.
+    pub fn learners(&self) -> Vec<LearnerView> {
+        match &self.state {
+            State::Leading(l) => l
+                .learners
+                .iter()
+                .map(|(id, x)| LearnerView {
+                    id: *id,
+                    observer: x.observer,
+                    streaming: x.phase == LPhase::Streaming,
+                    sent: x.sent,
+                    acked: x.acked,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
