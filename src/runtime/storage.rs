@@ -41,8 +41,11 @@ use std::time::{Duration, Instant};
 /// Records appended before one sync, at most.
 pub const MAX_BATCH: usize = 8192;
 
+/// The snapshot thread fdatasyncs after this many bytes.
+pub const SNAP_SYNC_EVERY: usize = 4 << 20;
+
 /// Nodes a snapshot walk visits per step on the core shard.
-pub const SNAP_STEP_NODES: usize = 2000;
+pub const SNAP_STEP_NODES: usize = 500;
 
 /// Storage settings (from zoo.cfg).
 #[derive(Clone, Debug)]
@@ -79,6 +82,9 @@ pub struct StorageStats {
     pub records: AtomicU64,
     pub max_batch: AtomicU64,
     pub sync_micros: AtomicU64,
+    pub sync_max_micros: AtomicU64,
+    /// The longest step of a snapshot walk on the core shard.
+    pub walk_step_max_micros: AtomicU64,
     pub snapshots: AtomicU64,
     pub snapshot_in_progress: AtomicBool,
     pub purged_files: AtomicU64,
@@ -95,11 +101,15 @@ impl StorageStats {
              # TYPE corral_log_records_per_fsync gauge\ncorral_log_records_per_fsync {:.2}\n\
              # TYPE corral_log_max_batch gauge\ncorral_log_max_batch {}\n\
              # TYPE corral_log_fsync_seconds_total counter\ncorral_log_fsync_seconds_total {:.6}\n\
-             # TYPE corral_snapshots_total counter\ncorral_snapshots_total {}\n",
+             # TYPE corral_log_fsync_max_seconds gauge\ncorral_log_fsync_max_seconds {:.6}\n\
+             # TYPE corral_snapshots_total counter\ncorral_snapshots_total {}\n\
+             # TYPE corral_snapshot_walk_step_max_seconds gauge\ncorral_snapshot_walk_step_max_seconds {:.6}\n",
             if f == 0 { 0.0 } else { r as f64 / f as f64 },
             self.max_batch.load(Ordering::Relaxed),
             self.sync_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            self.sync_max_micros.load(Ordering::Relaxed) as f64 / 1e6,
             self.snapshots.load(Ordering::Relaxed),
+            self.walk_step_max_micros.load(Ordering::Relaxed) as f64 / 1e6,
         )
     }
 }
@@ -267,9 +277,9 @@ pub fn spawn_log_thread(
                     Ok(z) => z,
                     Err(e) => fatal(&format!("txn log fdatasync: {e}")),
                 };
-                stats
-                    .sync_micros
-                    .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
+                let took = t0.elapsed().as_micros() as u64;
+                stats.sync_micros.fetch_add(took, Ordering::Relaxed);
+                stats.sync_max_micros.fetch_max(took, Ordering::Relaxed);
                 stats.fsyncs.fetch_add(1, Ordering::Relaxed);
                 stats.records.fetch_add(n as u64, Ordering::Relaxed);
                 stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
@@ -305,6 +315,7 @@ pub fn spawn_snap_thread(
         .spawn(move || {
             let dir = cfg.snap_path();
             let mut cur: Option<(Zxid, std::fs::File, PathBuf, Instant)> = None;
+            let mut unsynced = 0usize;
             let mut last_purge: Option<Instant> = None;
             for m in rx {
                 let r: std::io::Result<()> = (|| {
@@ -318,6 +329,13 @@ pub fn spawn_snap_thread(
                         SnapMsg::Block(b) => {
                             if let Some((_, f, _, _)) = cur.as_mut() {
                                 f.write_all(&b)?;
+                                // Flush as we go: one big fsync at the end
+                                // would stall the log's fdatasync behind it.
+                                unsynced += b.len();
+                                if unsynced >= SNAP_SYNC_EVERY {
+                                    f.sync_data()?;
+                                    unsynced = 0;
+                                }
                             }
                         }
                         SnapMsg::End(b) => {
