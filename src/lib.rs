@@ -16,6 +16,7 @@
 
 pub mod client;
 pub mod config;
+pub mod dev;
 pub mod lincheck;
 pub mod peer;
 pub mod proto;

@@ -157,6 +157,7 @@ fn main() {
             container_check_ms: 60_000,
             max_client_cnxns: cfg.max_client_cnxns,
             max_cnxns: cfg.max_cnxns,
+            observer: false,
         },
         max_frame: cfg.jute_max_buffer,
         sessionless_timeout_ms: cfg.sessionless_timeout_ms as u64,

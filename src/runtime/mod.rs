@@ -8,6 +8,7 @@
 mod conn;
 pub mod env;
 mod metrics;
+pub mod peers;
 pub mod storage;
 
 use crate::server::{AdminExtras, Core, CoreConfig};

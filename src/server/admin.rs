@@ -152,6 +152,15 @@ impl Core {
             conf: extras.conf.clone(),
             env: extras.env.clone().unwrap_or_default(),
             mntr,
+            mode: match self.mode {
+                super::Mode::Standalone => crate::proto::fourlw::Mode::Standalone,
+                super::Mode::Leader => crate::proto::fourlw::Mode::Leader,
+                super::Mode::Learner if self.cfg.observer => crate::proto::fourlw::Mode::Observer,
+                super::Mode::Learner | super::Mode::NotServing => {
+                    crate::proto::fourlw::Mode::Follower
+                }
+            },
+            serving: self.mode != super::Mode::NotServing,
             ..Default::default()
         }
     }

@@ -1,7 +1,7 @@
 //! Request dispatch: decode, check, apply, reply. Reads are answered from
 //! the tree; writes go through prep (ZooKeeper's check order) and commit.
 
-use super::{Conn, Core, Held, Reply};
+use super::{Conn, Core, Held, Mode, Reply};
 use crate::proto::codes::{err, event, op, perm, xid};
 use crate::proto::jute;
 use crate::proto::records::{decode_request, put_acl, put_reply_header, DecodeError, Request};
@@ -92,7 +92,7 @@ impl Core {
         // but any answer it gets at once must wait its turn; anything else
         // (pings too) runs once the earlier writes are applied. The session
         // is alive now, whenever the request runs.
-        if !is_write(opcode) {
+        if !runs_at_arrival(opcode) {
             c.held.push_back(Held::Frame(frame.into()));
             if let Some(sid) = c.session {
                 self.sessions.touch(sid, now.mono_ms);
@@ -100,11 +100,17 @@ impl Core {
             return;
         }
         let saved = std::mem::take(&mut c.out);
+        let closing = c.close;
         self.execute(id, frame, now);
         if let Some(c) = self.conns.get_mut(&id) {
             let early = std::mem::replace(&mut c.out, saved);
             if !early.is_empty() {
                 c.held.push_back(Held::Bytes(early));
+            }
+            if c.close && !closing {
+                // The close waits for the answers owed before it.
+                c.close = false;
+                c.held.push_back(Held::Close);
             }
         }
     }
@@ -123,6 +129,7 @@ impl Core {
         let Some(sid) = c.session else {
             return;
         };
+        self.note_touch(sid);
         if !self.sessions.touch(sid, now.mono_ms) {
             // The session expired or is closing under this connection.
             self.reply_err(id, xid, zxid, err::SESSION_EXPIRED);
@@ -155,20 +162,38 @@ impl Core {
                 if let Some(s) = self.sessions.get_mut(sid) {
                     s.closing = true;
                 }
-                self.close_session(sid, xid, now, Reply::Close { conn: id, xid });
+                if self.mode == Mode::Learner {
+                    self.forward_write(id, sid, xid, opcode, &req, body);
+                } else {
+                    self.close_session(sid, xid, now, Reply::Close { conn: id, xid });
+                }
             }
             Request::Create(_)
             | Request::Delete { .. }
             | Request::SetData { .. }
-            | Request::SetAcl { .. }
-            | Request::Check { .. } => {
+            | Request::SetAcl { .. } => {
+                self.batch.1 += 1;
+                if self.mode == Mode::Learner {
+                    self.forward_write(id, sid, xid, opcode, &req, body);
+                } else {
+                    self.write(id, sid, xid, opcode, &req, now)
+                }
+            }
+            Request::Check { .. } => {
                 self.batch.1 += 1;
                 self.write(id, sid, xid, opcode, &req, now)
+            }
+            Request::Sync { path } if self.mode == Mode::Learner => {
+                self.batch.0 += 1;
+                self.forward_sync(id, sid, xid, &path)
             }
             Request::Multi(ops) => {
                 if opcode == op::MULTI_READ {
                     self.batch.0 += 1;
                     self.multi_read(id, xid, &ops)
+                } else if self.mode == Mode::Learner {
+                    self.batch.1 += 1;
+                    self.forward_write(id, sid, xid, opcode, &Request::Multi(ops), body)
                 } else {
                     self.batch.1 += 1;
                     self.multi(id, sid, xid, &ops, now)
@@ -579,11 +604,15 @@ pub(super) fn multi_reply(
     jute::end_frame(out, at);
 }
 
-/// Requests that become txns: prepped at arrival even behind other writes.
-fn is_write(opcode: i32) -> bool {
+/// Requests that take effect at arrival even behind writes in flight:
+/// writes (prepped, so they stream behind the earlier ones) and auth (so
+/// that a write sent after it is checked with its id, as ZooKeeper does).
+/// Their answers still go out in request order.
+fn runs_at_arrival(opcode: i32) -> bool {
     matches!(
         opcode,
-        op::CREATE
+        op::AUTH
+            | op::CREATE
             | op::CREATE2
             | op::CREATE_CONTAINER
             | op::CREATE_TTL

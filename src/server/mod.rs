@@ -10,9 +10,11 @@
 mod admin;
 pub use admin::AdminExtras;
 mod dispatch;
+mod ensemble;
 pub mod metrics;
 mod pipeline;
 
+pub use ensemble::{decode_caller, encode_caller, Forward, Mode};
 use pipeline::{Held, Pipeline, Reply};
 
 use crate::proto::codes::{err, xid};
@@ -44,6 +46,8 @@ pub struct CoreConfig {
     pub max_client_cnxns: u32,
     /// Connections allowed in all (0 = no limit).
     pub max_cnxns: u32,
+    /// An observer in an ensemble (4lw shows `Mode: observer`).
+    pub observer: bool,
 }
 
 impl Default for CoreConfig {
@@ -58,6 +62,7 @@ impl Default for CoreConfig {
             container_check_ms: 60_000,
             max_client_cnxns: 60,
             max_cnxns: 0,
+            observer: false,
         }
     }
 }
@@ -118,6 +123,8 @@ pub struct Core {
     pipeline: Pipeline,
     /// Prep's view of the txns in `pipeline` (ZooKeeper's outstandingChanges).
     outstanding: Outstanding,
+    mode: Mode,
+    ensemble: ensemble::EnsembleState,
 }
 
 /// What the runtime should do with a connection after [`Core::drain`].
@@ -150,6 +157,8 @@ impl Core {
             scratch_results: Vec::new(),
             pipeline: Pipeline::default(),
             outstanding: Outstanding::default(),
+            mode: Mode::Standalone,
+            ensemble: ensemble::EnsembleState::default(),
         }
     }
 
@@ -285,6 +294,10 @@ impl Core {
     /// Periodic work: session expiry and the container/TTL reaper. Both
     /// propose txns; they take effect at [`Core::commit_through`].
     pub fn tick(&mut self, now: Now) {
+        if !matches!(self.mode, Mode::Standalone | Mode::Leader) {
+            // The leader expires sessions and reaps for everyone.
+            return;
+        }
         for s in self.sessions.expired(now.mono_ms) {
             let conn = self.sessions.get(s).and_then(|x| x.conn);
             self.close_session(s, 0, now, Reply::Expire { conn });
@@ -332,6 +345,15 @@ impl Core {
             self.cfg.max_session_timeout_ms,
         );
         let old_client = req.read_only.is_none();
+        if self.mode == Mode::NotServing {
+            self.close_conn(id);
+            return;
+        }
+        if req.session_id == 0 && self.mode == Mode::Learner {
+            let sid = self.sessions.next_session_id();
+            self.forward_create_session(id, sid, timeout, old_client, now);
+            return;
+        }
         if req.session_id == 0 {
             // A new session is a txn: the ConnectResponse goes out once it
             // is durable; requests sent meanwhile wait behind it.

@@ -47,13 +47,20 @@ pub(crate) enum Reply {
     Close { conn: ConnId, xid: i32 },
     /// An expired session: close its connection, if any.
     Expire { conn: Option<ConnId> },
+    /// A sync on a learner: answered once the leader's state is applied here.
+    Sync {
+        conn: ConnId,
+        xid: i32,
+        path: Box<str>,
+    },
 }
 
 impl Reply {
-    fn conn(&self) -> Option<ConnId> {
+    pub(super) fn conn(&self) -> Option<ConnId> {
         match *self {
             Reply::Nobody | Reply::Expire { .. } => None,
             Reply::Write { conn, .. }
+            | Reply::Sync { conn, .. }
             | Reply::Multi { conn, .. }
             | Reply::Connect { conn, .. }
             | Reply::Close { conn, .. } => Some(conn),
@@ -70,6 +77,11 @@ pub(crate) enum Held {
     Frame(Box<[u8]>),
     /// An answer decided at once (an error), sent when reached.
     Bytes(Vec<u8>),
+    /// Close the connection once everything before has gone out.
+    Close,
+    /// A request forwarded to the leader (learner): answered when the txn
+    /// of (this session, `cxid`) commits here, or its sync completes.
+    Remote { cxid: i32, reply: Reply },
 }
 
 pub(crate) struct InFlight {
@@ -124,6 +136,16 @@ impl Core {
             n += 1;
             let z = txn.header.zxid;
             self.apply(txn);
+            if let Some(c) = reply.conn().and_then(|c| self.conns.get_mut(&c)) {
+                match c.held.front() {
+                    Some(Held::Write(w)) if *w == z => {
+                        c.held.pop_front();
+                    }
+                    // A closing connection dropped what it was owed.
+                    _ if c.close => {}
+                    other => debug_assert!(false, "owes {other:?}, not the write {z:#x}"),
+                }
+            }
             self.answer(reply, z, now);
         }
         if n > 0 {
@@ -183,7 +205,7 @@ impl Core {
 
     /// Applies a txn to the tree, firing watches into connection buffers;
     /// the per-op results are left in `scratch_results`.
-    fn apply(&mut self, txn: Txn) {
+    pub(super) fn apply(&mut self, txn: Txn) {
         let zxid = txn.header.zxid;
         let Core {
             tree,
@@ -216,9 +238,9 @@ impl Core {
         tree.apply(txn, &mut fire, scratch_results);
     }
 
-    /// Answers the request of an applied txn, then lets its connection's
-    /// waiting requests through.
-    fn answer(&mut self, reply: Reply, zxid: Zxid, now: Now) {
+    /// Answers the request of an applied txn (its entry already taken off
+    /// the connection's `held`), then lets its waiting requests through.
+    pub(super) fn answer(&mut self, reply: Reply, zxid: Zxid, now: Now) {
         let Some(id) = reply.conn() else {
             if let Reply::Expire { conn: Some(c) } = reply {
                 self.close_conn(c);
@@ -232,12 +254,6 @@ impl Core {
             // Closing: nothing more goes out on it.
             c.held.clear();
             return;
-        }
-        match c.held.front() {
-            Some(Held::Write(z)) if *z == zxid => {
-                c.held.pop_front();
-            }
-            other => debug_assert!(false, "conn {id:?} owes {other:?}, not the write {zxid:#x}"),
         }
         let out = &mut c.out;
         match reply {
@@ -280,6 +296,12 @@ impl Core {
                 c.session = None;
                 c.close = true;
             }
+            Reply::Sync { xid, path, .. } => {
+                let at = jute::begin_frame(out);
+                put_reply_header(out, xid, zxid, err::OK);
+                jute::put_str(out, &path);
+                jute::end_frame(out, at);
+            }
             Reply::Nobody | Reply::Expire { .. } => {}
         }
         self.stats.packets_sent += 1;
@@ -298,7 +320,7 @@ impl Core {
                 return;
             }
             match c.held.front() {
-                None | Some(Held::Write(_)) => return,
+                None | Some(Held::Write(_)) | Some(Held::Remote { .. }) => return,
                 Some(_) => {}
             }
             match c.held.pop_front() {
@@ -307,6 +329,7 @@ impl Core {
                     self.mark(id);
                 }
                 Some(Held::Frame(f)) => self.execute(id, &f, now),
+                Some(Held::Close) => self.close_conn(id),
                 _ => unreachable!("checked above"),
             }
         }
@@ -361,21 +384,21 @@ impl Core {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::{Core, CoreConfig};
     use crate::proto::codes::{err, op, perm};
     use crate::proto::jute;
     use crate::proto::records::put_acl;
     use crate::types::{ConnId, Now};
 
-    fn now() -> Now {
+    pub(crate) fn now() -> Now {
         Now {
             mono_ms: 1_000,
             wall_ms: 1_700_000_000_000,
         }
     }
 
-    fn frame(out: &mut Vec<u8>, xid: i32, opcode: i32, body: &[u8]) {
+    pub(crate) fn frame(out: &mut Vec<u8>, xid: i32, opcode: i32, body: &[u8]) {
         let at = jute::begin_frame(out);
         jute::put_int(out, xid);
         jute::put_int(out, opcode);
@@ -383,7 +406,7 @@ mod tests {
         jute::end_frame(out, at);
     }
 
-    fn connect() -> Vec<u8> {
+    pub(crate) fn connect() -> Vec<u8> {
         let mut out = Vec::new();
         let at = jute::begin_frame(&mut out);
         jute::put_int(&mut out, 0);
@@ -396,7 +419,7 @@ mod tests {
         out
     }
 
-    fn create(out: &mut Vec<u8>, xid: i32, path: &str, data: &[u8], flags: i32) {
+    pub(crate) fn create(out: &mut Vec<u8>, xid: i32, path: &str, data: &[u8], flags: i32) {
         let mut b = Vec::new();
         jute::put_str(&mut b, path);
         jute::put_buffer(&mut b, Some(data));
@@ -406,18 +429,18 @@ mod tests {
         frame(out, xid, op::CREATE, &b);
     }
 
-    fn path_op(out: &mut Vec<u8>, xid: i32, opcode: i32, path: &str, tail: &[u8]) {
+    pub(crate) fn path_op(out: &mut Vec<u8>, xid: i32, opcode: i32, path: &str, tail: &[u8]) {
         let mut b = Vec::new();
         jute::put_str(&mut b, path);
         b.extend_from_slice(tail);
         frame(out, xid, opcode, &b);
     }
 
-    fn get_data(out: &mut Vec<u8>, xid: i32, path: &str) {
+    pub(crate) fn get_data(out: &mut Vec<u8>, xid: i32, path: &str) {
         path_op(out, xid, op::GET_DATA, path, &[0]);
     }
 
-    fn set_data(out: &mut Vec<u8>, xid: i32, path: &str, data: &[u8], version: i32) {
+    pub(crate) fn set_data(out: &mut Vec<u8>, xid: i32, path: &str, data: &[u8], version: i32) {
         let mut t = Vec::new();
         jute::put_buffer(&mut t, Some(data));
         jute::put_int(&mut t, version);
@@ -425,14 +448,14 @@ mod tests {
     }
 
     /// A reply frame: (xid, zxid, err, body).
-    type Frame = (i32, i64, i32, Vec<u8>);
+    pub(crate) type Frame = (i32, i64, i32, Vec<u8>);
 
-    fn replies(core: &mut Core, id: ConnId) -> Vec<Frame> {
+    pub(crate) fn replies(core: &mut Core, id: ConnId) -> Vec<Frame> {
         drain_all(core).remove(&id).unwrap_or_default()
     }
 
     /// Every connection's pending output, cut into reply frames.
-    fn drain_all(core: &mut Core) -> std::collections::BTreeMap<ConnId, Vec<Frame>> {
+    pub(crate) fn drain_all(core: &mut Core) -> std::collections::BTreeMap<ConnId, Vec<Frame>> {
         let mut all = std::collections::BTreeMap::new();
         core.drain(|o| {
             let mut out: Vec<Frame> = Vec::new();
@@ -454,14 +477,14 @@ mod tests {
         all
     }
 
-    fn proposals(core: &mut Core) -> Vec<i64> {
+    pub(crate) fn proposals(core: &mut Core) -> Vec<i64> {
         let mut z = Vec::new();
         core.take_proposals(|t| z.push(t.header.zxid));
         z
     }
 
     /// A core with one session on `id` (its ConnectResponse consumed).
-    fn session(core: &mut Core, id: ConnId) {
+    pub(crate) fn session(core: &mut Core, id: ConnId) {
         core.conn_open(id, "127.0.0.1:40000".parse().unwrap(), now());
         core.conn_input(id, &connect(), now());
         assert!(

@@ -91,6 +91,7 @@ const OP_SET_DATA: u8 = 5;
 const OP_SET_ACL: u8 = 6;
 const OP_CHECK: u8 = 7;
 const OP_MULTI: u8 = 8;
+const OP_ERROR: u8 = 9;
 
 // ------------------------------------------------------------------ errors
 
@@ -395,6 +396,10 @@ fn put_op(out: &mut Vec<u8>, op: &TxnOp) {
             out.push(OP_CHECK);
             put_str(out, path);
         }
+        TxnOp::Error { code } => {
+            out.push(OP_ERROR);
+            put_zz32(out, *code);
+        }
         TxnOp::Multi(ops) => {
             out.push(OP_MULTI);
             put_varint(out, ops.len() as u64);
@@ -541,6 +546,7 @@ impl<'a> Reader<'a> {
             OP_CHECK => TxnOp::Check {
                 path: self.str()?.into(),
             },
+            OP_ERROR => TxnOp::Error { code: self.zz32()? },
             OP_MULTI => {
                 if depth >= MAX_MULTI_DEPTH {
                     return Err(BodyError::Nesting { at });
@@ -808,6 +814,7 @@ mod tests {
                 }
             }),
             arb_path().prop_map(|path| TxnOp::Check { path }),
+            any::<i32>().prop_map(|code| TxnOp::Error { code }),
         ]
     }
 

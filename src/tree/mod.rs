@@ -303,6 +303,7 @@ impl DataTree {
                 OpResult::SetAcl { stat: n.stat() }
             }
             TxnOp::Check { .. } => OpResult::Checked,
+            TxnOp::Error { code } => OpResult::Error(code),
             TxnOp::Multi(_) => OpResult::Error(crate::proto::codes::err::MARSHALLING_ERROR),
         }
     }

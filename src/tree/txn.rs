@@ -69,6 +69,12 @@ pub enum TxnOp {
         path: Box<str>,
     },
     Multi(Vec<TxnOp>),
+    /// A write that failed prep on the leader, replicated so that the server
+    /// holding the client's connection can answer it in order (ZooKeeper's
+    /// error txn). Changes nothing; inside a Multi, one per op.
+    Error {
+        code: i32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

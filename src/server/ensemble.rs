@@ -1,0 +1,694 @@
+//! The core's part in an ensemble: what changes with the server's role.
+//!
+//! * **Standalone** and **Leader**: writes are prepped here and proposed
+//!   (`take_proposals`); the leader also preps the writes learners forward
+//!   ([`Core::remote_request`]), answering nobody itself: a failed one is
+//!   proposed as an error txn so that the learner holding the client can
+//!   answer it in order. Only the leader (or a standalone server) expires
+//!   sessions and reaps containers.
+//! * **Learner** (follower or observer): reads are served from the local
+//!   tree; writes, session creation and close, and syncs are handed to the
+//!   runtime as [`Forward`]s for the leader, and the connection owes a
+//!   [`Held::Remote`] entry that the matching committed txn
+//!   ([`Core::apply_committed`], matched by session and cxid) or sync
+//!   completion ([`Core::sync_done`]) answers.
+//! * **NotServing** (no quorum): new connections are closed at once.
+//!
+//! A role change closes every client connection, as ZooKeeper does: what a
+//! client had in flight is unknown to it and it reconnects (to this or
+//! another server) with its session id.
+
+use super::pipeline::{Held, Reply};
+use super::Core;
+use crate::proto::codes::{err, op};
+use crate::proto::jute;
+use crate::proto::records::{decode_request, Request};
+use crate::session::prep::{prep_multi, prep_op, Pending, PrepConfig};
+use crate::tree::acl::{Caller, Id};
+use crate::tree::txn::{Txn, TxnOp};
+use crate::types::{ConnId, FxHashSet, Now, SessionId, Zxid};
+
+/// The server's role as the core sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Standalone,
+    Leader,
+    Learner,
+    NotServing,
+}
+
+/// Something a learner's client asked for that only the leader can do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Forward {
+    /// A write (or createSession / closeSession); `body` is the caller's
+    /// identity ([`encode_caller`]) followed by the request body.
+    Write {
+        session: SessionId,
+        cxid: i32,
+        opcode: i32,
+        body: Vec<u8>,
+    },
+    Sync {
+        session: SessionId,
+        cxid: i32,
+    },
+}
+
+#[derive(Default)]
+pub(crate) struct EnsembleState {
+    pub forwards: Vec<Forward>,
+    /// Sessions with client activity since the runtime last asked.
+    pub touched: FxHashSet<SessionId>,
+    /// Sessions this learner asked the leader to create, not yet committed.
+    pub provisional: FxHashSet<SessionId>,
+}
+
+/// Prefixes a forwarded request with what the leader needs for ACL
+/// checks: the client's address and authenticated ids.
+pub fn encode_caller(out: &mut Vec<u8>, caller: &Caller) {
+    let addr = caller.addr.map(|a| a.to_string()).unwrap_or_default();
+    jute::put_str(out, &addr);
+    jute::put_int(out, caller.ids.len() as i32);
+    for id in &caller.ids {
+        jute::put_str(out, &id.scheme);
+        jute::put_str(out, &id.id);
+    }
+}
+
+/// The inverse of [`encode_caller`]: the caller and the request body.
+pub fn decode_caller(b: &[u8]) -> Option<(Caller, &[u8])> {
+    let (mut rest, addr) = jute::ustring(b).ok()?;
+    let (r, n) = jute::int(rest).ok()?;
+    rest = r;
+    if n < 0 || n as usize > rest.len() / 8 {
+        return None;
+    }
+    let mut ids = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let (r, scheme) = jute::ustring(rest).ok()?;
+        let (r, id) = jute::ustring(r).ok()?;
+        rest = r;
+        ids.push(Id::new(&scheme, &id));
+    }
+    let addr = if addr.is_empty() {
+        None
+    } else {
+        Some(addr.parse().ok()?)
+    };
+    Some((Caller { ids, addr }, rest))
+}
+
+impl Core {
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Enters a role. Any change closes every client connection and drops
+    /// what was in flight. A leader's proposals continue from
+    /// `epoch << 32` (or the last applied zxid if that is later).
+    pub fn set_mode(&mut self, mode: Mode, epoch: u32, now: Now) {
+        let changed = mode != self.mode;
+        self.mode = mode;
+        if changed {
+            let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+            for id in ids {
+                self.close_conn(id);
+            }
+            self.pipeline.queue.clear();
+            self.pipeline.fresh = 0;
+            self.outstanding.clear();
+            self.ensemble.forwards.clear();
+            for s in std::mem::take(&mut self.ensemble.provisional) {
+                self.sessions.remove(s);
+            }
+        }
+        let base = (i64::from(epoch) << 32).max(self.tree.last_zxid);
+        self.pipeline.last_proposed = if mode == Mode::Leader {
+            base
+        } else {
+            self.tree.last_zxid
+        };
+        if mode == Mode::Leader {
+            // A new leader starts every session's timeout afresh.
+            let ids: Vec<SessionId> = self.sessions.ids().collect();
+            for s in ids {
+                self.sessions.touch(s, now.mono_ms);
+            }
+        }
+    }
+
+    /// Learner: hands the requests to forward to the leader to `f`.
+    pub fn take_forwards(&mut self, mut f: impl FnMut(Forward)) {
+        for x in self.ensemble.forwards.drain(..) {
+            f(x);
+        }
+    }
+
+    /// Learner: the sessions with client activity since the last call (the
+    /// leader learns of them through pings and keeps them alive).
+    pub fn take_touched(&mut self, mut f: impl FnMut(SessionId)) {
+        for s in self.ensemble.touched.drain() {
+            f(s);
+        }
+    }
+
+    pub(super) fn note_touch(&mut self, session: SessionId) {
+        if self.mode == Mode::Learner {
+            self.ensemble.touched.insert(session);
+        }
+    }
+
+    /// Learner: queues a write for the leader; the connection owes its
+    /// answer until the txn commits here.
+    pub(super) fn forward_write(
+        &mut self,
+        id: ConnId,
+        sid: SessionId,
+        xid: i32,
+        opcode: i32,
+        req: &Request<'_>,
+        body: &[u8],
+    ) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let mut fwd = Vec::with_capacity(body.len() + 32);
+        encode_caller(&mut fwd, &c.caller);
+        fwd.extend_from_slice(body);
+        let reply = match (opcode, req) {
+            (op::MULTI, Request::Multi(ops)) => Reply::Multi {
+                conn: id,
+                xid,
+                opcodes: ops.iter().map(|(o, _)| *o).collect(),
+            },
+            (op::CLOSE_SESSION, _) => Reply::Close { conn: id, xid },
+            _ => Reply::Write {
+                conn: id,
+                xid,
+                opcode,
+            },
+        };
+        c.held.push_back(Held::Remote { cxid: xid, reply });
+        self.ensemble.forwards.push(Forward::Write {
+            session: sid,
+            cxid: xid,
+            opcode,
+            body: fwd,
+        });
+    }
+
+    /// Learner: a sync waits for the leader's state as of now.
+    pub(super) fn forward_sync(&mut self, id: ConnId, sid: SessionId, xid: i32, path: &str) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let reply = Reply::Sync {
+            conn: id,
+            xid,
+            path: path.into(),
+        };
+        c.held.push_back(Held::Remote { cxid: xid, reply });
+        self.ensemble.forwards.push(Forward::Sync {
+            session: sid,
+            cxid: xid,
+        });
+    }
+
+    /// Learner: a new session is created by the leader; its id is ours.
+    /// It is known here at once (so the client may pipeline requests
+    /// behind its ConnectResponse) but only provisionally until it commits.
+    pub(super) fn forward_create_session(
+        &mut self,
+        id: ConnId,
+        sid: SessionId,
+        timeout: u32,
+        old_client: bool,
+        now: Now,
+    ) {
+        self.sessions.add(sid, timeout, now.mono_ms);
+        if let Some(s) = self.sessions.get_mut(sid) {
+            s.conn = Some(id);
+        }
+        self.ensemble.provisional.insert(sid);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.session = Some(sid);
+        c.old_client = old_client;
+        c.stats.last_op = "SESS";
+        let reply = Reply::Connect {
+            conn: id,
+            timeout,
+            old_client,
+        };
+        c.held.push_back(Held::Remote { cxid: 0, reply });
+        let mut body = Vec::new();
+        encode_caller(&mut body, &c.caller);
+        jute::put_int(&mut body, timeout as i32);
+        self.ensemble.forwards.push(Forward::Write {
+            session: sid,
+            cxid: 0,
+            opcode: op::CREATE_SESSION,
+            body,
+        });
+    }
+
+    /// Leader: a request a learner forwarded. It is proposed (as an error
+    /// txn if it fails prep); the learner answers its client at commit.
+    pub fn remote_request(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        opcode: i32,
+        body: &[u8],
+        now: Now,
+    ) {
+        let failed = |code| TxnOp::Error { code };
+        let Some((caller, body)) = decode_caller(body) else {
+            self.propose(
+                session,
+                cxid,
+                failed(err::MARSHALLING_ERROR),
+                now,
+                Reply::Nobody,
+            );
+            return;
+        };
+        if opcode == op::CREATE_SESSION {
+            let timeout = jute::int(body).map(|(_, t)| t).unwrap_or(0);
+            let timeout = (timeout.max(0) as u32).clamp(
+                self.cfg.min_session_timeout_ms,
+                self.cfg.max_session_timeout_ms,
+            );
+            if self.sessions.get(session).is_none() {
+                self.sessions.add(session, timeout, now.mono_ms);
+            }
+            let op = TxnOp::CreateSession {
+                timeout: timeout as i32,
+            };
+            self.propose(session, 0, op, now, Reply::Nobody);
+            return;
+        }
+        let live = self.sessions.get(session).is_some_and(|s| !s.closing);
+        if !live {
+            self.propose(
+                session,
+                cxid,
+                failed(err::SESSION_EXPIRED),
+                now,
+                Reply::Nobody,
+            );
+            return;
+        }
+        self.sessions.touch(session, now.mono_ms);
+        if opcode == op::CLOSE_SESSION {
+            if let Some(s) = self.sessions.get_mut(session) {
+                s.closing = true;
+            }
+            self.close_session(session, cxid, now, Reply::Nobody);
+            return;
+        }
+        let cfg = PrepConfig {
+            ttl_enabled: self.cfg.ttl_enabled,
+        };
+        let req = match decode_request(opcode, body) {
+            Ok(r) => r,
+            Err(_) => {
+                self.propose(
+                    session,
+                    cxid,
+                    failed(err::MARSHALLING_ERROR),
+                    now,
+                    Reply::Nobody,
+                );
+                return;
+            }
+        };
+        let txn = match &req {
+            Request::Multi(ops) => {
+                match prep_multi(ops, session, &caller, cfg, &self.tree, &self.outstanding) {
+                    Ok((txns, changes)) => {
+                        self.outstanding.merge(changes, self.next_zxid());
+                        TxnOp::Multi(txns)
+                    }
+                    Err((k, code)) => TxnOp::Multi(
+                        (0..ops.len())
+                            .map(|i| TxnOp::Error {
+                                code: match i.cmp(&k) {
+                                    std::cmp::Ordering::Less => 0,
+                                    std::cmp::Ordering::Equal => code,
+                                    std::cmp::Ordering::Greater => err::RUNTIME_INCONSISTENCY,
+                                },
+                            })
+                            .collect(),
+                    ),
+                }
+            }
+            _ => {
+                let mut pending = Pending::new(&self.tree, &self.outstanding);
+                let r = prep_op(opcode, &req, session, &caller, cfg, &mut pending);
+                let changes = pending.into_changes();
+                match r {
+                    Ok(t) => {
+                        self.outstanding.merge(changes, self.next_zxid());
+                        t
+                    }
+                    Err(code) => failed(code),
+                }
+            }
+        };
+        self.propose(session, cxid, txn, now, Reply::Nobody);
+    }
+
+    /// Learner: a txn committed by the leader, in zxid order. Applies it
+    /// (tree, sessions, watches) and answers the local client that asked
+    /// for it, if any.
+    pub fn apply_committed(&mut self, txn: Txn, now: Now) {
+        let (sid, cxid, zxid) = (txn.header.session, txn.header.cxid, txn.header.zxid);
+        let mut conn = self.sessions.get(sid).and_then(|s| s.conn);
+        match &txn.op {
+            TxnOp::CreateSession { timeout } => {
+                self.ensemble.provisional.remove(&sid);
+                if self.sessions.get(sid).is_none() {
+                    self.sessions
+                        .add(sid, (*timeout).max(0) as u32, now.mono_ms);
+                }
+            }
+            TxnOp::CloseSession => {
+                self.sessions.remove(sid);
+            }
+            _ => {}
+        }
+        self.pipeline.last_proposed = self.pipeline.last_proposed.max(zxid);
+        self.apply(txn);
+        let Some(id) = conn.take() else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        match c.held.front() {
+            Some(Held::Remote { cxid: w, reply })
+                if *w == cxid && !matches!(reply, Reply::Sync { .. }) =>
+            {
+                let Some(Held::Remote { reply, .. }) = c.held.pop_front() else {
+                    unreachable!("matched above");
+                };
+                self.answer(reply, zxid, now);
+            }
+            _ => {
+                // Not this connection's request: the session ended under it
+                // (expired by the leader) or it is an error txn for a
+                // request of a connection that is gone.
+                if self.sessions.get(sid).is_none() && c.session == Some(sid) {
+                    self.close_conn(id);
+                }
+            }
+        }
+    }
+
+    /// Learner: a client's sync is complete (the leader's state as of the
+    /// sync is applied here).
+    pub fn sync_done(&mut self, session: SessionId, cxid: i32, zxid: Zxid, now: Now) {
+        let Some(id) = self.sessions.get(session).and_then(|s| s.conn) else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if let Some(Held::Remote {
+            cxid: w,
+            reply: Reply::Sync { .. },
+        }) = c.held.front()
+        {
+            if *w == cxid {
+                let Some(Held::Remote { reply, .. }) = c.held.pop_front() else {
+                    unreachable!("matched above");
+                };
+                self.answer(reply, zxid.max(self.tree.last_zxid), now);
+            }
+        }
+    }
+
+    /// Learner: the leader refused a forwarded request (no leader right
+    /// now): the client's connection is closed, as on a role change.
+    pub fn forward_rejected(&mut self, session: SessionId) {
+        if let Some(id) = self.sessions.get(session).and_then(|s| s.conn) {
+            self.close_conn(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pipeline::tests::*;
+    use super::super::{Core, CoreConfig};
+    use super::{Forward, Mode};
+    use crate::proto::codes::{err, op, perm};
+    use crate::proto::jute;
+    use crate::proto::records::put_acl;
+    use crate::tree::txn::Txn;
+    use crate::types::ConnId;
+
+    /// A leader and a learner at epoch 1, wired by hand.
+    fn pair() -> (Core, Core) {
+        let mut l = Core::new(CoreConfig::default(), now());
+        let mut f = Core::new(
+            CoreConfig {
+                server_id: 2,
+                ..CoreConfig::default()
+            },
+            now(),
+        );
+        l.set_mode(Mode::Leader, 1, now());
+        f.set_mode(Mode::Learner, 1, now());
+        (l, f)
+    }
+
+    /// Carries the learner's forwards to the leader, commits everything
+    /// there, and applies the committed txns at the learner, until nothing
+    /// is left to forward; returns the committed txns.
+    fn pump(l: &mut Core, f: &mut Core) -> Vec<Txn> {
+        let mut all = Vec::new();
+        loop {
+            let mut fwd = Vec::new();
+            f.take_forwards(|x| fwd.push(x));
+            if fwd.is_empty() {
+                return all;
+            }
+            let mut syncs = Vec::new();
+            for x in fwd {
+                match x {
+                    Forward::Write {
+                        session,
+                        cxid,
+                        opcode,
+                        body,
+                    } => l.remote_request(session, cxid, opcode, &body, now()),
+                    Forward::Sync { session, cxid } => syncs.push((session, cxid)),
+                }
+            }
+            let mut txns = Vec::new();
+            l.take_proposals(|t| txns.push(t.clone()));
+            if let Some(t) = txns.last() {
+                l.commit_through(t.header.zxid, now());
+            }
+            for t in &txns {
+                f.apply_committed(t.clone(), now());
+            }
+            for (s, c) in syncs {
+                f.sync_done(s, c, l.last_zxid(), now());
+            }
+            all.extend(txns);
+        }
+    }
+
+    fn learner_session(l: &mut Core, f: &mut Core, id: ConnId) {
+        f.conn_open(id, "127.0.0.1:40000".parse().unwrap(), now());
+        f.conn_input(id, &connect(), now());
+        assert!(
+            replies(f, id).is_empty(),
+            "ConnectResponse before the leader committed"
+        );
+        let txns = pump(l, f);
+        assert_eq!(txns.len(), 1);
+        assert_eq!(txns[0].header.zxid >> 32, 1, "a zxid of epoch 1");
+        let mut b = Vec::new();
+        f.drain(|o| b.append(o.bytes));
+        assert_eq!(b.len(), 4 + 37, "one ConnectResponse");
+        assert_eq!(l.session_list(), f.session_list(), "sessions are global");
+    }
+
+    #[test]
+    fn learner_forwards_writes_and_answers_in_order_at_commit() {
+        let (mut l, mut f) = pair();
+        let id = ConnId::new(0, 1);
+        learner_session(&mut l, &mut f, id);
+        assert_eq!(l.last_zxid(), (1 << 32) + 1, "first zxid of epoch 1");
+        let mut x = Vec::new();
+        create(&mut x, 1, "/a", b"v", 0);
+        get_data(&mut x, 2, "/a");
+        create(&mut x, 3, "/a", b"", 0); // fails on the leader: NodeExists
+        get_data(&mut x, 4, "/nope");
+        f.conn_input(id, &x, now());
+        assert!(replies(&mut f, id).is_empty());
+        let txns = pump(&mut l, &mut f);
+        assert_eq!(txns.len(), 2, "the failed create is an error txn");
+        let r = replies(&mut f, id);
+        let got: Vec<(i32, i32)> = r.iter().map(|x| (x.0, x.2)).collect();
+        assert_eq!(
+            got,
+            vec![(1, 0), (2, 0), (3, err::NODE_EXISTS), (4, err::NO_NODE)]
+        );
+        assert_eq!(&r[1].3[..5], &[0, 0, 0, 1, b'v']);
+        assert_eq!(r[2].1, txns[1].header.zxid);
+        for c in [&l, &f] {
+            assert_eq!(c.tree.get("/a").unwrap().data.as_deref(), Some(&b"v"[..]));
+            assert_eq!(c.last_zxid(), txns[1].header.zxid);
+        }
+    }
+
+    #[test]
+    fn a_failed_multi_answers_like_a_standalone_server() {
+        let multi = |x: &mut Vec<u8>| {
+            let mut b = Vec::new();
+            for (k, path) in ["/m", "/m"].iter().enumerate() {
+                jute::put_int(&mut b, op::CREATE);
+                jute::put_bool(&mut b, false);
+                jute::put_int(&mut b, -1);
+                jute::put_str(&mut b, path);
+                jute::put_buffer(&mut b, Some(&[k as u8]));
+                jute::put_int(&mut b, 1);
+                put_acl(&mut b, perm::ALL, "world", "anyone");
+                jute::put_int(&mut b, 0);
+            }
+            jute::put_int(&mut b, -1);
+            jute::put_bool(&mut b, true);
+            jute::put_int(&mut b, -1);
+            frame(x, 7, op::MULTI, &b);
+        };
+        let (mut l, mut f) = pair();
+        let id = ConnId::new(0, 1);
+        learner_session(&mut l, &mut f, id);
+        let mut x = Vec::new();
+        multi(&mut x);
+        f.conn_input(id, &x, now());
+        pump(&mut l, &mut f);
+        let ens = replies(&mut f, id);
+        let mut alone = Core::new(CoreConfig::default(), now());
+        session(&mut alone, id);
+        alone.conn_input(id, &x, now());
+        alone.commit_all(now());
+        let std = replies(&mut alone, id);
+        assert_eq!(ens.len(), 1);
+        assert_eq!(
+            (ens[0].0, ens[0].2, &ens[0].3),
+            (std[0].0, std[0].2, &std[0].3)
+        );
+        assert!(f.tree.get("/m").is_none() && l.tree.get("/m").is_none());
+    }
+
+    #[test]
+    fn the_leader_checks_acls_with_the_learners_client_identity() {
+        let (mut l, mut f) = pair();
+        let id = ConnId::new(0, 1);
+        learner_session(&mut l, &mut f, id);
+        let auth_create = |x: &mut Vec<u8>, xid| {
+            let mut b = Vec::new();
+            jute::put_str(&mut b, "/secret");
+            jute::put_buffer(&mut b, Some(b"s"));
+            jute::put_int(&mut b, 1);
+            put_acl(&mut b, perm::ALL, "auth", "");
+            jute::put_int(&mut b, 0);
+            frame(x, xid, op::CREATE, &b);
+        };
+        let mut x = Vec::new();
+        auth_create(&mut x, 1); // no authenticated id yet: InvalidACL
+        let mut a = Vec::new();
+        jute::put_int(&mut a, 0);
+        jute::put_str(&mut a, "digest");
+        jute::put_buffer(&mut a, Some(b"bob:pw"));
+        frame(&mut x, -4, op::AUTH, &a);
+        auth_create(&mut x, 2);
+        f.conn_input(id, &x, now());
+        pump(&mut l, &mut f);
+        let got: Vec<(i32, i32)> = replies(&mut f, id).iter().map(|x| (x.0, x.2)).collect();
+        assert_eq!(got, vec![(1, err::INVALID_ACL), (-4, 0), (2, 0)]);
+        let acl = &l.tree.get("/secret").unwrap().acl;
+        assert_eq!(acl[0].id.scheme, "digest");
+        assert!(acl[0].id.id.starts_with("bob:"));
+    }
+
+    #[test]
+    fn sync_close_and_leader_expiry_reach_the_learners_client() {
+        let (mut l, mut f) = pair();
+        let (a, b) = (ConnId::new(0, 1), ConnId::new(0, 2));
+        learner_session(&mut l, &mut f, a);
+        learner_session(&mut l, &mut f, b);
+        // An ephemeral of a's, then a sync: answered after it applies.
+        let mut x = Vec::new();
+        create(&mut x, 1, "/eph", b"", 1);
+        path_op(&mut x, 2, op::SYNC, "/", &[]);
+        f.conn_input(a, &x, now());
+        pump(&mut l, &mut f);
+        let got: Vec<(i32, i32)> = replies(&mut f, a).iter().map(|x| (x.0, x.2)).collect();
+        assert_eq!(got, vec![(1, 0), (2, 0)]);
+        // b closes its session on the learner: answered, then closed.
+        let mut y = Vec::new();
+        frame(&mut y, 5, op::CLOSE_SESSION, &[]);
+        f.conn_input(b, &y, now());
+        pump(&mut l, &mut f);
+        let mut closed = None;
+        f.drain(|o| {
+            if o.conn == b {
+                closed = Some(o.close);
+            }
+        });
+        assert_eq!(closed, Some(true));
+        assert_eq!((l.sessions.len(), f.sessions.len()), (1, 1));
+        // The leader expires a (no pings for long): its ephemeral goes
+        // everywhere and the learner closes its connection.
+        let mut later = now();
+        later.mono_ms += 120_000;
+        l.tick(later);
+        f.tick(later); // learners never expire sessions themselves
+        assert!(f.tree.get("/eph").is_some());
+        let mut txns = Vec::new();
+        l.take_proposals(|t| txns.push(t.clone()));
+        l.commit_all(later);
+        assert_eq!(txns.len(), 1, "one closeSession");
+        f.apply_committed(txns.pop().unwrap(), later);
+        assert!(l.tree.get("/eph").is_none() && f.tree.get("/eph").is_none());
+        assert!(l.sessions.is_empty() && f.sessions.is_empty());
+        let mut closed = None;
+        f.drain(|o| {
+            if o.conn == a {
+                closed = Some(o.close);
+            }
+        });
+        assert_eq!(closed, Some(true));
+    }
+
+    #[test]
+    fn a_role_change_closes_clients_and_drops_provisional_sessions() {
+        let (mut l, mut f) = pair();
+        let id = ConnId::new(0, 1);
+        learner_session(&mut l, &mut f, id);
+        let other = ConnId::new(0, 2);
+        f.conn_open(other, "127.0.0.1:40001".parse().unwrap(), now());
+        f.conn_input(other, &connect(), now()); // forwarded, never committed
+        assert_eq!(f.sessions.len(), 2);
+        f.set_mode(Mode::NotServing, 1, now());
+        assert_eq!(f.sessions.len(), 1, "the uncommitted session is gone");
+        let mut closed = 0;
+        f.drain(|o| closed += o.close as usize);
+        assert_eq!(closed, 2);
+        // Not serving: a new connection is closed without an answer.
+        let n = ConnId::new(0, 3);
+        f.conn_open(n, "127.0.0.1:40002".parse().unwrap(), now());
+        f.conn_input(n, &connect(), now());
+        let mut out = (0, false);
+        f.drain(|o| out = (o.bytes.len(), o.close));
+        assert_eq!(out, (0, true));
+    }
+}
