@@ -139,6 +139,15 @@ fn restart_tools_and_refusal() {
         for (e, _) in calls(&mut s, &reqs) {
             assert_eq!(e, 0);
         }
+        // Snapshots are written in the background: wait for one to land.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while files(&v2, "snapshot.")
+            .iter()
+            .all(|p| p.to_string_lossy().ends_with(".tmp"))
+        {
+            assert!(Instant::now() < deadline, "no snapshot after 700 txns");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     {
         let _srv = start(&cfg, &log);
