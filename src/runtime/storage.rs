@@ -132,7 +132,13 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
     let snap_path = cfg.snap_path();
     let log_path = cfg.log_path();
     for p in [&snap_path, &log_path] {
-        std::fs::create_dir_all(p).map_err(|e| file_err(p, e))?;
+        if !p.is_dir() {
+            std::fs::create_dir_all(p).map_err(|e| file_err(p, e))?;
+            // The new directory's name must be durable before any file in it.
+            if let Some(parent) = p.parent() {
+                sync_dir(parent).map_err(|e| file_err(parent, e))?;
+            }
+        }
     }
     let mut names = list(&snap_path)?;
     // Leftovers of a snapshot that never completed.
