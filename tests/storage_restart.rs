@@ -1,5 +1,6 @@
-//! The real binary over its data directory: writes survive a clean kill and
-//! restart (with snapshots and log segments rolled), `corral log|snapshot
+//! The real binary over its data directory: writes survive a kill and
+//! restart (with snapshots and log segments rolled), retention at startup
+//! keeps the newest snapshots and the log they need, `corral log|snapshot
 //! verify|dump` report sound files and name the file and offset of damage,
 //! and a server whose log was damaged inside acknowledged records refuses
 //! to start, naming the file and offset.
@@ -97,7 +98,7 @@ fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 }
 
 #[test]
-fn restart_tools_and_refusal() {
+fn restart_retention_tools_and_refusal() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -178,13 +179,88 @@ fn restart_tools_and_refusal() {
     assert!(segs.len() >= 2, "segments rolled: {segs:?}");
     assert!(!snaps.is_empty(), "a snapshot was taken");
 
+    // Retention: more snapshots (snapCount=50), then a start with
+    // autopurge keeps the newest 3 and drops the segments before them;
+    // every node is still there.
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    let mut rounds = 0;
+    std::fs::write(&cfg, base.replace("snapCount=250", "snapCount=50")).unwrap();
+    {
+        let _srv = start(&cfg, &log);
+        let mut s = session(&addr);
+        // Rounds of 60 writes until four more snapshots have landed.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while files(&v2, "snapshot.").len() < snaps.len() + 4 {
+            assert!(Instant::now() < deadline, "snapshots never landed");
+            let reqs: Vec<(i32, Vec<u8>)> = (100..160)
+                .map(|i| {
+                    let d = format!("v{i}:{}", "p".repeat(100));
+                    (
+                        op::SET_DATA,
+                        raw::set_data_req(&format!("/r/n{i}"), Some(d.as_bytes()), -1),
+                    )
+                })
+                .collect();
+            for (e, _) in calls(&mut s, &reqs) {
+                assert_eq!(e, 0);
+            }
+            rounds += 1;
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        // The last snapshot may still be in flight: let it land whole.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let before: Vec<PathBuf> = files(&v2, "snapshot.")
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(before.len() > 3, "{before:?}");
+    std::fs::write(
+        &cfg,
+        base + "autopurge.snapRetainCount=3\nautopurge.purgeInterval=1\n",
+    )
+    .unwrap();
+    {
+        let _srv = start(&cfg, &log);
+        let mut s = session(&addr);
+        let reqs: Vec<(i32, Vec<u8>)> = (0..600)
+            .map(|i| {
+                (
+                    op::GET_DATA,
+                    raw::path_watch_req(&format!("/r/n{i}"), false),
+                )
+            })
+            .collect();
+        for (i, (e, body)) in calls(&mut s, &reqs).into_iter().enumerate() {
+            assert_eq!(e, 0, "/r/n{i} lost after purge");
+            let st = {
+                let mut d = raw::Dec::new(&body);
+                d.buf();
+                d.stat()
+            };
+            let want = match i {
+                0..100 => 1,
+                100..160 => rounds,
+                _ => 0,
+            };
+            assert_eq!(st.version, want, "/r/n{i}");
+        }
+    }
+    let after = files(&v2, "snapshot.");
+    assert_eq!(after, before[before.len() - 3..].to_vec(), "newest 3 kept");
+    let segs = files(&v2, "log.");
+    let snaps = after;
+
     // 2. Tools on sound files.
     let o = tool(&["log", "verify", v2.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     let o = tool(&["log", "dump", segs[0].to_str().unwrap()]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("create /r data=null"), "{text}");
+    assert!(
+        text.contains("create /r/n") || text.contains("setData /r/n"),
+        "{text}"
+    );
     assert!(text.lines().filter(|l| l.contains(" zxid=")).count() > 50);
     let snap = snaps.last().unwrap();
     let o = tool(&["snapshot", "verify", snap.to_str().unwrap()]);

@@ -16,7 +16,8 @@
 //! * **corral-snap** writes snapshot blocks that the core shard encodes
 //!   during a fuzzy walk of the tree (bounded steps between inputs), to
 //!   `snapshot.<zxid>.tmp`; at the end: fsync, rename, directory fsync,
-//!   then retention (`autopurge.*`).
+//!   then retention (`autopurge.*`: at startup, then after a snapshot at
+//!   most once per `purgeInterval` hours).
 //!
 //! Appending on the log thread rather than on the core shard keeps the
 //! writer single-owner (no lock around the map) and keeps segment rolls off
@@ -214,6 +215,10 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
     );
     let dir = MmapDir::new(&log_path).with_sync(cfg.force_sync);
     let log = TxnLog::open(dir, log_cfg, &rec).map_err(|e| file_err(&log_path, e))?;
+    // Like ZooKeeper's cleanup task, retention runs at startup too.
+    if cfg.purge_interval_h > 0 {
+        purge(cfg, &StorageStats::default()).map_err(|e| format!("purge: {e}"))?;
+    }
     Ok(Opened {
         loaded,
         log,
@@ -322,7 +327,8 @@ pub fn spawn_snap_thread(
             let dir = cfg.snap_path();
             let mut cur: Option<(Zxid, std::fs::File, PathBuf, Instant)> = None;
             let mut unsynced = 0usize;
-            let mut last_purge: Option<Instant> = None;
+            // open() purged at startup.
+            let mut last_purge = Some(Instant::now());
             for m in rx {
                 let r: std::io::Result<()> = (|| {
                     match m {
@@ -358,7 +364,7 @@ pub fn spawn_snap_thread(
                                     t0.elapsed()
                                 );
                                 let due = cfg.purge_interval_h > 0
-                                    && last_purge.is_none_or(|t| {
+                                    && last_purge.is_none_or(|t: Instant| {
                                         t.elapsed()
                                             >= Duration::from_secs(
                                                 u64::from(cfg.purge_interval_h) * 3600,
