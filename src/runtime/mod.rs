@@ -297,6 +297,9 @@ async fn core_shard(
     let mut durable_rx = None;
     let core = match durable {
         Some(d) => {
+            // Replayed txns count towards the next snapshot (a long replay
+            // is followed by a snapshot at the first commit).
+            let replayed = d.loaded.replayed as u64;
             let core = Core::restore(
                 cfg.core.clone(),
                 d.loaded.tree,
@@ -320,7 +323,7 @@ async fn core_shard(
                 snap: d.snap,
                 stats: d.stats,
                 cfg: d.cfg,
-                since_snap: std::cell::Cell::new(0),
+                since_snap: std::cell::Cell::new(replayed),
             });
             core
         }
