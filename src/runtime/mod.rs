@@ -312,6 +312,9 @@ async fn core_shard(
     let mut durable_rx = None;
     let core = match durable {
         Some(d) => {
+            // Replayed txns count towards the next snapshot (a long replay
+            // is followed by a snapshot at the first commit).
+            let replayed = d.loaded.replayed as u64;
             let core = Core::restore(
                 cfg.core.clone(),
                 d.loaded.tree,
@@ -335,7 +338,7 @@ async fn core_shard(
                 snap: d.snap,
                 stats: d.stats,
                 cfg: d.cfg,
-                since_snap: std::cell::Cell::new(0),
+                since_snap: std::cell::Cell::new(replayed),
             });
             core
         }
@@ -457,15 +460,19 @@ async fn snapshot(h: Rc<CoreHandle>) {
         return;
     }
     let mut walk = crate::tree::restore::Walk::new();
+    let (mut steps, mut longest) = (0u32, Duration::ZERO);
     loop {
         let mut blocks = Vec::new();
         {
+            let t0 = Instant::now();
             let core = h.core.borrow();
             core.tree
                 .walk_step(&mut walk, storage::SNAP_STEP_NODES, |p, n| enc.node(p, n));
             while let Some(b) = enc.take_block() {
                 blocks.push(b);
             }
+            steps += 1;
+            longest = longest.max(t0.elapsed());
         }
         for b in blocks {
             if !send(storage::SnapMsg::Block(b)).await {
@@ -475,9 +482,18 @@ async fn snapshot(h: Rc<CoreHandle>) {
         if walk.is_done() {
             break;
         }
-        futures_lite::future::yield_now().await;
+        // A timer (not a bare yield): the reactor must poll sockets and
+        // channels between steps, or a ready walker starves them.
+        glommio::timer::sleep(Duration::from_micros(200)).await;
     }
     let end = h.core.borrow().tree.last_zxid;
+    log.stats
+        .walk_step_max_micros
+        .fetch_max(longest.as_micros() as u64, Ordering::Relaxed);
+    tracing::info!(
+        "snapshot {z:#x}..{end:#x}: {} nodes walked in {steps} steps, longest step {longest:?}",
+        enc.nodes()
+    );
     send(storage::SnapMsg::End(enc.finish(end))).await;
 }
 

@@ -16,7 +16,8 @@
 //! * **corral-snap** writes snapshot blocks that the core shard encodes
 //!   during a fuzzy walk of the tree (bounded steps between inputs), to
 //!   `snapshot.<zxid>.tmp`; at the end: fsync, rename, directory fsync,
-//!   then retention (`autopurge.*`).
+//!   then retention (`autopurge.*`: at startup, then after a snapshot at
+//!   most once per `purgeInterval` hours).
 //!
 //! Appending on the log thread rather than on the core shard keeps the
 //! writer single-owner (no lock around the map) and keeps segment rolls off
@@ -41,8 +42,11 @@ use std::time::{Duration, Instant};
 /// Records appended before one sync, at most.
 pub const MAX_BATCH: usize = 8192;
 
+/// The snapshot thread fdatasyncs after this many bytes.
+pub const SNAP_SYNC_EVERY: usize = 4 << 20;
+
 /// Nodes a snapshot walk visits per step on the core shard.
-pub const SNAP_STEP_NODES: usize = 2000;
+pub const SNAP_STEP_NODES: usize = 500;
 
 /// Storage settings (from zoo.cfg).
 #[derive(Clone, Debug)]
@@ -79,6 +83,9 @@ pub struct StorageStats {
     pub records: AtomicU64,
     pub max_batch: AtomicU64,
     pub sync_micros: AtomicU64,
+    pub sync_max_micros: AtomicU64,
+    /// The longest step of a snapshot walk on the core shard.
+    pub walk_step_max_micros: AtomicU64,
     pub snapshots: AtomicU64,
     pub snapshot_in_progress: AtomicBool,
     pub purged_files: AtomicU64,
@@ -95,11 +102,15 @@ impl StorageStats {
              # TYPE corral_log_records_per_fsync gauge\ncorral_log_records_per_fsync {:.2}\n\
              # TYPE corral_log_max_batch gauge\ncorral_log_max_batch {}\n\
              # TYPE corral_log_fsync_seconds_total counter\ncorral_log_fsync_seconds_total {:.6}\n\
-             # TYPE corral_snapshots_total counter\ncorral_snapshots_total {}\n",
+             # TYPE corral_log_fsync_max_seconds gauge\ncorral_log_fsync_max_seconds {:.6}\n\
+             # TYPE corral_snapshots_total counter\ncorral_snapshots_total {}\n\
+             # TYPE corral_snapshot_walk_step_max_seconds gauge\ncorral_snapshot_walk_step_max_seconds {:.6}\n",
             if f == 0 { 0.0 } else { r as f64 / f as f64 },
             self.max_batch.load(Ordering::Relaxed),
             self.sync_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            self.sync_max_micros.load(Ordering::Relaxed) as f64 / 1e6,
             self.snapshots.load(Ordering::Relaxed),
+            self.walk_step_max_micros.load(Ordering::Relaxed) as f64 / 1e6,
         )
     }
 }
@@ -122,7 +133,13 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
     let snap_path = cfg.snap_path();
     let log_path = cfg.log_path();
     for p in [&snap_path, &log_path] {
-        std::fs::create_dir_all(p).map_err(|e| file_err(p, e))?;
+        if !p.is_dir() {
+            std::fs::create_dir_all(p).map_err(|e| file_err(p, e))?;
+            // The new directory's name must be durable before any file in it.
+            if let Some(parent) = p.parent() {
+                sync_dir(parent).map_err(|e| file_err(parent, e))?;
+            }
+        }
     }
     let mut names = list(&snap_path)?;
     // Leftovers of a snapshot that never completed.
@@ -198,6 +215,10 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
     );
     let dir = MmapDir::new(&log_path).with_sync(cfg.force_sync);
     let log = TxnLog::open(dir, log_cfg, &rec).map_err(|e| file_err(&log_path, e))?;
+    // Like ZooKeeper's cleanup task, retention runs at startup too.
+    if cfg.purge_interval_h > 0 {
+        purge(cfg, &StorageStats::default()).map_err(|e| format!("purge: {e}"))?;
+    }
     Ok(Opened {
         loaded,
         log,
@@ -267,9 +288,9 @@ pub fn spawn_log_thread(
                     Ok(z) => z,
                     Err(e) => fatal(&format!("txn log fdatasync: {e}")),
                 };
-                stats
-                    .sync_micros
-                    .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
+                let took = t0.elapsed().as_micros() as u64;
+                stats.sync_micros.fetch_add(took, Ordering::Relaxed);
+                stats.sync_max_micros.fetch_max(took, Ordering::Relaxed);
                 stats.fsyncs.fetch_add(1, Ordering::Relaxed);
                 stats.records.fetch_add(n as u64, Ordering::Relaxed);
                 stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
@@ -305,7 +326,9 @@ pub fn spawn_snap_thread(
         .spawn(move || {
             let dir = cfg.snap_path();
             let mut cur: Option<(Zxid, std::fs::File, PathBuf, Instant)> = None;
-            let mut last_purge: Option<Instant> = None;
+            let mut unsynced = 0usize;
+            // open() purged at startup.
+            let mut last_purge = Some(Instant::now());
             for m in rx {
                 let r: std::io::Result<()> = (|| {
                     match m {
@@ -318,6 +341,13 @@ pub fn spawn_snap_thread(
                         SnapMsg::Block(b) => {
                             if let Some((_, f, _, _)) = cur.as_mut() {
                                 f.write_all(&b)?;
+                                // Flush as we go: one big fsync at the end
+                                // would stall the log's fdatasync behind it.
+                                unsynced += b.len();
+                                if unsynced >= SNAP_SYNC_EVERY {
+                                    f.sync_data()?;
+                                    unsynced = 0;
+                                }
                             }
                         }
                         SnapMsg::End(b) => {
@@ -334,7 +364,7 @@ pub fn spawn_snap_thread(
                                     t0.elapsed()
                                 );
                                 let due = cfg.purge_interval_h > 0
-                                    && last_purge.is_none_or(|t| {
+                                    && last_purge.is_none_or(|t: Instant| {
                                         t.elapsed()
                                             >= Duration::from_secs(
                                                 u64::from(cfg.purge_interval_h) * 3600,

@@ -42,7 +42,7 @@ fn op_line(op: &TxnOp) -> String {
         } => format!("setData {path} data={} version={version}", data(d)),
         TxnOp::SetAcl { path, aversion, .. } => format!("setACL {path} aversion={aversion}"),
         TxnOp::Check { path } => format!("check {path}"),
-        TxnOp::Error { code } => format!("error {code}"),
+        TxnOp::Error { code } => format!("error code={code}"),
         TxnOp::Multi(ops) => format!(
             "multi [{}]",
             ops.iter().map(op_line).collect::<Vec<_>>().join("; ")
