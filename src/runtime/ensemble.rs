@@ -387,7 +387,11 @@ impl Ens {
         use crate::proto::fourlw::{LeaderMntr, MntrValue};
         let r = self.replica.borrow();
         let (role, serving) = self.role.get().unwrap_or((Role::Looking, false));
-        let phase = if serving { "broadcast" } else { "synchronization" };
+        let phase = if serving {
+            "broadcast"
+        } else {
+            "synchronization"
+        };
         let peer_state = match role {
             Role::Looking => "looking".to_string(),
             Role::Leading => format!("leading - {phase}"),
@@ -396,7 +400,10 @@ impl Ens {
         };
         let mut extra = Vec::new();
         let ms = |d: Option<Duration>| MntrValue::Int(d.map_or(-1, |d| d.as_millis() as i64));
-        extra.push(("last_election_time_ms".to_string(), ms(self.last_election.get())));
+        extra.push((
+            "last_election_time_ms".to_string(),
+            ms(self.last_election.get()),
+        ));
         let st = r.stats();
         for (k, v) in [
             ("elections", st.elections),
@@ -408,10 +415,16 @@ impl Ens {
         ] {
             extra.push((k.to_string(), MntrValue::Int(v as i64)));
         }
-        for (name, h) in [("commit_latency_us", &self.commit_us), ("log_sync_latency_us", &self.sync_us)] {
+        for (name, h) in [
+            ("commit_latency_us", &self.commit_us),
+            ("log_sync_latency_us", &self.sync_us),
+        ] {
             let h = h.borrow();
             for (q, label) in [(0.5, "p50"), (0.99, "p99"), (1.0, "max")] {
-                extra.push((format!("{name}_{label}"), MntrValue::Int(h.value_at_quantile(q) as i64)));
+                extra.push((
+                    format!("{name}_{label}"),
+                    MntrValue::Int(h.value_at_quantile(q) as i64),
+                ));
             }
         }
         let mut leader = None;
@@ -420,8 +433,15 @@ impl Ens {
             let last = r.last_zxid();
             for l in &ls {
                 // Proposals sent to it and not yet acknowledged.
-                let depth = if l.observer { 0 } else { (l.sent - l.acked).max(0) };
-                extra.push((format!("follower_{}_pipeline_depth", l.id), MntrValue::Int(depth)));
+                let depth = if l.observer {
+                    0
+                } else {
+                    (l.sent - l.acked).max(0)
+                };
+                extra.push((
+                    format!("follower_{}_pipeline_depth", l.id),
+                    MntrValue::Int(depth),
+                ));
             }
             let _ = last;
             leader = Some(LeaderMntr {
@@ -534,13 +554,17 @@ impl Ens {
             Output::Append(t) => {
                 if h.core.borrow().mode() == Mode::Leader {
                     h.core.borrow_mut().adopt_proposal(&t);
-                    self.proposed.borrow_mut().push_back((t.header.zxid, Instant::now()));
+                    self.proposed
+                        .borrow_mut()
+                        .push_back((t.header.zxid, Instant::now()));
                 }
                 self.last_appended.set(t.header.zxid);
                 self.appends.borrow_mut().push(t);
             }
             Output::Sync => {
-                self.syncs.borrow_mut().push_back((self.last_appended.get(), Instant::now()));
+                self.syncs
+                    .borrow_mut()
+                    .push_back((self.last_appended.get(), Instant::now()));
                 self.flush_appends()
             }
             Output::Truncate { after } => {
@@ -598,7 +622,10 @@ impl Ens {
                     }
                     p.pop_front();
                     if pz == z {
-                        let _ = self.commit_us.borrow_mut().record(at.elapsed().as_micros() as u64);
+                        let _ = self
+                            .commit_us
+                            .borrow_mut()
+                            .record(at.elapsed().as_micros() as u64);
                     }
                 }
                 drop(p);
@@ -856,7 +883,10 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                                     break;
                                 }
                                 s.pop_front();
-                                let _ = e.sync_us.borrow_mut().record(at.elapsed().as_micros() as u64);
+                                let _ = e
+                                    .sync_us
+                                    .borrow_mut()
+                                    .record(at.elapsed().as_micros() as u64);
                             }
                         }
                         e.step(&h, Input::Persisted { through: z });

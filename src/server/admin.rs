@@ -136,7 +136,11 @@ impl Core {
         let (peer_state, quorum_size, leader) = match &extras.quorum {
             Some(q) => {
                 extra.extend(q.extra.iter().cloned());
-                (Some(q.peer_state.clone()), Some(q.quorum_size), q.leader.clone())
+                (
+                    Some(q.peer_state.clone()),
+                    Some(q.quorum_size),
+                    q.leader.clone(),
+                )
             }
             None => (None, None, None),
         };

@@ -86,7 +86,7 @@ impl Core {
         }
         let c = self.conns.get_mut(&id).expect("open");
         if c.held.is_empty() {
-            return self.execute(id, frame, now);
+            return self.execute(id, frame, now, false);
         }
         // Writes in flight: a write is prepped now (it streams behind them)
         // but any answer it gets at once must wait its turn; anything else
@@ -101,7 +101,7 @@ impl Core {
         }
         let saved = std::mem::take(&mut c.out);
         let closing = c.close;
-        self.execute(id, frame, now);
+        self.execute(id, frame, now, false);
         if let Some(c) = self.conns.get_mut(&id) {
             let early = std::mem::replace(&mut c.out, saved);
             if !early.is_empty() {
@@ -117,7 +117,9 @@ impl Core {
 
     /// Runs one request (at arrival, or when it stops waiting behind its
     /// connection's writes).
-    pub(super) fn execute(&mut self, id: ConnId, frame: &[u8], now: Now) {
+    /// `queued`: it waited behind writes and arrived while the session was
+    /// live (a close sent after it does not stop it).
+    pub(super) fn execute(&mut self, id: ConnId, frame: &[u8], now: Now, queued: bool) {
         let Ok((body, (xid, opcode))) = crate::proto::records::request_header(frame) else {
             self.close_conn(id);
             return;
@@ -130,7 +132,12 @@ impl Core {
             return;
         };
         self.note_touch(sid);
-        if !self.sessions.touch(sid, now.mono_ms) {
+        let live = if queued {
+            self.sessions.get(sid).is_some()
+        } else {
+            self.sessions.touch(sid, now.mono_ms)
+        };
+        if !live {
             // The session expired or is closing under this connection.
             self.reply_err(id, xid, zxid, err::SESSION_EXPIRED);
             self.close_conn(id);

@@ -723,18 +723,29 @@ mod tests {
         });
         assert_eq!(closed, Some(true));
         assert_eq!((l.sessions.len(), f.sessions.len()), (1, 1));
-        // The leader expires a (no pings for long): its ephemeral goes
-        // everywhere and the learner closes its connection.
+        // The leader's ZAB replica expires a (no pings for long): its
+        // CloseSession joins the leader's pipeline, commits everywhere, the
+        // ephemeral goes and the learner closes a's connection.
         let mut later = now();
         later.mono_ms += 120_000;
-        l.tick(later);
-        f.tick(later); // learners never expire sessions themselves
+        l.tick(later); // in an ensemble the replica expires sessions
+        f.tick(later); // and learners never do
+        assert_eq!(l.in_flight(), 0);
         assert!(f.tree.get("/eph").is_some());
-        let mut txns = Vec::new();
-        l.take_proposals(|t| txns.push(t.clone()));
-        l.commit_all(later);
-        assert_eq!(txns.len(), 1, "one closeSession");
-        f.apply_committed(txns.pop().unwrap(), later);
+        let sid = f.session_list()[0].0;
+        let close = Txn {
+            header: crate::tree::txn::TxnHeader {
+                session: sid,
+                cxid: 0,
+                zxid: l.last_proposed_zxid() + 1,
+                time: later.wall_ms,
+            },
+            op: crate::tree::txn::TxnOp::CloseSession,
+        };
+        l.adopt_proposal(&close);
+        assert_eq!(l.last_proposed_zxid(), close.header.zxid);
+        l.commit_txn(&close, later);
+        f.apply_committed(close, later);
         assert!(l.tree.get("/eph").is_none() && f.tree.get("/eph").is_none());
         assert!(l.sessions.is_empty() && f.sessions.is_empty());
         let mut closed = None;

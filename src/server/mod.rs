@@ -334,7 +334,11 @@ impl Core {
         for p in &paths {
             self.outstanding.delete(&self.tree, p, zxid);
         }
-        self.sessions.remove(sid);
+        // Closing: no new requests; it leaves the table when the txn applies
+        // (requests it sent before the close still run).
+        if let Some(s) = self.sessions.get_mut(sid) {
+            s.closing = true;
+        }
         self.propose(sid, cxid, TxnOp::CloseSession, now, reply)
     }
 

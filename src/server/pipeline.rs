@@ -207,6 +207,9 @@ impl Core {
     /// the per-op results are left in `scratch_results`.
     pub(super) fn apply(&mut self, txn: Txn) {
         let zxid = txn.header.zxid;
+        if let TxnOp::CloseSession = txn.op {
+            self.sessions.remove(txn.header.session);
+        }
         let Core {
             tree,
             watches,
@@ -328,7 +331,7 @@ impl Core {
                     c.out.extend_from_slice(&b);
                     self.mark(id);
                 }
-                Some(Held::Frame(f)) => self.execute(id, &f, now),
+                Some(Held::Frame(f)) => self.execute(id, &f, now, true),
                 Some(Held::Close) => self.close_conn(id),
                 _ => unreachable!("checked above"),
             }
@@ -573,6 +576,28 @@ pub(super) mod tests {
             got,
             vec![(1, 0), (2, err::NODE_EXISTS), (3, err::BAD_VERSION)]
         );
+    }
+
+    #[test]
+    fn requests_sent_before_a_close_still_run() {
+        let mut core = Core::new(CoreConfig::default(), now());
+        let id = ConnId::new(0, 1);
+        session(&mut core, id);
+        let mut f = Vec::new();
+        create(&mut f, 1, "/c", b"d", 0);
+        get_data(&mut f, 2, "/c");
+        frame(&mut f, 3, op::CLOSE_SESSION, &[]);
+        get_data(&mut f, 4, "/c"); // after the close: never answered
+        core.conn_input(id, &f, now());
+        assert_eq!(
+            core.sessions.len(),
+            1,
+            "the session leaves when its close applies"
+        );
+        core.commit_all(now());
+        let got: Vec<(i32, i32)> = replies(&mut core, id).iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(got, vec![(1, 0), (2, 0), (3, 0)]);
+        assert!(core.sessions.is_empty());
     }
 
     #[test]
