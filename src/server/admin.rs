@@ -132,7 +132,6 @@ impl Core {
             extra.push((format!("p99_{name}"), q(0.99)));
             extra.push((format!("p999_{name}"), q(0.999)));
         }
-        let mut extra = extra;
         let (peer_state, quorum_size, leader) = match &extras.quorum {
             Some(q) => {
                 extra.extend(q.extra.iter().cloned());
