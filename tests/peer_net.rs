@@ -100,6 +100,8 @@ fn three_servers_link_exchange_reset_and_refuse_strangers() {
                             peers: peers.clone(),
                             queue_frames: 1024,
                             max_body: 1 << 20,
+                            // Servers 1 and 2 dial from their own address.
+                            bind: (me != 3).then(|| my_addr.ip()),
                         },
                         incoming,
                     );

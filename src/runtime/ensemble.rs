@@ -805,6 +805,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                         .collect(),
                     queue_frames: 65536,
                     max_body: MAX_PEER_BODY,
+                    bind: Some(my_quorum.ip()),
                 },
                 peer_incoming,
             );

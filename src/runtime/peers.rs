@@ -60,6 +60,10 @@ pub struct PeerNetConfig {
     pub queue_frames: usize,
     /// Largest frame body accepted.
     pub max_body: u32,
+    /// Source address for dialing (this server's own address), so that a
+    /// peer sees connections from the address its `server.N` line names.
+    /// None lets the kernel choose.
+    pub bind: Option<std::net::IpAddr>,
 }
 
 /// Counters for mntr and tests.
@@ -266,10 +270,19 @@ impl PeerNet {
     async fn dial(&self, peer: ServerId, addr: SocketAddr) {
         let mut backoff = Duration::from_millis(50);
         loop {
-            let attempt = glommio::timer::timeout(Duration::from_secs(1), async {
-                TcpStream::connect(addr).await
-            })
-            .await;
+            let attempt = match self.inner.cfg.bind {
+                None => {
+                    glommio::timer::timeout(Duration::from_secs(1), async {
+                        TcpStream::connect(addr).await
+                    })
+                    .await
+                }
+                Some(ip) => glommio::executor()
+                    .spawn_blocking(move || connect_from(ip, addr))
+                    .await
+                    .map(|s| TcpStream::from(socket2::Socket::from(s)))
+                    .map_err(Into::into),
+            };
             match attempt {
                 Ok(mut s) => {
                     let mut pre = [0u8; PREAMBLE_LEN];
@@ -429,6 +442,19 @@ impl PeerNet {
             buf.clear();
         }
     }
+}
+
+/// A blocking connect from `ip` (run off the reactor).
+fn connect_from(ip: std::net::IpAddr, to: SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(to),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    s.bind(&SocketAddr::new(ip, 0).into())?;
+    s.connect_timeout(&to.into(), Duration::from_secs(1))?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
 }
 
 /// Binds a peer port (std, so a port in use is an error) and starts a
