@@ -786,6 +786,7 @@ impl Sim {
                         }
                     }
                 }
+                Output::Revalidated { .. } => {}
                 Output::Established { epoch } => {
                     self.cov.elections += 1;
                     let id = self.nodes[i].id;

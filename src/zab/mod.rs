@@ -191,6 +191,8 @@ pub enum Input<'a> {
     Touch { session: SessionId },
     /// A client's sync.
     Sync { session: SessionId, cxid: i32 },
+    /// A client reconnects here with `session`: is it still valid?
+    Revalidate { session: SessionId, timeout: i32 },
 }
 
 /// What a replica asks of the runtime. The runtime performs them in
@@ -242,6 +244,8 @@ pub enum Output {
         cxid: i32,
         zxid: Zxid,
     },
+    /// The answer to [`Input::Revalidate`] (false when no leader).
+    Revalidated { session: SessionId, valid: bool },
     /// Role or leader changed; `serving` = clients may be served.
     RoleChanged {
         role: Role,
@@ -646,6 +650,30 @@ impl Replica {
                     });
                 }
                 _ => out.push(Output::Rejected { session, cxid }),
+            },
+            Input::Revalidate { session, timeout } => match &self.state {
+                State::Leading(l) if l.established => {
+                    let now = self.now;
+                    let valid = match self.sessions.get_mut(&session) {
+                        Some(s) if !s.closing => {
+                            s.last_touch = now;
+                            true
+                        }
+                        _ => false,
+                    };
+                    out.push(Output::Revalidated { session, valid });
+                }
+                State::Following(f) if f.phase == FPhase::Broadcast => {
+                    let to = f.leader;
+                    out.push(Output::Send {
+                        to,
+                        frame: frame(&PeerMsg::Revalidate { session, timeout }),
+                    });
+                }
+                _ => out.push(Output::Revalidated {
+                    session,
+                    valid: false,
+                }),
             },
         }
         if std::mem::take(&mut self.need_sync) {
@@ -1058,7 +1086,9 @@ impl Replica {
                     f.syncs.push((session, cxid, z));
                 }
             }
-            PeerMsg::RevalidateReply { .. } => {}
+            PeerMsg::RevalidateReply { session, valid } => {
+                out.push(Output::Revalidated { session, valid });
+            }
             _ => {
                 self.abandon_leader(out);
             }
@@ -1389,12 +1419,17 @@ impl Replica {
                 }
             }
             PeerMsg::Revalidate { session, .. } => {
+                let valid = l.established
+                    && match self.sessions.get_mut(&session) {
+                        Some(s) if !s.closing => {
+                            s.last_touch = now;
+                            true
+                        }
+                        _ => false,
+                    };
                 out.push(Output::Send {
                     to: from,
-                    frame: frame(&PeerMsg::RevalidateReply {
-                        session,
-                        valid: self.sessions.contains_key(&session),
-                    }),
+                    frame: frame(&PeerMsg::RevalidateReply { session, valid }),
                 });
             }
             _ => {
