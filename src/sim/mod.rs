@@ -42,7 +42,8 @@
 //! At the end: after a heal phase (faults off, everyone restarted) a leader
 //! must be established, new writes must commit and every replica must
 //! catch up (liveness); every acknowledged write is in the committed
-//! sequence every caught-up replica applied; abandoned sessions expired.
+//! sequence every caught-up replica applied; abandoned sessions expired
+//! once a timeout passed under the current leader.
 
 use crate::peer::{self, decode_frame, PeerMsg};
 use crate::storage::device::{CrashModel, MemDir, SimRng};
@@ -273,7 +274,10 @@ pub struct Sim {
     leaders: BTreeMap<u32, ServerId>,
     acked: Vec<(Zxid, u64)>,
     closed_sessions: BTreeSet<SessionId>,
-    abandoned: Vec<SessionId>,
+    /// Abandoned sessions and when.
+    abandoned: Vec<(SessionId, u64)>,
+    /// When the latest leader was established (session deadlines restart).
+    established_at: u64,
     healing: bool,
     quiet: bool,
     violation: Option<String>,
@@ -438,6 +442,7 @@ impl Sim {
             acked: Vec::new(),
             closed_sessions: BTreeSet::new(),
             abandoned: Vec::new(),
+            established_at: 0,
             healing: false,
             quiet: false,
             violation: None,
@@ -799,6 +804,7 @@ impl Sim {
                         }
                     }
                     self.leaders.insert(epoch, id);
+                    self.established_at = self.now;
                 }
             }
         }
@@ -1389,7 +1395,7 @@ impl Sim {
             TxnOp::CloseSession
         } else {
             // Abandon the session: stop pinging; the leader must expire it.
-            self.abandoned.push(session);
+            self.abandoned.push((session, now));
             let c = &mut self.clients[ci];
             c.session = None;
             c.live = false;
@@ -1537,8 +1543,11 @@ impl Sim {
             .filter(|t| matches!(t.op, TxnOp::CreateSession { .. }))
             .map(|t| t.header.session)
             .collect();
-        for s in &self.abandoned {
-            if created.contains(s) && !self.closed_sessions.contains(s) {
+        for &(s, at) in &self.abandoned {
+            // Due: a full timeout (plus a margin of ticks) after both the
+            // abandonment and the current leader's establishment.
+            let due = at.max(self.established_at) + SESSION_TIMEOUT_MS as u64 + 5 * TICK_MS;
+            if created.contains(&s) && !self.closed_sessions.contains(&s) && self.now > due {
                 self.fail(format!("abandoned session {s:#x} never expired"));
                 return;
             }
