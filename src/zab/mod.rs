@@ -1217,7 +1217,7 @@ impl Replica {
     // -------------------------------------------------------------- leading
 
     fn lead(&mut self, out: &mut Out) {
-        let mut l = Leading {
+        let l = Leading {
             epoch: None,
             established: false,
             since: self.now,
@@ -1226,7 +1226,6 @@ impl Replica {
             learners: BTreeMap::new(),
             next_counter: 1,
         };
-        l.learners.clear();
         self.state = State::Leading(l);
         out.push(Output::RoleChanged {
             role: Role::Leading,
@@ -1446,10 +1445,7 @@ impl Replica {
         let State::Leading(l) = &mut self.state else {
             return;
         };
-        let Some(e) = l.epoch else {
-            return;
-        };
-        if l.synced {
+        if l.epoch.is_none() || l.synced {
             return;
         }
         let acked = 1 + l
@@ -1466,7 +1462,6 @@ impl Replica {
         }
         l.synced = true;
         l.history_end = self.log.back().map_or(self.base, |x| x.zxid());
-        let _ = e;
         let ready: Vec<ServerId> = l
             .learners
             .iter()
