@@ -796,6 +796,10 @@ impl Replica {
         };
         match n.state {
             PeerState::Looking => {
+                // It no longer follows or leads anyone.
+                if let State::Looking(lk) = &mut self.state {
+                    lk.out.remove(&from);
+                }
                 if self.is_observer {
                     return;
                 }
@@ -835,15 +839,19 @@ impl Replica {
                 };
                 lk.out.insert(from, (v, n.state));
                 // Join an established leader: a quorum of voters follow or
-                // lead it, and it says so itself.
+                // lead it, and its latest notification says it leads. Only
+                // the leader id must agree: a follower that joined through
+                // a delayed notification may carry an older vote, and
+                // joining is always safe (discovery decides the epoch).
                 let agree = lk
                     .out
                     .values()
-                    .filter(|(x, _)| x.leader == v.leader && x.peer_epoch == v.peer_epoch)
+                    .filter(|(x, _)| x.leader == v.leader)
                     .count();
-                let leader_says = lk.out.get(&v.leader).is_some_and(|(x, st)| {
-                    *st == PeerState::Leading && x.peer_epoch == v.peer_epoch
-                });
+                let leader_says = lk
+                    .out
+                    .get(&v.leader)
+                    .is_some_and(|(x, st)| *st == PeerState::Leading && x.leader == v.leader);
                 if agree >= q && leader_says && v.leader != me {
                     self.round = self.round.max(n.round);
                     self.vote = v;
