@@ -1481,6 +1481,22 @@ impl Sim {
             ));
             return;
         }
+        // A zxid a client saw must still exist somewhere after healing.
+        let best = self
+            .nodes
+            .iter()
+            .filter(|n| n.serving)
+            .map(|n| n.tree.last_zxid)
+            .max()
+            .unwrap_or(0);
+        if let Some(c) = self.clients.iter().find(|c| c.last_seen > best) {
+            let msg = format!(
+                "a session saw zxid {:#x} but the newest serving replica has {best:#x}: committed txns lost",
+                c.last_seen
+            );
+            self.fail(msg);
+            return;
+        }
         if self.canon.len() <= heal_len {
             let cs: Vec<String> = self
                 .clients
