@@ -2,9 +2,18 @@
 //! across the fault mixes and ensemble shapes, 0 violations allowed.
 //!
 //! `SIM_SEED=N cargo test --test sim replay -- --nocapture` replays one
-//! seed; `SIM_SEEDS=N` runs N seeds per sweep instead of the default.
+//! seed (`SIM_TRACE=1` prints every step); `SIM_SEEDS=N` runs N seeds per
+//! sweep instead of 250 (two sweeps: even and odd seeds); `SIM_SEED_BASE=B`
+//! starts the sweeps at seed B.
 
 use corral::sim::{run_seed, Coverage, SimConfig};
+
+fn base_from_env() -> u64 {
+    std::env::var("SIM_SEED_BASE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
 
 fn seeds_from_env(default: u64) -> u64 {
     std::env::var("SIM_SEEDS")
@@ -13,8 +22,7 @@ fn seeds_from_env(default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Runs seeds `lo..hi` (every `step`-th), panicking with every failing
-/// seed and its replay command.
+/// Runs `seeds`, panicking with every failing seed and its replay command.
 fn sweep(name: &str, seeds: impl Iterator<Item = u64>) -> Coverage {
     let mut cov = Coverage::default();
     let mut failures = Vec::new();
@@ -49,13 +57,15 @@ fn replay() {
 #[test]
 fn sweep_even_seeds() {
     let n = seeds_from_env(250);
-    sweep("even", (0..n).map(|k| 2 * k));
+    let b = base_from_env();
+    sweep("even", (0..n).map(|k| b + 2 * k));
 }
 
 #[test]
 fn sweep_odd_seeds() {
     let n = seeds_from_env(250);
-    sweep("odd", (0..n).map(|k| 2 * k + 1));
+    let b = base_from_env();
+    sweep("odd", (0..n).map(|k| b + 2 * k + 1));
 }
 
 /// First failing seed among `seeds` (crash mixes only) with `faults` on.

@@ -42,6 +42,8 @@ struct Cluster {
     wall: i64,
     /// Forwarded writes the leader's "prep" turns into proposals.
     pending_proposals: Vec<(usize, Txn)>,
+    /// `Output::Revalidated` answers: (node, session, valid).
+    revalidated: Vec<(usize, SessionId, bool)>,
 }
 
 fn txn(session: SessionId, cxid: i32, op: TxnOp) -> Txn {
@@ -77,6 +79,7 @@ impl Cluster {
             tear_to: None,
             wall: 1_700_000_000_000,
             pending_proposals: Vec::new(),
+            revalidated: Vec::new(),
         };
         for i in 0..voters + observers {
             let mut cfg = Config::new(i as u64 + 1, vs.clone(), os.clone());
@@ -224,6 +227,9 @@ impl Cluster {
                     }
                     n.tree.apply((*t).clone(), &mut |_| {}, &mut Vec::new());
                     n.applied.push(t);
+                }
+                Output::Revalidated { session, valid } => {
+                    self.revalidated.push((i, session, valid));
                 }
                 Output::Request { body, .. } => {
                     let t = corral::storage::record::decode_txn_body(0, &body).expect("request");
@@ -608,4 +614,30 @@ fn zk3496_one_mib_txn_replicates() {
     let mut dir = log.close().unwrap();
     let rec = recover(&mut dir).unwrap();
     assert_eq!(rec.txns, vec![(*big).clone()]);
+}
+
+/// A client reconnecting at a follower: the leader says whether its
+/// session is still valid (and counts the reconnect as activity).
+#[test]
+fn session_revalidation_goes_through_the_leader() {
+    let mut c = Cluster::new(3, 0, Faults::default(), 1000);
+    let l = c.until_stable();
+    c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 100_000 }));
+    let f = (l + 1) % 3;
+    c.input(
+        f,
+        Input::Revalidate {
+            session: S1,
+            timeout: 100_000,
+        },
+    );
+    c.input(
+        f,
+        Input::Revalidate {
+            session: 0x999,
+            timeout: 100_000,
+        },
+    );
+    c.settle();
+    assert_eq!(c.revalidated, vec![(f, S1, true), (f, 0x999, false)]);
 }

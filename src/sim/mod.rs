@@ -42,7 +42,8 @@
 //! At the end: after a heal phase (faults off, everyone restarted) a leader
 //! must be established, new writes must commit and every replica must
 //! catch up (liveness); every acknowledged write is in the committed
-//! sequence every caught-up replica applied; abandoned sessions expired.
+//! sequence every caught-up replica applied; abandoned sessions expired
+//! once a timeout passed under the current leader.
 
 use crate::peer::{self, decode_frame, PeerMsg};
 use crate::storage::device::{CrashModel, MemDir, SimRng};
@@ -273,7 +274,10 @@ pub struct Sim {
     leaders: BTreeMap<u32, ServerId>,
     acked: Vec<(Zxid, u64)>,
     closed_sessions: BTreeSet<SessionId>,
-    abandoned: Vec<SessionId>,
+    /// Abandoned sessions and when.
+    abandoned: Vec<(SessionId, u64)>,
+    /// When the latest leader was established (session deadlines restart).
+    established_at: u64,
     healing: bool,
     quiet: bool,
     violation: Option<String>,
@@ -438,6 +442,7 @@ impl Sim {
             acked: Vec::new(),
             closed_sessions: BTreeSet::new(),
             abandoned: Vec::new(),
+            established_at: 0,
             healing: false,
             quiet: false,
             violation: None,
@@ -786,6 +791,7 @@ impl Sim {
                         }
                     }
                 }
+                Output::Revalidated { .. } => {}
                 Output::Established { epoch } => {
                     self.cov.elections += 1;
                     let id = self.nodes[i].id;
@@ -798,6 +804,7 @@ impl Sim {
                         }
                     }
                     self.leaders.insert(epoch, id);
+                    self.established_at = self.now;
                 }
             }
         }
@@ -1388,7 +1395,7 @@ impl Sim {
             TxnOp::CloseSession
         } else {
             // Abandon the session: stop pinging; the leader must expire it.
-            self.abandoned.push(session);
+            self.abandoned.push((session, now));
             let c = &mut self.clients[ci];
             c.session = None;
             c.live = false;
@@ -1474,6 +1481,22 @@ impl Sim {
             ));
             return;
         }
+        // A zxid a client saw must still exist somewhere after healing.
+        let best = self
+            .nodes
+            .iter()
+            .filter(|n| n.serving)
+            .map(|n| n.tree.last_zxid)
+            .max()
+            .unwrap_or(0);
+        if let Some(c) = self.clients.iter().find(|c| c.last_seen > best) {
+            let msg = format!(
+                "a session saw zxid {:#x} but the newest serving replica has {best:#x}: committed txns lost",
+                c.last_seen
+            );
+            self.fail(msg);
+            return;
+        }
         if self.canon.len() <= heal_len {
             let cs: Vec<String> = self
                 .clients
@@ -1536,8 +1559,11 @@ impl Sim {
             .filter(|t| matches!(t.op, TxnOp::CreateSession { .. }))
             .map(|t| t.header.session)
             .collect();
-        for s in &self.abandoned {
-            if created.contains(s) && !self.closed_sessions.contains(s) {
+        for &(s, at) in &self.abandoned {
+            // Due: a full timeout (plus a margin of ticks) after both the
+            // abandonment and the current leader's establishment.
+            let due = at.max(self.established_at) + SESSION_TIMEOUT_MS as u64 + 5 * TICK_MS;
+            if created.contains(&s) && !self.closed_sessions.contains(&s) && self.now > due {
                 self.fail(format!("abandoned session {s:#x} never expired"));
                 return;
             }

@@ -191,6 +191,8 @@ pub enum Input<'a> {
     Touch { session: SessionId },
     /// A client's sync.
     Sync { session: SessionId, cxid: i32 },
+    /// A client reconnects here with `session`: is it still valid?
+    Revalidate { session: SessionId, timeout: i32 },
 }
 
 /// What a replica asks of the runtime. The runtime performs them in
@@ -242,6 +244,8 @@ pub enum Output {
         cxid: i32,
         zxid: Zxid,
     },
+    /// The answer to [`Input::Revalidate`] (false when no leader).
+    Revalidated { session: SessionId, valid: bool },
     /// Role or leader changed; `serving` = clients may be served.
     RoleChanged {
         role: Role,
@@ -683,6 +687,30 @@ impl Replica {
                 }
                 _ => out.push(Output::Rejected { session, cxid }),
             },
+            Input::Revalidate { session, timeout } => match &self.state {
+                State::Leading(l) if l.established => {
+                    let now = self.now;
+                    let valid = match self.sessions.get_mut(&session) {
+                        Some(s) if !s.closing => {
+                            s.last_touch = now;
+                            true
+                        }
+                        _ => false,
+                    };
+                    out.push(Output::Revalidated { session, valid });
+                }
+                State::Following(f) if f.phase == FPhase::Broadcast => {
+                    let to = f.leader;
+                    out.push(Output::Send {
+                        to,
+                        frame: frame(&PeerMsg::Revalidate { session, timeout }),
+                    });
+                }
+                _ => out.push(Output::Revalidated {
+                    session,
+                    valid: false,
+                }),
+            },
         }
         if std::mem::take(&mut self.need_sync) {
             out.push(Output::Sync);
@@ -805,6 +833,10 @@ impl Replica {
         };
         match n.state {
             PeerState::Looking => {
+                // It no longer follows or leads anyone.
+                if let State::Looking(lk) = &mut self.state {
+                    lk.out.remove(&from);
+                }
                 if self.is_observer {
                     return;
                 }
@@ -844,15 +876,19 @@ impl Replica {
                 };
                 lk.out.insert(from, (v, n.state));
                 // Join an established leader: a quorum of voters follow or
-                // lead it, and it says so itself.
+                // lead it, and its latest notification says it leads. Only
+                // the leader id must agree: a follower that joined through
+                // a delayed notification may carry an older vote, and
+                // joining is always safe (discovery decides the epoch).
                 let agree = lk
                     .out
                     .values()
-                    .filter(|(x, _)| x.leader == v.leader && x.peer_epoch == v.peer_epoch)
+                    .filter(|(x, _)| x.leader == v.leader)
                     .count();
-                let leader_says = lk.out.get(&v.leader).is_some_and(|(x, st)| {
-                    *st == PeerState::Leading && x.peer_epoch == v.peer_epoch
-                });
+                let leader_says = lk
+                    .out
+                    .get(&v.leader)
+                    .is_some_and(|(x, st)| *st == PeerState::Leading && x.leader == v.leader);
                 if agree >= q && leader_says && v.leader != me {
                     self.round = self.round.max(n.round);
                     self.vote = v;
@@ -1108,7 +1144,9 @@ impl Replica {
                     f.syncs.push((session, cxid, z));
                 }
             }
-            PeerMsg::RevalidateReply { .. } => {}
+            PeerMsg::RevalidateReply { session, valid } => {
+                out.push(Output::Revalidated { session, valid });
+            }
             _ => {
                 self.abandon_leader(out);
             }
@@ -1237,7 +1275,7 @@ impl Replica {
     // -------------------------------------------------------------- leading
 
     fn lead(&mut self, out: &mut Out) {
-        let mut l = Leading {
+        let l = Leading {
             epoch: None,
             established: false,
             since: self.now,
@@ -1246,7 +1284,6 @@ impl Replica {
             learners: BTreeMap::new(),
             next_counter: 1,
         };
-        l.learners.clear();
         self.state = State::Leading(l);
         out.push(Output::RoleChanged {
             role: Role::Leading,
@@ -1439,12 +1476,17 @@ impl Replica {
                 }
             }
             PeerMsg::Revalidate { session, .. } => {
+                let valid = l.established
+                    && match self.sessions.get_mut(&session) {
+                        Some(s) if !s.closing => {
+                            s.last_touch = now;
+                            true
+                        }
+                        _ => false,
+                    };
                 out.push(Output::Send {
                     to: from,
-                    frame: frame(&PeerMsg::RevalidateReply {
-                        session,
-                        valid: self.sessions.contains_key(&session),
-                    }),
+                    frame: frame(&PeerMsg::RevalidateReply { session, valid }),
                 });
             }
             _ => {
@@ -1461,10 +1503,7 @@ impl Replica {
         let State::Leading(l) = &mut self.state else {
             return;
         };
-        let Some(e) = l.epoch else {
-            return;
-        };
-        if l.synced {
+        if l.epoch.is_none() || l.synced {
             return;
         }
         let acked = 1 + l
@@ -1481,7 +1520,6 @@ impl Replica {
         }
         l.synced = true;
         l.history_end = self.log.back().map_or(self.base, |x| x.zxid());
-        let _ = e;
         let ready: Vec<ServerId> = l
             .learners
             .iter()
