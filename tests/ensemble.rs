@@ -17,7 +17,8 @@
 //!   workload and checks, with the leader isolated by iptables (both ways,
 //!   and only its outgoing packets) until the others have elected a new one.
 //!
-//! `ENSEMBLE_CYCLES=N` sets the number of nemesis cycles (default 10).
+//! `ENSEMBLE_CYCLES=N` sets the number of nemesis cycles of each test
+//! (default 10 for the first, 4 for the partitions).
 
 mod common;
 
@@ -660,11 +661,12 @@ fn exercise(e: &mut Ensemble, cycles: usize, faults: &[Fault], mut fw: Option<&m
     );
 }
 
-fn cycles() -> usize {
+/// `ENSEMBLE_CYCLES`, else `default`.
+fn cycles(default: usize) -> usize {
     std::env::var("ENSEMBLE_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10)
+        .unwrap_or(default)
 }
 
 #[test]
@@ -672,7 +674,7 @@ fn three_servers_serve_and_survive_faults() {
     let mut e = Ensemble::start(3);
     exercise(
         &mut e,
-        cycles(),
+        cycles(10),
         &[Fault::KillLeader, Fault::PauseLeader, Fault::WipeFollower],
         None,
     );
@@ -696,7 +698,7 @@ fn partitioned_leaders_are_replaced_and_lose_nothing() {
     let mut e = Ensemble::start_on(3, |i| format!("127.77.0.{i}"));
     exercise(
         &mut e,
-        cycles().min(6).max(4),
+        cycles(4),
         &[Fault::IsolateLeader, Fault::LeaderCannotSend],
         Some(&mut fw),
     );

@@ -692,6 +692,11 @@ impl Ens {
             Output::Established { epoch } => {
                 tracing::info!("established as leader of epoch {epoch}")
             }
+            // Reconnects are checked against the replicated session table
+            // here; the core never asks the leader to revalidate.
+            Output::Revalidated { session, valid } => {
+                tracing::debug!("revalidated session {session:#x}: {valid}")
+            }
         }
     }
 
