@@ -74,10 +74,15 @@ fn kill9(child: &mut Child) {
 
 /// Connects a new session, retrying while the server starts (or until it
 /// has exited: then returns None).
-fn connect(addr: &str, child: &mut Child, deadline: Instant) -> Option<TcpStream> {
+fn connect(addr: &str, child: &mut Child, deadline: Instant, log: &Path) -> Option<TcpStream> {
     loop {
         if let Ok(Some(st)) = child.try_wait() {
-            panic!("corral exited during startup: {st}");
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(20).collect();
+            panic!(
+                "corral exited during startup: {st}; end of its log:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
         }
         if let Ok(mut s) = TcpStream::connect(addr) {
             s.set_nodelay(true).unwrap();
@@ -243,7 +248,7 @@ fn sigkill_cycles() {
         }
         let child = guard.0.as_mut().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        let mut s = connect(&addr, child, deadline).unwrap_or_else(|| {
+        let mut s = connect(&addr, child, deadline, &log).unwrap_or_else(|| {
             panic!(
                 "cycle {cycle}: server not serving; log:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()

@@ -33,6 +33,9 @@ fn io_err(e: io::Error) -> DeviceError {
     DeviceError::Io(e.to_string())
 }
 
+/// Suffix of a segment file still being created.
+const TMP_SUFFIX: &str = ".tmp";
+
 /// Fsyncs a directory (makes created, renamed and removed names durable).
 pub fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
@@ -201,19 +204,26 @@ impl MmapDir {
 impl Dir for MmapDir {
     type Dev = MmapDevice;
 
+    /// The file is made under a temporary name, preallocated to its full
+    /// length and synced, then renamed and the directory synced: a crash
+    /// part way leaves only a `.tmp` file (ignored by `list`, replaced by
+    /// the next attempt), never a segment shorter than its header.
     fn create(&mut self, name: &str, len: u64) -> Result<MmapDevice, DeviceError> {
         let path = self.path.join(name);
+        if path.exists() {
+            return Err(DeviceError::Exists(name.to_string()));
+        }
+        let tmp = self.path.join(format!("{name}{TMP_SUFFIX}"));
+        let _ = std::fs::remove_file(&tmp);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
-            .open(&path)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => DeviceError::Exists(name.to_string()),
-                _ => io_err(e),
-            })?;
+            .open(&tmp)
+            .map_err(io_err)?;
         preallocate(&file, len).map_err(io_err)?;
         file.sync_all().map_err(io_err)?;
+        std::fs::rename(&tmp, &path).map_err(io_err)?;
         sync_dir(&self.path).map_err(io_err)?;
         let mut d = MmapDevice::map(file, len, true)?;
         d.sync = self.sync;
@@ -231,7 +241,9 @@ impl Dir for MmapDir {
         for e in std::fs::read_dir(&self.path).map_err(io_err)? {
             let e = e.map_err(io_err)?;
             if let Ok(n) = e.file_name().into_string() {
-                v.push(n);
+                if !n.ends_with(TMP_SUFFIX) {
+                    v.push(n);
+                }
             }
         }
         v.sort();
