@@ -371,6 +371,8 @@ pub(crate) struct Ens {
     commit_us: RefCell<hdrhistogram::Histogram<u64>>,
     /// Microseconds from a sync request to its durability report.
     sync_us: RefCell<hdrhistogram::Histogram<u64>>,
+    /// The log thread's counters.
+    pub storage_stats: Arc<StorageStats>,
 }
 
 fn histogram() -> hdrhistogram::Histogram<u64> {
@@ -769,7 +771,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", cfg.listen)))?;
     let peer_incoming = peers::listen(my_quorum, "corral-peer-acceptor")?;
     let stats = Arc::new(StorageStats::default());
-    let log = spawn_log_thread(started.log, sc.clone(), stats)?;
+    let log = spawn_log_thread(started.log, sc.clone(), stats.clone())?;
     let (accept_tx, accept_rx) = shared_channel::new_bounded(64);
     let clock = Clock {
         start: Instant::now(),
@@ -854,6 +856,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                 last_appended: Cell::new(0),
                 commit_us: RefCell::new(histogram()),
                 sync_us: RefCell::new(histogram()),
+                storage_stats: stats,
             });
             let _ = handle.ens.set(e.clone());
             for o in outs {

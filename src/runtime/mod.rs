@@ -166,6 +166,12 @@ impl CoreHandle {
                         b"mntr" => {
                             extras.fds = env::process_fd_counts();
                             extras.quorum = self.ens.get().map(|e| e.figures());
+                            if let Some(log) = &self.log {
+                                extras.mntr_extra = log.stats.mntr();
+                            }
+                            if let Some(e) = self.ens.get() {
+                                extras.mntr_extra = e.storage_stats.mntr();
+                            }
                         }
                         _ => {}
                     }

@@ -92,6 +92,31 @@ pub struct StorageStats {
 }
 
 impl StorageStats {
+    /// `mntr` keys in ZooKeeper's names for the same figures: fsync count
+    /// and total time (ms), and the records each fsync covered.
+    pub fn mntr(&self) -> Vec<(String, crate::proto::fourlw::MntrValue)> {
+        use crate::proto::fourlw::MntrValue::{Float, Int};
+        let f = self.fsyncs.load(Ordering::Relaxed) as i64;
+        let r = self.records.load(Ordering::Relaxed) as i64;
+        let us = self.sync_micros.load(Ordering::Relaxed);
+        let avg = |x: f64| if f == 0 { 0.0 } else { x / f as f64 };
+        vec![
+            ("avg_fsynctime".to_string(), Float(avg(us as f64 / 1000.0))),
+            ("cnt_fsynctime".to_string(), Int(f)),
+            ("sum_fsynctime".to_string(), Int((us / 1000) as i64)),
+            (
+                "avg_sync_processor_batch_size".to_string(),
+                Float(avg(r as f64)),
+            ),
+            (
+                "max_sync_processor_batch_size".to_string(),
+                Int(self.max_batch.load(Ordering::Relaxed) as i64),
+            ),
+            ("cnt_sync_processor_batch_size".to_string(), Int(f)),
+            ("sum_sync_processor_batch_size".to_string(), Int(r)),
+        ]
+    }
+
     /// Prometheus lines.
     pub fn prometheus(&self) -> String {
         let f = self.fsyncs.load(Ordering::Relaxed);

@@ -17,6 +17,8 @@ pub struct AdminExtras {
     pub fds: Option<(u64, u64)>,
     /// Ensemble figures for `mntr` (None standalone).
     pub quorum: Option<QuorumFigures>,
+    /// Further `mntr` keys from the runtime (the txn log's fsync figures).
+    pub mntr_extra: Vec<(String, crate::proto::fourlw::MntrValue)>,
 }
 
 /// What `mntr` shows of this server's part in an ensemble.
@@ -132,6 +134,7 @@ impl Core {
             extra.push((format!("p99_{name}"), q(0.99)));
             extra.push((format!("p999_{name}"), q(0.999)));
         }
+        extra.extend(extras.mntr_extra.iter().cloned());
         let (peer_state, quorum_size, leader) = match &extras.quorum {
             Some(q) => {
                 extra.extend(q.extra.iter().cloned());
