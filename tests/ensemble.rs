@@ -72,7 +72,7 @@ impl Ensemble {
             std::fs::create_dir_all(dir.join("data")).unwrap();
             std::fs::write(dir.join("data").join("myid"), format!("{i}\n")).unwrap();
             let mut cfg = format!(
-                "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\nclientPortAddress={}\n4lw.commands.whitelist=*\npreAllocSize=4096\n",
+                "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\nclientPortAddress={}\n4lw.commands.whitelist=*\npreAllocSize=4096\nsnapCount=300\nautopurge.snapRetainCount=3\nautopurge.purgeInterval=1\n",
                 dir.join("data").display(),
                 ports[i - 1].0,
                 host(i)

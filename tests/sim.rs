@@ -89,9 +89,9 @@ fn leader_ack_before_fsync_is_caught() {
         leader_ack_before_fsync: true,
         ..Default::default()
     };
-    let found = first_violation(faults, 300);
+    let found = first_violation(faults, 1000);
     eprintln!("leader_ack_before_fsync: {found:?}");
-    assert!(found.is_some(), "no violation found within 300 seeds");
+    assert!(found.is_some(), "no violation found within 1000 seeds");
 }
 
 /// The checker can fail (second rule): learners that ack NEWLEADER (and

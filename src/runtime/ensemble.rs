@@ -772,6 +772,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
     let peer_incoming = peers::listen(my_quorum, "corral-peer-acceptor")?;
     let stats = Arc::new(StorageStats::default());
     let log = spawn_log_thread(started.log, sc.clone(), stats.clone())?;
+    let snap_tx = super::storage::spawn_snap_thread(sc.clone(), stats.clone())?;
     let (accept_tx, accept_rx) = shared_channel::new_bounded(64);
     let clock = Clock {
         start: Instant::now(),
@@ -798,7 +799,15 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                     ..Default::default()
                 },
                 cfg: cfg.clone(),
-                log: None,
+                // Snapshots of the committed tree, as standalone (the
+                // replica drives the log itself).
+                log: Some(super::LogSide {
+                    to_log: None,
+                    snap: snap_tx,
+                    stats: stats.clone(),
+                    cfg: sc.clone(),
+                    since_snap: Cell::new(0),
+                }),
                 ens: std::cell::OnceCell::new(),
             });
             let net = PeerNet::start(
@@ -909,6 +918,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
             {
                 let (h, e) = (handle.clone(), e.clone());
                 glommio::spawn_local(async move {
+                    let mut applied = h.core.borrow().last_zxid();
                     loop {
                         glommio::timer::sleep(Duration::from_millis(TICK_MS)).await;
                         h.flush();
@@ -921,6 +931,18 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                         );
                         h.core.borrow_mut().tick(now);
                         h.flush();
+                        // Snapshots count applied txns (a new epoch's
+                        // counter restarts: count from its start).
+                        let z = h.core.borrow().last_zxid();
+                        if z != applied {
+                            let n = if (z >> 32) == (applied >> 32) {
+                                (z - applied).max(0) as u64
+                            } else {
+                                u64::from(z as u32)
+                            };
+                            applied = z;
+                            super::count_commits(&h, n);
+                        }
                     }
                 })
                 .detach();

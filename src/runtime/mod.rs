@@ -101,7 +101,8 @@ pub(crate) struct CoreHandle {
 /// The core shard's side of durable storage.
 pub(crate) struct LogSide {
     /// Proposals to the log thread (through a forwarder: never blocks).
-    pub to_log: LocalSender<Vec<crate::tree::txn::Txn>>,
+    /// None in an ensemble, where the replica drives the log.
+    pub to_log: Option<LocalSender<Vec<crate::tree::txn::Txn>>>,
     pub snap: std::sync::mpsc::SyncSender<storage::SnapMsg>,
     pub stats: std::sync::Arc<storage::StorageStats>,
     pub cfg: storage::StorageConfig,
@@ -117,16 +118,16 @@ impl CoreHandle {
             e.pump(self);
         }
         let mut core = self.core.borrow_mut();
-        match &self.log {
+        match self.log.as_ref().map(|l| &l.to_log) {
             _ if self.ens.get().is_some() => {}
-            Some(log) => {
+            Some(Some(to_log)) => {
                 let mut batch = Vec::new();
                 core.take_proposals(|t| batch.push(t.clone()));
-                if !batch.is_empty() && log.to_log.try_send(batch).is_err() {
+                if !batch.is_empty() && to_log.try_send(batch).is_err() {
                     storage::fatal("the log thread is gone");
                 }
             }
-            None => core.commit_all(self.clock.now()),
+            _ => core.commit_all(self.clock.now()),
         }
         core.drain(|o| {
             let shard = o.conn.shard();
@@ -340,7 +341,7 @@ async fn core_shard(
             .detach();
             durable_rx = Some(d.link.durable);
             log_side = Some(LogSide {
-                to_log: ltx,
+                to_log: Some(ltx),
                 snap: d.snap,
                 stats: d.stats,
                 cfg: d.cfg,
@@ -387,19 +388,7 @@ async fn core_shard(
             while let Some(z) = rx.recv().await {
                 h.core.borrow_mut().commit_through(z, h.clock.now());
                 h.flush();
-                if let Some(log) = &h.log {
-                    let n = log.since_snap.get() + (z - last).max(0) as u64;
-                    log.since_snap.set(n);
-                    if n >= log.cfg.snap_count
-                        && !log.stats.snapshot_in_progress.load(Ordering::Acquire)
-                    {
-                        log.since_snap.set(0);
-                        log.stats
-                            .snapshot_in_progress
-                            .store(true, Ordering::Release);
-                        glommio::spawn_local(snapshot(h.clone())).detach();
-                    }
-                }
+                count_commits(&h, (z - last).max(0) as u64);
                 last = z;
             }
             storage::fatal("the log thread stopped");
@@ -441,6 +430,21 @@ async fn core_shard(
 
 /// Writes a fuzzy snapshot: the walk runs in bounded steps on the core
 /// shard between inputs; the snapshot thread writes, fsyncs and renames.
+/// Counts `n` more applied txns; starts a snapshot once `snapCount` of
+/// them have accumulated and none is being written.
+pub(crate) fn count_commits(h: &Rc<CoreHandle>, n: u64) {
+    let Some(log) = &h.log else { return };
+    let total = log.since_snap.get() + n;
+    log.since_snap.set(total);
+    if total >= log.cfg.snap_count && !log.stats.snapshot_in_progress.load(Ordering::Acquire) {
+        log.since_snap.set(0);
+        log.stats
+            .snapshot_in_progress
+            .store(true, Ordering::Release);
+        glommio::spawn_local(snapshot(h.clone())).detach();
+    }
+}
+
 async fn snapshot(h: Rc<CoreHandle>) {
     let Some(log) = &h.log else { return };
     let (z, header, mut enc) = {
