@@ -779,6 +779,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
     };
     let h = LocalExecutorBuilder::new(Placement::Fixed(0))
         .name("corral-shard-0")
+        .spin_before_park(Duration::from_micros(super::SPIN_BEFORE_PARK_US))
         .spawn(move || async move {
             let now = clock.now();
             let mut core = Core::restore(
