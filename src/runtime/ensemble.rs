@@ -432,7 +432,6 @@ impl Ens {
         let mut leader = None;
         if role == Role::Leading {
             let ls = r.learners();
-            let last = r.last_zxid();
             for l in &ls {
                 // Proposals sent to it and not yet acknowledged.
                 let depth = if l.observer {
@@ -445,7 +444,6 @@ impl Ens {
                     MntrValue::Int(depth),
                 ));
             }
-            let _ = last;
             leader = Some(LeaderMntr {
                 learners: ls.len() as u64,
                 synced_followers: ls.iter().filter(|l| l.streaming && !l.observer).count() as u64,

@@ -107,7 +107,7 @@ pub(crate) struct CoreHandle {
 pub(crate) struct LogSide {
     /// Proposals to the log thread (through a forwarder: never blocks).
     /// None in an ensemble, where the replica drives the log.
-    pub to_log: Option<LocalSender<Vec<crate::tree::txn::Txn>>>,
+    pub to_log: Option<LocalSender<Vec<std::sync::Arc<crate::tree::txn::Txn>>>>,
     pub snap: std::sync::mpsc::SyncSender<storage::SnapMsg>,
     pub stats: std::sync::Arc<storage::StorageStats>,
     pub cfg: storage::StorageConfig,
@@ -127,7 +127,7 @@ impl CoreHandle {
             _ if self.ens.get().is_some() => {}
             Some(Some(to_log)) => {
                 let mut batch = Vec::new();
-                core.take_proposals(|t| batch.push(t.clone()));
+                core.take_shared_proposals(|t| batch.push(t.clone()));
                 if !batch.is_empty() && to_log.try_send(batch).is_err() {
                     storage::fatal("the log thread is gone");
                 }
@@ -335,7 +335,8 @@ async fn core_shard(
                 clock.now(),
             );
             let to_log = d.link.to_log.connect().await;
-            let (ltx, lrx) = local_channel::new_unbounded::<Vec<crate::tree::txn::Txn>>();
+            let (ltx, lrx) =
+                local_channel::new_unbounded::<Vec<std::sync::Arc<crate::tree::txn::Txn>>>();
             // Forwarder: the core never waits on the bounded shared channel.
             glommio::spawn_local(async move {
                 while let Some(b) = lrx.recv().await {

@@ -21,7 +21,7 @@
 //!
 //! Appending on the log thread rather than on the core shard keeps the
 //! writer single-owner (no lock around the map) and keeps segment rolls off
-//! the reactor; the core shard's part of a write is handing an owned `Txn`
+//! the reactor; the core shard's part of a write is handing a shared `Arc<Txn>`
 //! to a channel.
 
 use crate::storage::device::Dir;
@@ -274,7 +274,7 @@ pub fn fatal(what: &str) -> ! {
 
 /// The core shard's ends of the log thread's channels.
 pub struct LogLink {
-    pub to_log: SharedSender<Vec<Txn>>,
+    pub to_log: SharedSender<Vec<Arc<Txn>>>,
     pub durable: SharedReceiver<Zxid>,
 }
 
@@ -283,7 +283,7 @@ pub fn spawn_log_thread(
     mut log: TxnLog<MmapDir>,
     stats: Arc<StorageStats>,
 ) -> std::io::Result<LogLink> {
-    let (to_log, from_core) = shared_channel::new_bounded::<Vec<Txn>>(1024);
+    let (to_log, from_core) = shared_channel::new_bounded::<Vec<Arc<Txn>>>(1024);
     let (to_core, durable) = shared_channel::new_bounded::<Zxid>(1024);
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("corral-log")
@@ -292,7 +292,7 @@ pub fn spawn_log_thread(
             let tx = to_core.connect().await;
             while let Some(first) = rx.recv().await {
                 let mut n = 0usize;
-                let append = |batch: Vec<Txn>, log: &mut TxnLog<MmapDir>| {
+                let append = |batch: Vec<Arc<Txn>>, log: &mut TxnLog<MmapDir>| {
                     for t in &batch {
                         if let Err(e) = log.append(t) {
                             fatal(&format!("txn log append of zxid {:#x}: {e}", t.header.zxid));

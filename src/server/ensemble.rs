@@ -263,17 +263,25 @@ impl Core {
         body: &[u8],
         now: Now,
     ) {
-        let failed = |code| TxnOp::Error { code };
-        let Some((caller, body)) = decode_caller(body) else {
-            self.propose(
-                session,
-                cxid,
-                failed(err::MARSHALLING_ERROR),
-                now,
-                Reply::Nobody,
-            );
-            return;
+        let (cxid, op) = match self.remote_txn(session, cxid, opcode, body, now) {
+            Ok(x) => x,
+            Err(code) => (cxid, TxnOp::Error { code }),
         };
+        self.propose(session, cxid, op, now, Reply::Nobody);
+    }
+
+    /// The txn for a forwarded request (and its cxid), or the error code of
+    /// a request that cannot be prepped at all. Prep failures of a valid
+    /// request come back as `Ok` error txns, one per op for a multi.
+    fn remote_txn(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        opcode: i32,
+        body: &[u8],
+        now: Now,
+    ) -> Result<(i32, TxnOp), i32> {
+        let (caller, body) = decode_caller(body).ok_or(err::MARSHALLING_ERROR)?;
         if opcode == op::CREATE_SESSION {
             let timeout = jute::int(body).map(|(_, t)| t).unwrap_or(0);
             let timeout = (timeout.max(0) as u32).clamp(
@@ -286,49 +294,26 @@ impl Core {
             let op = TxnOp::CreateSession {
                 timeout: timeout as i32,
             };
-            self.propose(session, 0, op, now, Reply::Nobody);
-            return;
+            return Ok((0, op));
         }
-        let live = self.sessions.get(session).is_some_and(|s| !s.closing);
-        if !live {
-            self.propose(
-                session,
-                cxid,
-                failed(err::SESSION_EXPIRED),
-                now,
-                Reply::Nobody,
-            );
-            return;
+        if self.sessions.get(session).is_none_or(|s| s.closing) {
+            return Err(err::SESSION_EXPIRED);
         }
         self.sessions.touch(session, now.mono_ms);
         if opcode == op::CLOSE_SESSION {
-            if let Some(s) = self.sessions.get_mut(session) {
-                s.closing = true;
-            }
-            self.close_session(session, cxid, now, Reply::Nobody);
-            return;
+            self.begin_close(session, self.next_zxid());
+            return Ok((cxid, TxnOp::CloseSession));
         }
         let cfg = PrepConfig {
             ttl_enabled: self.cfg.ttl_enabled,
         };
-        let req = match decode_request(opcode, body) {
-            Ok(r) => r,
-            Err(_) => {
-                self.propose(
-                    session,
-                    cxid,
-                    failed(err::MARSHALLING_ERROR),
-                    now,
-                    Reply::Nobody,
-                );
-                return;
-            }
-        };
-        let txn = match &req {
+        let req = decode_request(opcode, body).map_err(|_| err::MARSHALLING_ERROR)?;
+        let zxid = self.next_zxid();
+        let op = match &req {
             Request::Multi(ops) => {
                 match prep_multi(ops, session, &caller, cfg, &self.tree, &self.outstanding) {
                     Ok((txns, changes)) => {
-                        self.outstanding.merge(changes, self.next_zxid());
+                        self.outstanding.merge(changes, zxid);
                         TxnOp::Multi(txns)
                     }
                     Err((k, code)) => TxnOp::Multi(
@@ -350,14 +335,14 @@ impl Core {
                 let changes = pending.into_changes();
                 match r {
                     Ok(t) => {
-                        self.outstanding.merge(changes, self.next_zxid());
+                        self.outstanding.merge(changes, zxid);
                         t
                     }
-                    Err(code) => failed(code),
+                    Err(code) => TxnOp::Error { code },
                 }
             }
         };
-        self.propose(session, cxid, txn, now, Reply::Nobody);
+        Ok((cxid, op))
     }
 
     /// Learner: a txn committed by the leader, in zxid order. Applies it
@@ -441,15 +426,7 @@ impl Core {
         if let TxnOp::CloseSession = txn.op {
             let conn = self.sessions.get(sid).and_then(|s| s.conn);
             reply = Reply::Expire { conn };
-            let z = txn.header.zxid;
-            let mut paths: Vec<Box<str>> = self.tree.ephemerals_of(sid).map(Box::from).collect();
-            paths.extend(self.outstanding.pending_ephemerals(sid));
-            paths.sort_unstable();
-            paths.dedup();
-            for p in &paths {
-                self.outstanding.delete(&self.tree, p, z);
-            }
-            self.sessions.remove(sid);
+            self.begin_close(sid, txn.header.zxid);
         }
         self.pipeline.last_proposed = txn.header.zxid;
         // Already taken (ZAB has it): insert before the fresh tail.
@@ -457,7 +434,7 @@ impl Core {
         self.pipeline.queue.insert(
             at,
             super::pipeline::InFlight {
-                txn: txn.clone(),
+                txn: std::sync::Arc::new(txn.clone()),
                 reply,
             },
         );

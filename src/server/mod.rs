@@ -326,7 +326,15 @@ impl Core {
     /// Proposes the end of a session: its ephemerals (applied or in
     /// flight) go, and the session takes no more requests from now on.
     fn close_session(&mut self, sid: SessionId, cxid: i32, now: Now, reply: Reply) -> Zxid {
-        let zxid = self.next_zxid();
+        self.begin_close(sid, self.next_zxid());
+        self.propose(sid, cxid, TxnOp::CloseSession, now, reply)
+    }
+
+    /// What prep must see of a close proposed as txn `zxid`: the session's
+    /// ephemerals (applied or in flight) deleted, and the session closing:
+    /// no new requests; it leaves the table when the txn applies (requests
+    /// it sent before the close still run).
+    fn begin_close(&mut self, sid: SessionId, zxid: Zxid) {
         let mut paths: Vec<Box<str>> = self.tree.ephemerals_of(sid).map(Box::from).collect();
         paths.extend(self.outstanding.pending_ephemerals(sid));
         paths.sort_unstable();
@@ -334,12 +342,9 @@ impl Core {
         for p in &paths {
             self.outstanding.delete(&self.tree, p, zxid);
         }
-        // Closing: no new requests; it leaves the table when the txn applies
-        // (requests it sent before the close still run).
         if let Some(s) = self.sessions.get_mut(sid) {
             s.closing = true;
         }
-        self.propose(sid, cxid, TxnOp::CloseSession, now, reply)
     }
 
     fn handshake(&mut self, id: ConnId, frame: &[u8], now: Now) {

@@ -23,6 +23,7 @@ use crate::tree::txn::{Txn, TxnHeader, TxnOp};
 use crate::tree::{DataTree, OpResult};
 use crate::types::{ConnId, Now, SessionId, Zxid};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Who is waiting for a proposed txn, and how to answer them.
 #[derive(Debug)]
@@ -85,7 +86,9 @@ pub(crate) enum Held {
 }
 
 pub(crate) struct InFlight {
-    pub txn: Txn,
+    /// Shared with the log writer while it appends; unique again (so
+    /// applied without a copy) once the write is durable.
+    pub txn: Arc<Txn>,
     pub reply: Reply,
 }
 
@@ -114,6 +117,12 @@ impl Core {
     /// Hands every txn proposed since the last call to `f`, in zxid order;
     /// the runtime makes them durable, then calls [`Core::commit_through`].
     pub fn take_proposals(&mut self, mut f: impl FnMut(&Txn)) {
+        self.take_shared_proposals(|t| f(t));
+    }
+
+    /// [`Core::take_proposals`] handing out shared references: the log
+    /// writer appends from them without copying the txns' data.
+    pub fn take_shared_proposals(&mut self, mut f: impl FnMut(&Arc<Txn>)) {
         let q = &self.pipeline.queue;
         for p in q.range(q.len() - self.pipeline.fresh..) {
             f(&p.txn);
@@ -135,7 +144,7 @@ impl Core {
             let InFlight { txn, reply } = self.pipeline.queue.pop_front().expect("front");
             n += 1;
             let z = txn.header.zxid;
-            self.apply(txn);
+            self.apply(Arc::try_unwrap(txn).unwrap_or_else(|t| (*t).clone()));
             if let Some(c) = reply.conn().and_then(|c| self.conns.get_mut(&c)) {
                 match c.held.front() {
                     Some(Held::Write(w)) if *w == z => {
@@ -183,7 +192,7 @@ impl Core {
             }
         }
         self.pipeline.queue.push_back(InFlight {
-            txn: Txn {
+            txn: Arc::new(Txn {
                 header: TxnHeader {
                     session,
                     cxid,
@@ -191,7 +200,7 @@ impl Core {
                     time: now.wall_ms,
                 },
                 op,
-            },
+            }),
             reply,
         });
         self.pipeline.fresh += 1;
