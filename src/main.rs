@@ -252,6 +252,7 @@ fn main() {
             observer: cfg.is_observer() && ensemble.is_some(),
         },
         max_frame: cfg.jute_max_buffer,
+        outstanding_limit: cfg.global_outstanding_limit as usize,
         sessionless_timeout_ms: cfg.sessionless_timeout_ms as u64,
         four_lw: cfg.four_lw_whitelist.clone(),
         storage: Some(runtime::storage::StorageConfig {

@@ -763,6 +763,117 @@ fn malformed_requests_after_handshake(shards: usize) {
 /// flooding connection gets every reply, in xid order: corral, like ZooKeeper,
 /// neither drops the client nor its replies (corral stops reading a connection
 /// while 2 MiB of its replies wait, so the writer may stall until we read).
+/// A `mntr` figure as an integer.
+fn mntr_int(addr: &str, key: &str) -> i64 {
+    let text = four_letter(addr, "mntr").expect("mntr");
+    text.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix('\t')))
+        .unwrap_or_else(|| panic!("no {key} in mntr:\n{text}"))
+        .trim()
+        .parse()
+        .expect("integer")
+}
+
+/// A figure from the Prometheus endpoint as an integer.
+fn prometheus_int(addr: std::net::SocketAddr, key: &str) -> i64 {
+    let mut s = TcpStream::connect(addr).expect("metrics endpoint");
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {key} in:\n{text}"))
+        .trim()
+        .parse()
+        .expect("integer")
+}
+
+/// `globalOutstandingLimit`: a client pipelining thousands of durable writes
+/// at once is read only as fast as commits retire them. Every write is
+/// still answered, in order; the most txns in flight stays near the limit
+/// (with one shard: the limit plus one reader turn of 64 frames); the
+/// throttle engaged; another session keeps being served.
+fn outstanding_limit_throttles_a_write_flood(shards: usize) {
+    if external_mode() {
+        eprintln!("NOTE: corral-only (mntr figures); skipped in external mode");
+        return;
+    }
+    const LIMIT: i64 = 16;
+    let metrics = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let Some(mut server) = start(
+        shards,
+        "outstanding_limit_throttles_a_write_flood",
+        Server::builder()
+            .extra(&format!("globalOutstandingLimit={LIMIT}"))
+            .extra(&format!("corral.metricsAddr={metrics}")),
+    ) else {
+        return;
+    };
+    let addr = server.addr().to_string();
+    let mut other = session(&addr);
+    other.create("/other", Some(b"o"), 0).ok();
+    let mut flood = session(&addr);
+    flood.create("/w", Some(b""), 0).ok();
+
+    const N: i32 = 3_000;
+    let mut requests = Vec::new();
+    for xid in 1..=N {
+        requests.extend_from_slice(&raw::frame(
+            &Enc::new()
+                .i32(xid)
+                .i32(op::SET_DATA)
+                .raw(&raw::set_data_req("/w", Some(&xid.to_be_bytes()), -1))
+                .done(),
+        ));
+    }
+    let mut w = flood.stream.try_clone().unwrap();
+    let writer = thread::spawn(move || w.write_all(&requests));
+    probe(&mut other, "/other", b"o", "during the write flood");
+
+    flood
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut last_zxid = 0;
+    for expect in 1..=N {
+        let body = raw::read_frame(&mut flood.stream)
+            .unwrap_or_else(|e| panic!("flood: stalled after {} of {N} replies: {e}", expect - 1));
+        let mut d = raw::Dec::new(&body);
+        assert_eq!(d.i32(), expect, "flood: replies out of order");
+        let zxid = d.i64();
+        assert!(zxid > last_zxid, "flood: zxid went back");
+        last_zxid = zxid;
+        assert_eq!(d.i32(), err::OK, "flood: reply {expect} err");
+        assert_eq!(d.stat().version, expect, "flood: reply {expect} version");
+    }
+    writer.join().unwrap().expect("writing the flood");
+
+    let max = prometheus_int(metrics, "corral_max_outstanding_requests");
+    let waits = mntr_int(&addr, "zk_request_throttle_wait_count");
+    assert_eq!(
+        waits,
+        prometheus_int(metrics, "corral_throttle_waits_total")
+    );
+    eprintln!("limit {LIMIT}: at most {max} txns in flight, {waits} throttle waits");
+    assert!(waits > 0, "the throttle never engaged");
+    if shards == 1 {
+        assert!(
+            max <= LIMIT + 64,
+            "{max} txns in flight with a limit of {LIMIT}"
+        );
+    }
+    assert_eq!(
+        mntr_int(&addr, "zk_outstanding_requests"),
+        0,
+        "idle after the flood"
+    );
+    probe(&mut other, "/other", b"o", "after the write flood");
+    assert_healthy(&mut server, "after the write flood");
+}
+
 fn pipelined_flood_does_not_starve_others(shards: usize) {
     let Some(mut server) = start(
         shards,
@@ -1270,6 +1381,7 @@ per_shard_count!(
     garbage_first_frame_is_closed_without_reply,
     malformed_requests_after_handshake,
     pipelined_flood_does_not_starve_others,
+    outstanding_limit_throttles_a_write_flood,
     abandoned_backed_up_connection_is_released,
     many_connections_dropped_abruptly,
     random_garbage_connections,

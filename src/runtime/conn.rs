@@ -9,6 +9,8 @@ use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
 use glommio::net::TcpStream;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Output side of one connection.
@@ -30,6 +32,43 @@ const KEEP_BUFFER: usize = 64 * 1024;
 
 /// Frames handed to the core in one go before back pressure is checked again.
 const FRAMES_PER_TURN: usize = 64;
+
+/// How often a throttled reader looks again.
+const THROTTLE_POLL: Duration = Duration::from_micros(250);
+
+/// ZooKeeper's `globalOutstandingLimit`: the core shard turns it on while
+/// more txns are in flight (proposed, not yet applied) than the limit, and
+/// every connection reader stops taking requests until commits catch up.
+/// Requests already read still run and replies keep going out.
+#[derive(Clone, Default)]
+pub(crate) struct Throttle {
+    on: Arc<AtomicBool>,
+    waits: Arc<AtomicU64>,
+}
+
+impl Throttle {
+    /// Called by the core shard after each turn (stores only on a change).
+    pub fn set(&self, on: bool) {
+        if self.on.load(Ordering::Relaxed) != on {
+            self.on.store(on, Ordering::Relaxed);
+        }
+    }
+
+    /// Times a reader had to wait (mntr `throttle_waits`).
+    pub fn waits(&self) -> u64 {
+        self.waits.load(Ordering::Relaxed)
+    }
+
+    async fn wait(&self) {
+        if !self.on.load(Ordering::Relaxed) {
+            return;
+        }
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        while self.on.load(Ordering::Relaxed) {
+            glommio::timer::sleep(THROTTLE_POLL).await;
+        }
+    }
+}
 
 impl ConnIo {
     fn pending(&self) -> usize {
@@ -74,6 +113,7 @@ pub(crate) async fn accept_loop(
     link: CoreLink,
     table: Rc<ConnTable>,
     incoming: SharedReceiver<std::net::TcpStream>,
+    throttle: Throttle,
 ) -> std::io::Result<()> {
     let incoming = incoming.connect().await;
     let link = Rc::new(link);
@@ -92,8 +132,9 @@ pub(crate) async fn accept_loop(
         });
         table.conns.borrow_mut().insert(id, io.clone());
         let (link, cfg, table) = (link.clone(), cfg.clone(), table.clone());
+        let throttle = throttle.clone();
         glommio::spawn_local(async move {
-            serve(id, stream, io, wake_rx, &link, &cfg).await;
+            serve(id, stream, io, wake_rx, &link, &cfg, &throttle).await;
             table.conns.borrow_mut().remove(&id);
             send(&link, ToCore::Closed(id)).await;
         })
@@ -148,6 +189,7 @@ async fn serve(
     wake_rx: LocalReceiver<()>,
     link: &CoreLink,
     cfg: &RuntimeConfig,
+    throttle: &Throttle,
 ) {
     let _ = stream.set_nodelay(true);
     let Ok(addr) = stream.peer_addr() else {
@@ -222,6 +264,7 @@ async fn serve(
                 break 'conn;
             }
         }
+        throttle.wait().await;
         // Cut up to FRAMES_PER_TURN whole frames out of what was read.
         let mut at = 0;
         let mut frames = 0;

@@ -788,6 +788,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
             );
             core.set_mode(Mode::NotServing, 0, now);
             let local = Rc::new(conn::ConnTable::default());
+            let throttle = conn::Throttle::default();
             let handle = Rc::new(CoreHandle {
                 core: RefCell::new(core),
                 local: local.clone(),
@@ -798,6 +799,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                     ..Default::default()
                 },
                 cfg: cfg.clone(),
+                throttle: throttle.clone(),
                 // Snapshots of the committed tree, as standalone (the
                 // replica drives the log itself).
                 log: Some(super::LogSide {
@@ -946,7 +948,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                 })
                 .detach();
             }
-            conn::accept_loop(0, cfg, CoreLink::Local(handle), local, accept_rx).await
+            conn::accept_loop(0, cfg, CoreLink::Local(handle), local, accept_rx, throttle).await
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let acceptor = LocalExecutorBuilder::new(Placement::Unbound)

@@ -43,6 +43,13 @@ pub(crate) async fn serve(listener: TcpListener, h: Rc<CoreHandle>) {
                 if let Some(log) = &h.log {
                     body.push_str(&log.stats.prometheus());
                 }
+                body.push_str(&format!(
+                    "# HELP corral_throttle_waits_total Times a connection reader waited \
+                     for in-flight txns to fall under globalOutstandingLimit.\n\
+                     # TYPE corral_throttle_waits_total counter\n\
+                     corral_throttle_waits_total {}\n",
+                    h.throttle.waits()
+                ));
                 ("200 OK", body)
             } else {
                 ("404 Not Found", "not found\n".to_string())

@@ -49,6 +49,9 @@ pub struct RuntimeConfig {
     pub storage: Option<storage::StorageConfig>,
     /// Membership of an ensemble; None runs standalone.
     pub ensemble: Option<ensemble::EnsembleConfig>,
+    /// `globalOutstandingLimit`: above this many txns in flight, connections
+    /// stop being read until commits catch up.
+    pub outstanding_limit: usize,
 }
 
 /// Messages from a connection shard to the core shard.
@@ -101,6 +104,8 @@ pub(crate) struct CoreHandle {
     pub log: Option<LogSide>,
     /// Ensemble mode: the ZAB side (set once at startup).
     pub ens: std::cell::OnceCell<Rc<ensemble::Ens>>,
+    /// Raised while more txns are in flight than `globalOutstandingLimit`.
+    pub throttle: conn::Throttle,
 }
 
 /// The core shard's side of durable storage.
@@ -134,6 +139,8 @@ impl CoreHandle {
             }
             _ => core.commit_all(self.clock.now()),
         }
+        self.throttle
+            .set(core.in_flight() > self.cfg.outstanding_limit);
         core.drain(|o| {
             let shard = o.conn.shard();
             if shard == 0 {
@@ -178,6 +185,10 @@ impl CoreHandle {
                             if let Some(e) = self.ens.get() {
                                 extras.mntr_extra = e.storage_stats.mntr();
                             }
+                            extras.mntr_extra.push((
+                                "request_throttle_wait_count".into(),
+                                crate::proto::fourlw::MntrValue::Int(self.throttle.waits() as i64),
+                            ));
                         }
                         _ => {}
                     }
@@ -253,6 +264,7 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         accept_rx.push(Some(rx));
     }
 
+    let throttle = conn::Throttle::default();
     let mut handles = Vec::new();
     let mut core_parts = Some((to_core_rx, from_core_tx, durable));
     for shard in 0..shards {
@@ -266,12 +278,13 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         let to_core = to_core_tx[shard].take();
         let from_core = from_core_rx[shard].take();
         let incoming = accept_rx[shard].take().expect("one receiver per shard");
+        let throttle = throttle.clone();
         let h = LocalExecutorBuilder::new(placement)
             .name(&format!("corral-shard-{shard}"))
             .spin_before_park(Duration::from_micros(SPIN_BEFORE_PARK_US))
             .spawn(move || async move {
                 let r = if let Some((rxs, txs, durable)) = parts {
-                    core_shard(cfg, clock, rxs, txs, incoming, durable).await
+                    core_shard(cfg, clock, rxs, txs, incoming, durable, throttle).await
                 } else {
                     conn_shard(
                         shard,
@@ -279,6 +292,7 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
                         to_core.expect("channel"),
                         from_core.expect("channel"),
                         incoming,
+                        throttle,
                     )
                     .await
                 };
@@ -320,6 +334,7 @@ async fn core_shard(
     txs: Vec<Option<SharedSender<FromCore>>>,
     incoming: SharedReceiver<std::net::TcpStream>,
     durable: Option<Durable>,
+    throttle: conn::Throttle,
 ) -> std::io::Result<()> {
     let mut log_side = None;
     let mut durable_rx = None;
@@ -386,6 +401,7 @@ async fn core_shard(
         cfg: cfg.clone(),
         log: log_side,
         ens: std::cell::OnceCell::new(),
+        throttle: throttle.clone(),
     });
     if let Some(rx) = durable_rx {
         let h = handle.clone();
@@ -432,7 +448,7 @@ async fn core_shard(
         let h = handle.clone();
         glommio::spawn_local(metrics::serve(listener, h)).detach();
     }
-    conn::accept_loop(0, cfg, CoreLink::Local(handle), local, incoming).await
+    conn::accept_loop(0, cfg, CoreLink::Local(handle), local, incoming, throttle).await
 }
 
 /// Writes a fuzzy snapshot: the walk runs in bounded steps on the core
@@ -520,6 +536,7 @@ async fn conn_shard(
     to_core: SharedSender<ToCore<'static>>,
     from_core: SharedReceiver<FromCore>,
     incoming: SharedReceiver<std::net::TcpStream>,
+    throttle: conn::Throttle,
 ) -> std::io::Result<()> {
     let table = Rc::new(conn::ConnTable::default());
     {
@@ -534,5 +551,13 @@ async fn conn_shard(
         .detach();
     }
     let to_core = to_core.connect().await;
-    conn::accept_loop(shard, cfg, CoreLink::Remote(to_core), table, incoming).await
+    conn::accept_loop(
+        shard,
+        cfg,
+        CoreLink::Remote(to_core),
+        table,
+        incoming,
+        throttle,
+    )
+    .await
 }

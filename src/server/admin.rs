@@ -153,6 +153,7 @@ impl Core {
             packets_received: self.stats.packets_received,
             packets_sent: self.stats.packets_sent,
             num_alive_connections: self.conns.len() as u64,
+            outstanding_requests: self.in_flight() as u64,
             uptime: now.mono_ms.saturating_sub(self.stats.started_mono_ms),
             znode_count: self.tree.node_count() as u64,
             watch_count: self.watches.total() as u64,

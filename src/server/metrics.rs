@@ -180,7 +180,7 @@ impl Core {
     pub fn prometheus(&self, uptime_ms: u64) -> String {
         let mut o = String::with_capacity(4096);
         let (conns, paths, data_watches) = self.watches.data_summary();
-        let figures: [(&str, &str, &str, f64); 15] = [
+        let figures: [(&str, &str, &str, f64); 17] = [
             (
                 "zk_znode_count",
                 "gauge",
@@ -270,6 +270,18 @@ impl Core {
                 "counter",
                 "Connections refused by maxClientCnxns or maxCnxns.",
                 self.stats.connections_rejected as f64,
+            ),
+            (
+                "zk_outstanding_requests",
+                "gauge",
+                "Txns proposed and not yet applied.",
+                self.in_flight() as f64,
+            ),
+            (
+                "corral_max_outstanding_requests",
+                "gauge",
+                "The most txns in flight at once since start.",
+                self.stats.max_in_flight as f64,
             ),
         ];
         for (name, kind, help, v) in figures {

@@ -101,6 +101,8 @@ pub struct ServerStats {
     pub started_mono_ms: u64,
     /// Connections refused by the per-IP limit.
     pub connections_rejected: u64,
+    /// The most txns that were in flight (proposed, not yet applied) at once.
+    pub max_in_flight: u64,
 }
 
 pub struct Core {

@@ -191,6 +191,10 @@ impl Core {
                 conn.held.push_back(Held::Write(zxid));
             }
         }
+        self.stats.max_in_flight = self
+            .stats
+            .max_in_flight
+            .max(self.pipeline.queue.len() as u64 + 1);
         self.pipeline.queue.push_back(InFlight {
             txn: Arc::new(Txn {
                 header: TxnHeader {
