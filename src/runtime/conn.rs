@@ -9,7 +9,7 @@ use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
 use glommio::net::TcpStream;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,6 +76,41 @@ impl ConnIo {
     }
 }
 
+/// Open connections per shard: the acceptor hands each new connection to
+/// the shard with the fewest (the lowest-numbered on a tie, so a lone
+/// client lands on the core shard and its requests make no cross-shard hop).
+#[derive(Clone)]
+pub(crate) struct ShardLoad(Arc<[AtomicUsize]>);
+
+impl ShardLoad {
+    pub fn new(shards: usize) -> ShardLoad {
+        ShardLoad((0..shards.max(1)).map(|_| AtomicUsize::new(0)).collect())
+    }
+
+    /// The least-loaded shard, counted as having one more connection.
+    fn pick(&self) -> usize {
+        let (i, _) = self
+            .0
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, n)| (n.load(Ordering::Relaxed), *i))
+            .expect("at least one shard");
+        self.0[i].fetch_add(1, Ordering::Relaxed);
+        i
+    }
+
+    fn closed(&self, shard: usize) {
+        self.0[shard].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What every shard's connections share.
+#[derive(Clone)]
+pub(crate) struct ConnShared {
+    pub throttle: Throttle,
+    pub load: ShardLoad,
+}
+
 /// The connections of one shard.
 #[derive(Default)]
 pub(crate) struct ConnTable {
@@ -113,7 +148,7 @@ pub(crate) async fn accept_loop(
     link: CoreLink,
     table: Rc<ConnTable>,
     incoming: SharedReceiver<std::net::TcpStream>,
-    throttle: Throttle,
+    shared: ConnShared,
 ) -> std::io::Result<()> {
     let incoming = incoming.connect().await;
     let link = Rc::new(link);
@@ -132,9 +167,10 @@ pub(crate) async fn accept_loop(
         });
         table.conns.borrow_mut().insert(id, io.clone());
         let (link, cfg, table) = (link.clone(), cfg.clone(), table.clone());
-        let throttle = throttle.clone();
+        let shared = shared.clone();
         glommio::spawn_local(async move {
-            serve(id, stream, io, wake_rx, &link, &cfg, &throttle).await;
+            serve(id, stream, io, wake_rx, &link, &cfg, &shared.throttle).await;
+            shared.load.closed(shard);
             table.conns.borrow_mut().remove(&id);
             send(&link, ToCore::Closed(id)).await;
         })
@@ -144,26 +180,25 @@ pub(crate) async fn accept_loop(
 }
 
 /// Accepts client connections on one listening socket and deals them out
-/// to the shards in turn. The socket is bound once, by the process (so a
+/// to the shards, each to the least loaded ([`ShardLoad`]). The socket is bound once, by the process (so a
 /// port in use is an error, as it is for ZooKeeper), and the accepting
 /// thread does nothing else, so a blocking accept costs no shard anything.
 pub(crate) async fn acceptor(
     listener: std::net::TcpListener,
     shards: Vec<SharedSender<std::net::TcpStream>>,
+    load: ShardLoad,
 ) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(shards.len());
     for s in shards {
         out.push(s.connect().await);
     }
-    let mut turn = 0usize;
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
-                if out[turn % out.len()].send(stream).await.is_err() {
+                if out[load.pick()].send(stream).await.is_err() {
                     return Ok(());
                 }
-                turn = turn.wrapping_add(1);
             }
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
@@ -361,4 +396,30 @@ async fn serve(
     let _ = io.wake.try_send(());
     drop(rd);
     writer.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ShardLoad;
+
+    #[test]
+    fn connections_go_to_the_least_loaded_shard() {
+        let load = ShardLoad::new(3);
+        // Empty: the core shard first, then the others in turn.
+        assert_eq!(
+            (0..6).map(|_| load.pick()).collect::<Vec<_>>(),
+            [0, 1, 2, 0, 1, 2]
+        );
+        // Shard 1 loses both of its connections: the next two go there.
+        load.closed(1);
+        load.closed(1);
+        assert_eq!((load.pick(), load.pick(), load.pick()), (1, 1, 0));
+        // A lone client after everyone left lands on shard 0.
+        let load = ShardLoad::new(2);
+        let a = load.pick();
+        let b = load.pick();
+        load.closed(a);
+        load.closed(b);
+        assert_eq!(load.pick(), 0);
+    }
 }

@@ -772,6 +772,8 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
     let log = spawn_log_thread(started.log, sc.clone(), stats.clone())?;
     let snap_tx = super::storage::spawn_snap_thread(sc.clone(), stats.clone())?;
     let (accept_tx, accept_rx) = shared_channel::new_bounded(64);
+    let load = conn::ShardLoad::new(1);
+    let core_load = load.clone();
     let clock = Clock {
         start: Instant::now(),
     };
@@ -788,7 +790,10 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
             );
             core.set_mode(Mode::NotServing, 0, now);
             let local = Rc::new(conn::ConnTable::default());
-            let throttle = conn::Throttle::default();
+            let shared = conn::ConnShared {
+                throttle: conn::Throttle::default(),
+                load: core_load,
+            };
             let handle = Rc::new(CoreHandle {
                 core: RefCell::new(core),
                 local: local.clone(),
@@ -799,7 +804,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                     ..Default::default()
                 },
                 cfg: cfg.clone(),
-                throttle: throttle.clone(),
+                throttle: shared.throttle.clone(),
                 // Snapshots of the committed tree, as standalone (the
                 // replica drives the log itself).
                 log: Some(super::LogSide {
@@ -948,12 +953,12 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                 })
                 .detach();
             }
-            conn::accept_loop(0, cfg, CoreLink::Local(handle), local, accept_rx, throttle).await
+            conn::accept_loop(0, cfg, CoreLink::Local(handle), local, accept_rx, shared).await
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let acceptor = LocalExecutorBuilder::new(Placement::Unbound)
         .name("corral-acceptor")
-        .spawn(move || conn::acceptor(listener, vec![accept_tx]))
+        .spawn(move || conn::acceptor(listener, vec![accept_tx], load))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     h.join()
         .map_err(|e| std::io::Error::other(e.to_string()))??;

@@ -264,7 +264,11 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         accept_rx.push(Some(rx));
     }
 
-    let throttle = conn::Throttle::default();
+    let shared = conn::ConnShared {
+        throttle: conn::Throttle::default(),
+        load: conn::ShardLoad::new(shards),
+    };
+    let load = shared.load.clone();
     let mut handles = Vec::new();
     let mut core_parts = Some((to_core_rx, from_core_tx, durable));
     for shard in 0..shards {
@@ -278,13 +282,13 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         let to_core = to_core_tx[shard].take();
         let from_core = from_core_rx[shard].take();
         let incoming = accept_rx[shard].take().expect("one receiver per shard");
-        let throttle = throttle.clone();
+        let shared = shared.clone();
         let h = LocalExecutorBuilder::new(placement)
             .name(&format!("corral-shard-{shard}"))
             .spin_before_park(Duration::from_micros(SPIN_BEFORE_PARK_US))
             .spawn(move || async move {
                 let r = if let Some((rxs, txs, durable)) = parts {
-                    core_shard(cfg, clock, rxs, txs, incoming, durable, throttle).await
+                    core_shard(cfg, clock, rxs, txs, incoming, durable, shared).await
                 } else {
                     conn_shard(
                         shard,
@@ -292,7 +296,7 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
                         to_core.expect("channel"),
                         from_core.expect("channel"),
                         incoming,
-                        throttle,
+                        shared,
                     )
                     .await
                 };
@@ -308,7 +312,7 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
     }
     let acceptor = LocalExecutorBuilder::new(Placement::Unbound)
         .name("corral-acceptor")
-        .spawn(move || conn::acceptor(listener, accept_tx))
+        .spawn(move || conn::acceptor(listener, accept_tx, load))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     handles.push(acceptor);
     for h in handles {
@@ -334,7 +338,7 @@ async fn core_shard(
     txs: Vec<Option<SharedSender<FromCore>>>,
     incoming: SharedReceiver<std::net::TcpStream>,
     durable: Option<Durable>,
-    throttle: conn::Throttle,
+    shared: conn::ConnShared,
 ) -> std::io::Result<()> {
     let mut log_side = None;
     let mut durable_rx = None;
@@ -401,7 +405,7 @@ async fn core_shard(
         cfg: cfg.clone(),
         log: log_side,
         ens: std::cell::OnceCell::new(),
-        throttle: throttle.clone(),
+        throttle: shared.throttle.clone(),
     });
     if let Some(rx) = durable_rx {
         let h = handle.clone();
@@ -448,7 +452,7 @@ async fn core_shard(
         let h = handle.clone();
         glommio::spawn_local(metrics::serve(listener, h)).detach();
     }
-    conn::accept_loop(0, cfg, CoreLink::Local(handle), local, incoming, throttle).await
+    conn::accept_loop(0, cfg, CoreLink::Local(handle), local, incoming, shared).await
 }
 
 /// Writes a fuzzy snapshot: the walk runs in bounded steps on the core
@@ -536,7 +540,7 @@ async fn conn_shard(
     to_core: SharedSender<ToCore<'static>>,
     from_core: SharedReceiver<FromCore>,
     incoming: SharedReceiver<std::net::TcpStream>,
-    throttle: conn::Throttle,
+    shared: conn::ConnShared,
 ) -> std::io::Result<()> {
     let table = Rc::new(conn::ConnTable::default());
     {
@@ -557,7 +561,7 @@ async fn conn_shard(
         CoreLink::Remote(to_core),
         table,
         incoming,
-        throttle,
+        shared,
     )
     .await
 }

@@ -469,7 +469,8 @@ pub fn listen(
     let (tx, rx) = glommio::channels::shared_channel::new_bounded(64);
     glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
         .name(name)
-        .spawn(move || super::conn::acceptor(listener, vec![tx]))
+        // One target: nothing to balance.
+        .spawn(move || super::conn::acceptor(listener, vec![tx], super::conn::ShardLoad::new(1)))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(rx)
 }
