@@ -791,8 +791,8 @@ fn prometheus_int(addr: std::net::SocketAddr, key: &str) -> i64 {
 /// `globalOutstandingLimit`: a client pipelining thousands of durable writes
 /// at once is read only as fast as commits retire them. Every write is
 /// still answered, in order; the most txns in flight stays near the limit
-/// (with one shard: the limit plus one reader turn of 64 frames); the
-/// throttle engaged; another session keeps being served.
+/// (with one shard: the limit plus one reader turn of 64 frames, and the
+/// throttle engaged); another session keeps being served.
 fn outstanding_limit_throttles_a_write_flood(shards: usize) {
     if external_mode() {
         eprintln!("NOTE: corral-only (mntr figures); skipped in external mode");
@@ -858,8 +858,12 @@ fn outstanding_limit_throttles_a_write_flood(shards: usize) {
         prometheus_int(metrics, "corral_throttle_waits_total")
     );
     eprintln!("limit {LIMIT}: at most {max} txns in flight, {waits} throttle waits");
-    assert!(waits > 0, "the throttle never engaged");
+    // With one shard the reader outruns the log (it hands over 64 frames
+    // per turn without waiting), so the throttle must engage and hold the
+    // count near the limit. A connection shard's batches cross a channel
+    // first, and commits may keep up without it.
     if shards == 1 {
+        assert!(waits > 0, "the throttle never engaged");
         assert!(
             max <= LIMIT + 64,
             "{max} txns in flight with a limit of {LIMIT}"
