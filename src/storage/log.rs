@@ -590,7 +590,16 @@ fn scan_valid(buf: &[u8], from: usize) -> Option<(usize, Zxid, usize)> {
     let mut q = from;
     while q <= last {
         let len = u32::from_le_bytes([buf[q], buf[q + 1], buf[q + 2], buf[q + 3]]) as usize;
-        if len != 0 && len <= buf.len() - q - RECORD_HEADER_LEN {
+        if len == 0 {
+            // Skip a run of zeros: no record starts where its 4 length
+            // bytes would all be zero.
+            match buf[q + 4..].iter().position(|&b| b != 0) {
+                Some(i) => q = (q + 4 + i).saturating_sub(3).max(q + 1),
+                None => break,
+            }
+            continue;
+        }
+        if len <= buf.len() - q - RECORD_HEADER_LEN {
             if let Ok(r) = decode_record(&buf[q..]) {
                 best = Some(match best {
                     Some((o, d, n)) if d >= r.durable => (o, d, n + 1),
@@ -789,7 +798,13 @@ pub fn recover_segments_after<D: Device>(
             ));
         }
         let rest_zero = buf[off..].iter().all(|&b| b == 0);
-        let later = scan_valid(buf, off + 1);
+        // No record starts in zeros (its length is not 0): a clean tail
+        // (the preallocated rest of the segment) needs no search.
+        let later = if rest_zero {
+            None
+        } else {
+            scan_valid(buf, off + 1)
+        };
         if !is_last {
             // Synced whole before the next segment was written: any valid
             // record after a bad one proves loss; junk alone is harmless if
