@@ -290,23 +290,12 @@ fn now() -> Now {
 }
 
 fn frame(out: &mut Vec<u8>, xid: i32, opcode: i32, body: &[u8]) {
-    let at = jute::begin_frame(out);
-    jute::put_int(out, xid);
-    jute::put_int(out, opcode);
-    out.extend_from_slice(body);
-    jute::end_frame(out, at);
+    corral::client::put_request(out, xid, opcode, |o| o.extend_from_slice(body));
 }
 
 fn connect_frame() -> Vec<u8> {
     let mut out = Vec::new();
-    let at = jute::begin_frame(&mut out);
-    jute::put_int(&mut out, 0);
-    jute::put_long(&mut out, 0);
-    jute::put_int(&mut out, 30_000);
-    jute::put_long(&mut out, 0);
-    jute::put_buffer(&mut out, Some(&[0; 16]));
-    jute::put_bool(&mut out, false);
-    jute::end_frame(&mut out, at);
+    corral::client::put_connect_request(&mut out, 0, 30_000, 0, &[0; 16]);
     out
 }
 

@@ -55,11 +55,7 @@ fn now() -> Now {
 }
 
 fn frame(out: &mut Vec<u8>, xid: i32, opcode: i32, body: &[u8]) {
-    let at = jute::begin_frame(out);
-    jute::put_int(out, xid);
-    jute::put_int(out, opcode);
-    out.extend_from_slice(body);
-    jute::end_frame(out, at);
+    corral::client::put_request(out, xid, opcode, |o| o.extend_from_slice(body));
 }
 
 fn path_watch(path: &str, watch: bool) -> Vec<u8> {
@@ -107,14 +103,7 @@ fn reads_allocate_nothing_per_request() {
     let id = ConnId::new(0, 1);
     core.conn_open(id, "127.0.0.1:5000".parse().unwrap(), now());
     let mut connect = Vec::new();
-    let at = jute::begin_frame(&mut connect);
-    jute::put_int(&mut connect, 0);
-    jute::put_long(&mut connect, 0);
-    jute::put_int(&mut connect, 30_000);
-    jute::put_long(&mut connect, 0);
-    jute::put_buffer(&mut connect, Some(&[0; 16]));
-    jute::put_bool(&mut connect, false);
-    jute::end_frame(&mut connect, at);
+    corral::client::put_connect_request(&mut connect, 0, 30_000, 0, &[0; 16]);
     core.conn_input(id, &connect, now());
     core.commit_all(now());
 
