@@ -1001,7 +1001,7 @@ mod tests {
         assert_eq!(built.sessions, vec![(0x77, 9000)]);
         for p in ["/a", "/a/b", "/e", "/zookeeper"] {
             let (x, y) = (built.tree.get(p).unwrap(), core.tree.get(p).unwrap());
-            assert_eq!((x.stat(), &x.data), (y.stat(), &y.data), "{p}");
+            assert_eq!((x.stat(), x.data()), (y.stat(), y.data()), "{p}");
         }
         assert_eq!(
             built.tree.ephemerals_of(0x77).collect::<Vec<_>>(),

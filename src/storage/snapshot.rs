@@ -40,7 +40,7 @@
 use super::record::{put_acl, put_i64, put_opt, put_str, put_varint, put_zz32, BodyError, Reader};
 use crate::tree::acl::AclList;
 use crate::tree::restore::NodeImage;
-use crate::tree::Node;
+use crate::tree::NodeRef;
 use crate::types::{FxHashMap, SessionId, Zxid};
 use thiserror::Error;
 
@@ -180,22 +180,22 @@ impl SnapEncoder {
         i
     }
 
-    pub fn node(&mut self, path: &str, n: &Node) {
-        let acl = self.acl_index(&n.acl);
+    pub fn node(&mut self, path: &str, n: NodeRef<'_>) {
+        let acl = self.acl_index(n.acl());
         let b = &mut self.block;
         b.push(E_NODE);
         put_str(b, path);
-        put_opt(b, n.data.as_deref());
+        put_opt(b, n.data());
         put_varint(b, acl);
-        put_u64v(b, n.czxid);
-        put_u64v(b, n.mzxid);
-        put_u64v(b, n.pzxid);
-        put_u64v(b, n.ctime);
-        put_u64v(b, n.mtime);
-        put_zz32(b, n.version);
-        put_zz32(b, n.cversion);
-        put_zz32(b, n.aversion);
-        put_u64v(b, n.owner);
+        put_u64v(b, n.czxid());
+        put_u64v(b, n.mzxid());
+        put_u64v(b, n.pzxid());
+        put_u64v(b, n.ctime());
+        put_u64v(b, n.mtime());
+        put_zz32(b, n.version());
+        put_zz32(b, n.cversion());
+        put_zz32(b, n.aversion());
+        put_u64v(b, n.owner());
         self.nodes += 1;
     }
 
@@ -463,7 +463,7 @@ mod tests {
             } else {
                 (format!("/n{z}"), 0)
             };
-            let pc = t.get("/").unwrap().cversion + 1;
+            let pc = t.get("/").unwrap().cversion() + 1;
             t.apply(
                 Txn {
                     header: TxnHeader {

@@ -21,8 +21,8 @@
 use super::acl::AclList;
 use super::path;
 use super::txn::{is_container, is_ephemeral, ttl_of, Txn, TxnOp};
-use super::{DataTree, Node};
-use crate::types::{FxHashMap, FxHashSet, SessionId, Zxid};
+use super::{DataTree, NodeRef, MAX_NAME, NONE, ROOT};
+use crate::types::{SessionId, Zxid};
 use thiserror::Error;
 
 /// One znode as a snapshot stores it.
@@ -44,6 +44,62 @@ pub struct NodeImage {
     pub owner: i64,
 }
 
+/// A [`NodeImage`] borrowing its path, data and ACL (from a snapshot
+/// being decoded), so loading copies each node's bytes once.
+#[derive(Clone, Copy, Debug)]
+pub struct ImageRef<'a> {
+    pub path: &'a str,
+    pub data: Option<&'a [u8]>,
+    pub acl: &'a AclList,
+    pub czxid: Zxid,
+    pub mzxid: Zxid,
+    pub pzxid: Zxid,
+    pub ctime: i64,
+    pub mtime: i64,
+    pub version: i32,
+    pub cversion: i32,
+    pub aversion: i32,
+    pub owner: i64,
+}
+
+impl NodeImage {
+    pub fn as_ref(&self) -> ImageRef<'_> {
+        ImageRef {
+            path: &self.path,
+            data: self.data.as_deref(),
+            acl: &self.acl,
+            czxid: self.czxid,
+            mzxid: self.mzxid,
+            pzxid: self.pzxid,
+            ctime: self.ctime,
+            mtime: self.mtime,
+            version: self.version,
+            cversion: self.cversion,
+            aversion: self.aversion,
+            owner: self.owner,
+        }
+    }
+}
+
+impl ImageRef<'_> {
+    pub fn to_owned(&self) -> NodeImage {
+        NodeImage {
+            path: self.path.into(),
+            data: self.data.map(Box::from),
+            acl: self.acl.clone(),
+            czxid: self.czxid,
+            mzxid: self.mzxid,
+            pzxid: self.pzxid,
+            ctime: self.ctime,
+            mtime: self.mtime,
+            version: self.version,
+            cversion: self.cversion,
+            aversion: self.aversion,
+            owner: self.owner,
+        }
+    }
+}
+
 /// Why node images do not make a tree. `index` is the image's position.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum RestoreError {
@@ -62,9 +118,12 @@ pub enum RestoreError {
 pub struct TreeBuilder {
     t: DataTree,
     index: usize,
-    /// The last ACL seen and its interned copy (snapshots share one `Arc`
-    /// per distinct ACL, so this skips hashing the list per node).
-    last_acl: Option<(AclList, AclList)>,
+    /// The last ACL seen and its id (snapshots share one `Arc` per
+    /// distinct ACL, so this skips hashing the list per node).
+    last_acl: Option<(AclList, u32)>,
+    /// The last parent path looked up and its id (siblings tend to come
+    /// one after another).
+    last_parent: (String, u32),
 }
 
 impl Default for TreeBuilder {
@@ -76,89 +135,91 @@ impl Default for TreeBuilder {
 impl TreeBuilder {
     pub fn new() -> TreeBuilder {
         TreeBuilder {
-            t: DataTree {
-                nodes: FxHashMap::default(),
-                ephemerals: FxHashMap::default(),
-                special: FxHashSet::default(),
-                acls: FxHashSet::default(),
-                last_zxid: 0,
-                data_bytes: 0,
-            },
+            t: DataTree::empty(),
             index: 0,
             last_acl: None,
+            last_parent: (String::new(), NONE),
         }
     }
 
     /// Room for `n` nodes.
     pub fn reserve(&mut self, n: usize) {
-        self.t.nodes.reserve(n);
+        let t = &mut self.t;
+        t.nodes.reserve(n);
+        let nodes = &t.nodes;
+        t.index
+            .reserve(n.saturating_sub(1), |&c| super::node_hash(nodes, c));
     }
 
     /// Adds the next image (its parent must already be in).
     pub fn push(&mut self, img: NodeImage) -> Result<(), RestoreError> {
+        self.push_ref(&img.as_ref())
+    }
+
+    /// Adds the next image (its parent must already be in).
+    pub fn push_ref(&mut self, img: &ImageRef<'_>) -> Result<(), RestoreError> {
         let index = self.index;
+        let fail = |f: fn(usize, Box<str>) -> RestoreError| Err(f(index, img.path.into()));
         let t = &mut self.t;
-        if index == 0 && &*img.path != "/" {
-            return Err(RestoreError::NoRoot {
-                index,
-                path: img.path,
-            });
-        }
-        if index > 0 {
-            if &*img.path == "/" {
-                return Err(RestoreError::Duplicate {
-                    index,
-                    path: img.path,
-                });
+        let (parent, name) = if index == 0 {
+            if img.path != "/" {
+                return fail(|index, path| RestoreError::NoRoot { index, path });
             }
-            if !path::is_valid(&img.path) {
-                return Err(RestoreError::BadPath {
-                    index,
-                    path: img.path,
-                });
+            (NONE, "")
+        } else {
+            if img.path == "/" {
+                return fail(|index, path| RestoreError::Duplicate { index, path });
             }
-            let Some((parent, name)) = path::split(&img.path) else {
-                return Err(RestoreError::BadPath {
-                    index,
-                    path: img.path,
-                });
+            if !path::is_valid(img.path) {
+                return fail(|index, path| RestoreError::BadPath { index, path });
+            }
+            let Some((parent_path, name)) = path::split(img.path) else {
+                return fail(|index, path| RestoreError::BadPath { index, path });
             };
-            let Some(par) = t.nodes.get_mut(parent) else {
-                return Err(RestoreError::Orphan {
-                    index,
-                    path: img.path,
-                });
-            };
-            if !par.children.insert(name.into()) {
-                return Err(RestoreError::Duplicate {
-                    index,
-                    path: img.path,
-                });
+            if name.len() > MAX_NAME {
+                return fail(|index, path| RestoreError::BadPath { index, path });
             }
-        }
+            let (last, last_id) = &mut self.last_parent;
+            let parent = if *last_id != NONE && last == parent_path {
+                *last_id
+            } else {
+                let Some(p) = t.lookup(parent_path) else {
+                    return fail(|index, path| RestoreError::Orphan { index, path });
+                };
+                last.clear();
+                last.push_str(parent_path);
+                *last_id = p;
+                p
+            };
+            if t.child(parent, name.as_bytes()).is_some() {
+                return fail(|index, path| RestoreError::Duplicate { index, path });
+            }
+            (parent, name)
+        };
         let acl = match &self.last_acl {
-            Some((seen, interned)) if std::sync::Arc::ptr_eq(seen, &img.acl) => interned.clone(),
+            Some((seen, id)) if std::sync::Arc::ptr_eq(seen, img.acl) => *id,
             _ => {
-                let interned = t.intern(img.acl.clone());
-                self.last_acl = Some((img.acl, interned.clone()));
-                interned
+                let id = t.intern(img.acl.clone());
+                self.last_acl = Some((img.acl.clone(), id));
+                id
             }
         };
-        let node = Node {
-            data: img.data,
+        let id = t.alloc(
+            parent,
+            name.as_bytes(),
+            img.data,
             acl,
-            czxid: img.czxid,
-            mzxid: img.mzxid,
-            pzxid: img.pzxid,
-            ctime: img.ctime,
-            mtime: img.mtime,
-            version: img.version,
-            cversion: img.cversion,
-            aversion: img.aversion,
-            owner: img.owner,
-            children: FxHashSet::default(),
-        };
-        t.nodes.insert(img.path, node);
+            img.czxid,
+            img.ctime,
+            img.owner,
+        );
+        let n = t.nodes.get_mut(id);
+        n.mzxid = img.mzxid;
+        n.pzxid = img.pzxid;
+        n.mtime = img.mtime;
+        n.version = img.version;
+        n.cversion = img.cversion;
+        n.aversion = img.aversion;
         self.index += 1;
         Ok(())
     }
@@ -171,7 +232,7 @@ impl TreeBuilder {
         last_zxid: Zxid,
     ) -> Result<DataTree, RestoreError> {
         let mut t = self.t;
-        if t.nodes.is_empty() {
+        if t.live == 0 {
             return Err(RestoreError::NoRoot {
                 index: 0,
                 path: "".into(),
@@ -186,11 +247,23 @@ impl TreeBuilder {
     }
 }
 
-/// Where a resumable walk stands: paths still to visit.
+/// A node queued by a walk: its id, its parent's id and its czxid, so a
+/// slot freed and reused between steps is recognised and skipped.
+#[derive(Debug, Clone, Copy)]
+struct Queued {
+    id: u32,
+    parent: u32,
+    czxid: Zxid,
+}
+
+/// Where a resumable walk stands: nodes still to visit.
 #[derive(Debug, Default)]
 pub struct Walk {
-    stack: Vec<Box<str>>,
+    stack: Vec<Queued>,
     started: bool,
+    /// Scratch for building paths.
+    path: String,
+    ids: Vec<u32>,
 }
 
 impl Walk {
@@ -205,45 +278,76 @@ impl Walk {
 
 impl DataTree {
     /// Visits up to `max` nodes of the walk (parents before children),
-    /// calling `f` with each node's path and image fields; returns how many
-    /// were visited. Nodes deleted since they were queued are skipped.
-    /// Children created after their parent was visited are not visited
-    /// (replay after the snapshot's start zxid recreates them).
-    pub fn walk_step(&self, walk: &mut Walk, max: usize, mut f: impl FnMut(&str, &Node)) -> usize {
+    /// calling `f` with each node's path and a view of it; returns how many
+    /// were visited. Nodes deleted since they were queued are skipped (a
+    /// queued id whose slot now holds another node is recognised by its
+    /// parent and czxid: a node created later has a later czxid). Children
+    /// created after their parent was visited are not visited (replay after
+    /// the snapshot's start zxid recreates them).
+    pub fn walk_step(
+        &self,
+        walk: &mut Walk,
+        max: usize,
+        mut f: impl FnMut(&str, NodeRef<'_>),
+    ) -> usize {
         if !walk.started {
             walk.started = true;
-            walk.stack.push("/".into());
+            if let Some(root) = self.nodes.live(ROOT) {
+                walk.stack.push(Queued {
+                    id: ROOT,
+                    parent: NONE,
+                    czxid: root.czxid,
+                });
+            }
         }
         let mut n = 0;
         while n < max {
-            let Some(p) = walk.stack.pop() else { break };
-            let Some(node) = self.nodes.get(&*p) else {
+            let Some(q) = walk.stack.pop() else { break };
+            let Some(node) = self
+                .nodes
+                .live(q.id)
+                .filter(|x| x.parent == q.parent && x.czxid == q.czxid)
+            else {
                 continue;
             };
-            f(&p, node);
+            self.write_path(q.id, &mut walk.ids, &mut walk.path);
+            f(
+                &walk.path,
+                NodeRef {
+                    tree: self,
+                    n: node,
+                },
+            );
             n += 1;
-            for c in &node.children {
-                walk.stack.push(path::join(&p, c).into());
+            let mut c = node.first_child;
+            while c != NONE {
+                let k = self.nodes.get(c);
+                walk.stack.push(Queued {
+                    id: c,
+                    parent: q.id,
+                    czxid: k.czxid,
+                });
+                c = k.next;
             }
         }
         n
     }
 
     /// The image of a node (for snapshot writers).
-    pub fn image(path: &str, n: &Node) -> NodeImage {
+    pub fn image(path: &str, n: NodeRef<'_>) -> NodeImage {
         NodeImage {
             path: path.into(),
-            data: n.data.clone(),
-            acl: n.acl.clone(),
-            czxid: n.czxid,
-            mzxid: n.mzxid,
-            pzxid: n.pzxid,
-            ctime: n.ctime,
-            mtime: n.mtime,
-            version: n.version,
-            cversion: n.cversion,
-            aversion: n.aversion,
-            owner: n.owner,
+            data: n.data().map(Box::from),
+            acl: n.acl().clone(),
+            czxid: n.czxid(),
+            mzxid: n.mzxid(),
+            pzxid: n.pzxid(),
+            ctime: n.ctime(),
+            mtime: n.mtime(),
+            version: n.version(),
+            cversion: n.cversion(),
+            aversion: n.aversion(),
+            owner: n.owner(),
         }
     }
 
@@ -264,20 +368,30 @@ impl DataTree {
         }
         b.finish(ephemerals, last_zxid)
     }
+
     /// Recomputes ephemerals, containers/TTL and the data size from the nodes.
     fn reindex(&mut self) {
         self.ephemerals.clear();
         self.special.clear();
         self.data_bytes = 0;
-        for (p, n) in &self.nodes {
-            self.data_bytes += n.data.as_ref().map_or(0, |d| d.len()) as u64;
+        let mut ids = Vec::new();
+        let mut p = String::new();
+        for (id, n) in self.nodes.iter() {
+            if n.is_free() {
+                continue;
+            }
+            self.data_bytes += n.data_len() as u64;
+            if n.owner == 0 {
+                continue;
+            }
+            self.write_path(id, &mut ids, &mut p);
             if is_ephemeral(n.owner) {
                 self.ephemerals
                     .entry(n.owner)
                     .or_default()
-                    .insert(p.clone());
+                    .insert(p.as_str().into());
             } else if is_container(n.owner) || ttl_of(n.owner).is_some() {
-                self.special.insert(p.clone());
+                self.special.insert(p.as_str().into());
             }
         }
     }
@@ -298,7 +412,7 @@ impl DataTree {
                     parent_cversion,
                     owner,
                     ..
-                } if self.nodes.contains_key(&**path) => {
+                } if self.lookup(path).is_some() => {
                     // Already in the (fuzzy) snapshot: stamp the parent as
                     // the create did.
                     if is_ephemeral(*owner) {
@@ -307,15 +421,14 @@ impl DataTree {
                             .or_default()
                             .insert(path.clone());
                     }
-                    if let Some((pp, _)) = path::split(path) {
-                        if let Some(par) = self.nodes.get_mut(pp) {
-                            par.cversion = *parent_cversion;
-                            par.pzxid = h.zxid;
-                        }
+                    if let Some(par) = path::split(path).and_then(|(pp, _)| self.lookup(pp)) {
+                        let par = self.nodes.get_mut(par);
+                        par.cversion = *parent_cversion;
+                        par.pzxid = h.zxid;
                     }
                     continue;
                 }
-                TxnOp::Delete { path } if !self.nodes.contains_key(&**path) => {
+                TxnOp::Delete { path } if self.lookup(path).is_none() => {
                     self.stamp_deleted(path, h.zxid);
                     for set in self.ephemerals.values_mut() {
                         set.remove(&**path);
@@ -341,10 +454,10 @@ impl DataTree {
                 TxnOp::Delete { path } => {
                     // A node from the snapshot's future may have children the
                     // original delete did not see: they go too (replay of
-                    // their creates after this one brings them back). The
-                    // node may be a later incarnation with another owner:
-                    // the deleted one leaves every ephemeral set.
-                    self.remove_subtree(path);
+                    // their creates after this one brings them back; the
+                    // delete below removes them). The node may be a later
+                    // incarnation with another owner: the deleted one leaves
+                    // every ephemeral set.
                     for set in self.ephemerals.values_mut() {
                         set.remove(&**path);
                     }
@@ -362,30 +475,8 @@ impl DataTree {
 
     /// What deleting `path` did to its parent, for a node already gone.
     fn stamp_deleted(&mut self, path: &str, zxid: Zxid) {
-        if let Some((pp, name)) = path::split(path) {
-            if let Some(par) = self.nodes.get_mut(pp) {
-                par.children.remove(name);
-                par.pzxid = zxid;
-            }
-        }
-    }
-
-    /// Removes the descendants of `path` (not `path` itself).
-    fn remove_subtree(&mut self, path: &str) {
-        let Some(n) = self.nodes.get_mut(path) else {
-            return;
-        };
-        if n.children.is_empty() {
-            return;
-        }
-        let mut stack: Vec<String> = std::mem::take(&mut n.children)
-            .iter()
-            .map(|c| path::join(path, c))
-            .collect();
-        while let Some(p) = stack.pop() {
-            if let Some(c) = self.nodes.remove(p.as_str()) {
-                stack.extend(c.children.iter().map(|k| path::join(&p, k)));
-            }
+        if let Some(par) = path::split(path).and_then(|(pp, _)| self.lookup(pp)) {
+            self.nodes.get_mut(par).pzxid = zxid;
         }
     }
 
@@ -412,7 +503,7 @@ mod tests {
 
     fn create(t: &DataTree, zxid: Zxid, path: &str, owner: i64) -> Txn {
         let (pp, _) = path::split(path).unwrap();
-        let pc = t.get(pp).map_or(0, |n| n.cversion) + 1;
+        let pc = t.get(pp).map_or(0, |n| n.cversion()) + 1;
         Txn {
             header: hdr(zxid),
             op: TxnOp::Create {
@@ -439,7 +530,8 @@ mod tests {
         let mut v: Vec<_> = t
             .nodes
             .iter()
-            .map(|(p, n)| (p.to_string(), n.data.as_ref().map(|d| d.to_vec()), n.stat()))
+            .filter(|(_, n)| !n.is_free())
+            .map(|(id, n)| (t.path_of(id), n.data().map(|d| d.to_vec()), n.stat()))
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
@@ -522,7 +614,7 @@ mod tests {
                 let z = *zxid;
                 let txn = if let Some(n) = t.get(p) {
                     match rng.below(3) {
-                        0 if n.children.is_empty() => Txn {
+                        0 if n.num_children() == 0 => Txn {
                             header: hdr(z),
                             op: TxnOp::Delete { path: p.into() },
                         },
@@ -541,7 +633,7 @@ mod tests {
                             op: TxnOp::SetData {
                                 path: p.into(),
                                 data: Some(vec![z as u8; 3].into()),
-                                version: n.version + 1,
+                                version: n.version() + 1,
                             },
                         },
                     }
