@@ -730,14 +730,12 @@ enum Owned {
 fn full_snapshot(core: &Core) -> Vec<u8> {
     let (z, header, mut enc) = super::storage::snapshot_begin(&core.tree, &core.session_list());
     let mut out = header;
-    let mut walk = crate::tree::restore::Walk::new();
-    while !walk.is_done() {
-        core.tree
-            .walk_step(&mut walk, usize::MAX, |p, n| enc.node(p, n));
+    core.tree.for_each_node(|p, n| {
+        enc.node(p, n);
         while let Some(b) = enc.take_block() {
             out.extend_from_slice(&b);
         }
-    }
+    });
     out.extend_from_slice(&enc.finish(z));
     out
 }

@@ -429,20 +429,18 @@ pub fn encode_tree(
     sessions: &[(SessionId, i32)],
     block_target: usize,
 ) -> Vec<u8> {
-    use crate::tree::restore::Walk;
     let mut out = SnapEncoder::header(tree.last_zxid, tree.node_count() as u64).to_vec();
     let mut enc = SnapEncoder::new(block_target);
     for &(id, t) in sessions {
         let eph: Vec<&str> = tree.ephemerals_of(id).collect();
         enc.session(id, t, eph.into_iter());
     }
-    let mut walk = Walk::new();
-    while !walk.is_done() {
-        tree.walk_step(&mut walk, 256, |p, n| enc.node(p, n));
+    tree.for_each_node(|p, n| {
+        enc.node(p, n);
         while let Some(b) = enc.take_block() {
             out.extend_from_slice(&b);
         }
-    }
+    });
     out.extend_from_slice(&enc.finish(tree.last_zxid));
     out
 }
@@ -512,11 +510,8 @@ mod tests {
         assert_eq!(snap.end_zxid, 300);
         assert_eq!(snap.sessions, vec![(0x77, 30000), (0x78, 4000)]);
         assert_eq!(snap.ephemerals.len(), 100);
-        let mut w = crate::tree::restore::Walk::new();
         let mut want = Vec::new();
-        while !w.is_done() {
-            t.walk_step(&mut w, 100, |p, n| want.push(DataTree::image(p, n)));
-        }
+        t.for_each_node(|p, n| want.push(DataTree::image(p, n)));
         assert_eq!(sorted(snap.nodes.clone()), sorted(want));
         let t2 = DataTree::from_images(snap.nodes, snap.ephemerals, snap.zxid).unwrap();
         t2.check_invariants();

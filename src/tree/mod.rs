@@ -423,6 +423,9 @@ pub struct DataTree {
     special: FxHashSet<Box<str>>,
     pub last_zxid: Zxid,
     data_bytes: u64,
+    /// The snapshot walk in progress, if any, and the count of walks begun.
+    walk: Option<Box<restore::WalkState>>,
+    walk_serial: u64,
 }
 
 impl Default for DataTree {
@@ -445,6 +448,8 @@ impl DataTree {
             special: FxHashSet::default(),
             last_zxid: 0,
             data_bytes: 0,
+            walk: None,
+            walk_serial: 0,
         }
     }
 
@@ -588,6 +593,12 @@ impl DataTree {
             self.nodes.get_mut(next).prev = prev;
         }
         self.nodes.get_mut(parent).num_children -= 1;
+        // A walk about to visit this node visits its next sibling instead.
+        if let Some(w) = self.walk.as_deref_mut() {
+            for f in w.frames.iter_mut().filter(|f| f.next == id) {
+                f.next = next;
+            }
+        }
         let old = std::mem::replace(self.nodes.get_mut(id), Node::free(self.free));
         self.free = id;
         self.live -= 1;

@@ -247,90 +247,137 @@ impl TreeBuilder {
     }
 }
 
-/// A node queued by a walk: its id, its parent's id and its czxid, so a
-/// slot freed and reused between steps is recognised and skipped.
+/// A level of a walk: the next child to visit in one node's child list,
+/// and the length of that node's path (a prefix of `WalkState::path`).
 #[derive(Debug, Clone, Copy)]
-struct Queued {
-    id: u32,
-    parent: u32,
-    czxid: Zxid,
+pub(super) struct Frame {
+    pub(super) next: u32,
+    path_len: usize,
 }
 
-/// Where a resumable walk stands: nodes still to visit.
+/// Where a walk stands: one frame per level of the node being visited, so
+/// its memory is the depth of the tree, not the width of a level.
 #[derive(Debug, Default)]
-pub struct Walk {
-    stack: Vec<Queued>,
+pub(super) struct WalkState {
+    serial: u64,
     started: bool,
-    /// Scratch for building paths.
+    pub(super) frames: Vec<Frame>,
+    /// The path of the node visited last.
     path: String,
-    ids: Vec<u32>,
 }
 
-impl Walk {
-    pub fn new() -> Walk {
-        Walk::default()
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.started && self.stack.is_empty()
-    }
+/// A handle on the walk a tree is running for a snapshot (see
+/// [`DataTree::walk_begin`]).
+#[derive(Debug)]
+#[must_use]
+pub struct Walk {
+    serial: u64,
 }
+
+/// The tree has no such walk: it was replaced by another tree, or another
+/// walk began. The snapshot being written must be abandoned.
+#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
+#[error("the snapshot walk was lost (the tree was replaced or another walk began)")]
+pub struct WalkLost;
 
 impl DataTree {
-    /// Visits up to `max` nodes of the walk (parents before children),
-    /// calling `f` with each node's path and a view of it; returns how many
-    /// were visited. Nodes deleted since they were queued are skipped (a
-    /// queued id whose slot now holds another node is recognised by its
-    /// parent and czxid: a node created later has a later czxid). Children
-    /// created after their parent was visited are not visited (replay after
-    /// the snapshot's start zxid recreates them).
+    /// Starts a resumable walk over the tree (and forgets any earlier one).
+    /// The tree keeps the walk's position: deleting the node a walk would
+    /// visit next moves the walk on to its next sibling.
+    pub fn walk_begin(&mut self) -> Walk {
+        self.walk_serial += 1;
+        let serial = self.walk_serial;
+        self.walk = Some(Box::new(WalkState {
+            serial,
+            ..WalkState::default()
+        }));
+        Walk { serial }
+    }
+
+    /// Visits up to `max` more nodes of `walk` (depth-first, parents
+    /// before children), calling `f` with each node's path and a view of
+    /// it; returns true once every node has been visited. Between steps the
+    /// tree may change: nodes deleted before the walk reached them are not
+    /// visited, and neither are children created after their parent was
+    /// visited (replay after the snapshot's start zxid recreates them).
     pub fn walk_step(
-        &self,
-        walk: &mut Walk,
+        &mut self,
+        walk: &Walk,
         max: usize,
         mut f: impl FnMut(&str, NodeRef<'_>),
-    ) -> usize {
-        if !walk.started {
-            walk.started = true;
-            if let Some(root) = self.nodes.live(ROOT) {
-                walk.stack.push(Queued {
-                    id: ROOT,
-                    parent: NONE,
-                    czxid: root.czxid,
-                });
+    ) -> Result<bool, WalkLost> {
+        let mut w = match self.walk.take() {
+            Some(w) if w.serial == walk.serial => w,
+            other => {
+                self.walk = other;
+                return Err(WalkLost);
             }
-        }
+        };
+        self.walk_run(&mut w, max, &mut f);
+        let done = w.started && w.frames.is_empty();
+        self.walk = Some(w);
+        Ok(done)
+    }
+
+    /// Visits every node (parents before children) in one go.
+    pub fn for_each_node(&self, mut f: impl FnMut(&str, NodeRef<'_>)) {
+        self.walk_run(&mut WalkState::default(), usize::MAX, &mut f);
+    }
+
+    fn walk_run(&self, w: &mut WalkState, max: usize, f: &mut dyn FnMut(&str, NodeRef<'_>)) {
         let mut n = 0;
-        while n < max {
-            let Some(q) = walk.stack.pop() else { break };
-            let Some(node) = self
-                .nodes
-                .live(q.id)
-                .filter(|x| x.parent == q.parent && x.czxid == q.czxid)
-            else {
-                continue;
+        if !w.started && max > 0 {
+            w.started = true;
+            let Some(root) = self.nodes.live(ROOT) else {
+                return;
             };
-            self.write_path(q.id, &mut walk.ids, &mut walk.path);
             f(
-                &walk.path,
+                "/",
+                NodeRef {
+                    tree: self,
+                    n: root,
+                },
+            );
+            n += 1;
+            // The root's children are "/" + name: an empty prefix.
+            w.frames.push(Frame {
+                next: root.first_child,
+                path_len: 0,
+            });
+        }
+        while n < max {
+            let Some(top) = w.frames.last_mut() else {
+                break;
+            };
+            if top.next == NONE {
+                w.frames.pop();
+                continue;
+            }
+            let id = top.next;
+            let node = self.nodes.get(id);
+            top.next = node.next;
+            w.path.truncate(top.path_len);
+            w.path.push('/');
+            w.path.push_str(node.name_str());
+            f(
+                &w.path,
                 NodeRef {
                     tree: self,
                     n: node,
                 },
             );
             n += 1;
-            let mut c = node.first_child;
-            while c != NONE {
-                let k = self.nodes.get(c);
-                walk.stack.push(Queued {
-                    id: c,
-                    parent: q.id,
-                    czxid: k.czxid,
+            if node.first_child != NONE {
+                w.frames.push(Frame {
+                    next: node.first_child,
+                    path_len: w.path.len(),
                 });
-                c = k.next;
             }
         }
-        n
+        // Levels with nothing left are finished: done means done.
+        while w.frames.last().is_some_and(|t| t.next == NONE) {
+            w.frames.pop();
+        }
     }
 
     /// The image of a node (for snapshot writers).
@@ -517,11 +564,8 @@ mod tests {
     }
 
     fn images(t: &DataTree) -> Vec<NodeImage> {
-        let mut w = Walk::new();
         let mut v = Vec::new();
-        while !w.is_done() {
-            t.walk_step(&mut w, 3, |p, n| v.push(DataTree::image(p, n)));
-        }
+        t.for_each_node(|p, n| v.push(DataTree::image(p, n)));
         v
     }
 
@@ -659,13 +703,16 @@ mod tests {
                 .iter()
                 .flat_map(|(s, v)| v.iter().map(|p| (*s, p.clone())))
                 .collect();
-            let mut walk = Walk::new();
+            let walk = t.walk_begin();
             let mut imgs = Vec::new();
             let mut log = Vec::new();
-            while !walk.is_done() {
-                t.walk_step(&mut walk, 1 + rng.below(2) as usize, |p, n| {
-                    imgs.push(DataTree::image(p, n))
-                });
+            let mut done = false;
+            while !done {
+                done = t
+                    .walk_step(&walk, 1 + rng.below(2) as usize, |p, n| {
+                        imgs.push(DataTree::image(p, n))
+                    })
+                    .unwrap();
                 for _ in 0..rng.below(4) {
                     if let Some(x) = step(&mut t, &mut zxid, &mut rng) {
                         log.push(x);

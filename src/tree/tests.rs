@@ -1,7 +1,6 @@
 //! The arena, index and sibling lists of the DataTree, against a simple
 //! model.
 
-use super::restore::Walk;
 use super::*;
 use crate::proto::codes::err;
 use proptest::prelude::*;
@@ -318,39 +317,90 @@ fn descendants_counts_the_subtree() {
     assert_eq!(t.t.descendants("/nope"), None);
 }
 
-/// A walk queued a node whose slot was freed and reused between steps:
-/// the newcomer is not visited as if it were the queued node.
+/// A walk interleaved with creates and deletes (which reuse freed slots):
+/// no node is visited twice, parents come before children, every node
+/// that lived through the whole walk is visited, and each visit sees the
+/// node as the tree has it then.
 #[test]
-fn walk_skips_reused_slots() {
+fn walk_survives_deletes_and_creates() {
+    use crate::storage::device::SimRng;
+    let names = ["a", "b", "c", "d"];
+    for seed in 0..300u64 {
+        let mut rng = SimRng::new(seed);
+        let mut t = T::new();
+        let random_path = |rng: &mut SimRng| {
+            let depth = 1 + rng.below(3) as usize;
+            (0..depth).fold(String::new(), |p, _| {
+                format!("{p}/{}", names[rng.below(4) as usize])
+            })
+        };
+        for _ in 0..60 {
+            let p = random_path(&mut rng);
+            t.create(&p, Some(p.as_bytes()));
+        }
+        let all = |t: &T| {
+            let mut v = Vec::new();
+            t.t.for_each_node(|p, _| v.push(p.to_string()));
+            v
+        };
+        let before: std::collections::BTreeSet<String> = all(&t).into_iter().collect();
+        let mut deleted = std::collections::BTreeSet::new();
+        let mut seen: Vec<String> = Vec::new();
+        let walk = t.t.walk_begin();
+        let mut done = false;
+        while !done {
+            let max = 1 + rng.below(3) as usize;
+            done =
+                t.t.walk_step(&walk, max, |p, n| {
+                    if p != "/" {
+                        let parent = path::split(p).unwrap().0;
+                        assert!(seen.iter().any(|s| s == parent), "{p} after its parent");
+                    }
+                    assert!(!seen.iter().any(|s| s == p), "{p} twice");
+                    if p != "/" && !p.starts_with("/zookeeper") {
+                        assert_eq!(n.data(), Some(p.as_bytes()), "{p}");
+                    }
+                    seen.push(p.to_string());
+                })
+                .unwrap();
+            for _ in 0..rng.below(4) {
+                let p = random_path(&mut rng);
+                match t.t.get(&p) {
+                    Some(n) if n.num_children() == 0 && rng.chance(70) => {
+                        assert_eq!(t.delete(&p), OpResult::Deleted);
+                        deleted.insert(p);
+                    }
+                    _ => {
+                        t.create(&p, Some(p.as_bytes()));
+                    }
+                }
+            }
+        }
+        for p in before.difference(&deleted) {
+            assert!(
+                seen.contains(p),
+                "seed {seed}: {p} lived throughout but was not visited"
+            );
+        }
+        // The walk is finished; another step reports done again.
+        assert_eq!(t.t.walk_step(&walk, 10, |_, _| panic!("visited")), Ok(true));
+    }
+}
+
+#[test]
+fn a_walk_is_lost_with_its_tree() {
     let mut t = T::new();
-    for p in ["/a", "/b", "/a/x"] {
-        assert!(created(&t.create(p, None)));
-    }
-    let mut w = Walk::new();
-    let mut seen = Vec::new();
-    // Visit "/" only: "/a", "/b" and "/zookeeper" are queued.
-    assert_eq!(t.t.walk_step(&mut w, 1, |p, _| seen.push(p.to_string())), 1);
-    // "/b" goes; its slot is reused by "/a/y" (a child of a queued node),
-    // then "/a" goes and "/a" comes back in "/a/x"'s old slot.
-    assert_eq!(t.delete("/b"), OpResult::Deleted);
-    assert!(created(&t.create("/a/y", None)));
-    assert_eq!(t.delete("/a/x"), OpResult::Deleted);
-    assert_eq!(t.delete("/a/y"), OpResult::Deleted);
-    assert_eq!(t.delete("/a"), OpResult::Deleted);
-    assert!(created(&t.create("/c", None)));
-    assert!(created(&t.create("/c/d", None)));
-    let mut imgs = Vec::new();
-    while !w.is_done() {
-        t.t.walk_step(&mut w, 1, |p, n| {
-            seen.push(p.to_string());
-            imgs.push(DataTree::image(p, n));
-        });
-    }
-    seen.sort();
-    assert_eq!(
-        seen,
-        vec!["/", "/zookeeper", "/zookeeper/config", "/zookeeper/quota"]
-    );
+    assert!(created(&t.create("/a", None)));
+    let first = t.t.walk_begin();
+    assert_eq!(t.t.walk_step(&first, 1, |_, _| {}), Ok(false));
+    let second = t.t.walk_begin();
+    assert_eq!(t.t.walk_step(&first, 1, |_, _| {}), Err(restore::WalkLost));
+    let mut n = 0;
+    assert_eq!(t.t.walk_step(&second, 100, |_, _| n += 1), Ok(true));
+    assert_eq!(n, t.t.node_count() - 1);
+    // A replaced tree does not know the walk.
+    t.t = DataTree::new();
+    assert_eq!(t.t.walk_step(&second, 1, |_, _| {}), Err(restore::WalkLost));
 }
 
 #[test]
@@ -364,10 +414,12 @@ fn walk_visits_every_node_once_parents_first() {
         };
         assert!(created(&t.create(&p, Some(p.as_bytes()))));
     }
-    let mut w = Walk::new();
+    let walk = t.t.walk_begin();
     let mut seen: Vec<String> = Vec::new();
-    while !w.is_done() {
-        t.t.walk_step(&mut w, 4, |p, n| {
+    let mut steps = 0;
+    while !t
+        .t
+        .walk_step(&walk, 4, |p, n| {
             if p != "/" {
                 let parent = path::split(p).unwrap().0;
                 assert!(seen.iter().any(|s| s == parent), "{p} after its parent");
@@ -377,12 +429,20 @@ fn walk_visits_every_node_once_parents_first() {
                 );
             }
             seen.push(p.to_string());
-        });
+        })
+        .unwrap()
+    {
+        steps += 1;
+        assert!(seen.len() <= 4 * steps, "at most 4 nodes a step");
     }
     assert_eq!(seen.len(), t.t.node_count() - 1);
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), t.t.node_count() - 1);
+    let mut all = Vec::new();
+    t.t.for_each_node(|p, _| all.push(p.to_string()));
+    all.sort();
+    assert_eq!(all, seen);
 }
 
 /// One node of the model: data, version, owner.
@@ -533,11 +593,9 @@ proptest! {
             compare(&t, &m, &all, session);
         }
         // A snapshot of the result rebuilds the same tree.
-        let mut w = Walk::new();
+        let walk = t.t.walk_begin();
         let mut imgs = Vec::new();
-        while !w.is_done() {
-            t.t.walk_step(&mut w, 7, |p, n| imgs.push(DataTree::image(p, n)));
-        }
+        while !t.t.walk_step(&walk, 7, |p, n| imgs.push(DataTree::image(p, n))).unwrap() {}
         prop_assert_eq!(imgs.len(), t.t.node_count() - 1);
         let t2 = DataTree::from_images(imgs, [], t.t.last_zxid).unwrap();
         t2.check_invariants();
