@@ -39,7 +39,7 @@
 
 use super::record::{put_acl, put_i64, put_opt, put_str, put_varint, put_zz32, BodyError, Reader};
 use crate::tree::acl::AclList;
-use crate::tree::restore::NodeImage;
+use crate::tree::restore::{ImageRef, NodeImage};
 use crate::tree::NodeRef;
 use crate::types::{FxHashMap, SessionId, Zxid};
 use thiserror::Error;
@@ -268,7 +268,7 @@ pub fn nodes_hint(buf: &[u8]) -> u64 {
 pub fn decode_snapshot(buf: &[u8]) -> Result<Snapshot, SnapError> {
     let mut nodes = Vec::new();
     let mut snap = decode_snapshot_with(buf, |n| {
-        nodes.push(n);
+        nodes.push(n.to_owned());
         Ok(())
     })?;
     snap.nodes = nodes;
@@ -276,11 +276,12 @@ pub fn decode_snapshot(buf: &[u8]) -> Result<Snapshot, SnapError> {
 }
 
 /// Decodes and checks a snapshot file, handing each node to `sink` as it
-/// is decoded (the returned [`Snapshot`] has no nodes). A sink error is
-/// reported at the node's offset.
+/// is decoded, borrowing its path and data from `buf` (the returned
+/// [`Snapshot`] has no nodes). A sink error is reported at the node's
+/// offset.
 pub fn decode_snapshot_with(
     buf: &[u8],
-    mut sink: impl FnMut(NodeImage) -> Result<(), String>,
+    mut sink: impl FnMut(&ImageRef<'_>) -> Result<(), String>,
 ) -> Result<Snapshot, SnapError> {
     let mut count: u64 = 0;
     let err = |offset: usize, what| SnapError {
@@ -362,12 +363,11 @@ pub fn decode_snapshot_with(
                     snap.sessions.push((id, timeout));
                 }
                 E_NODE => {
-                    let path: Box<str> = r.str().map_err(entry_err)?.into();
-                    let data = r.opt().map_err(entry_err)?.map(Box::from);
+                    let path = r.str().map_err(entry_err)?;
+                    let data = r.opt().map_err(entry_err)?;
                     let ai = r.varint().map_err(entry_err)?;
                     let acl = acls
                         .get(ai as usize)
-                        .cloned()
                         .ok_or_else(|| err(start, SnapProblem::AclIndex(ai)))?;
                     let mut v = [0i64; 5];
                     for x in v.iter_mut() {
@@ -377,7 +377,7 @@ pub fn decode_snapshot_with(
                     let cversion = r.zz32().map_err(entry_err)?;
                     let aversion = r.zz32().map_err(entry_err)?;
                     let owner = r.varint().map_err(entry_err)? as i64;
-                    sink(NodeImage {
+                    sink(&ImageRef {
                         path,
                         data,
                         acl,

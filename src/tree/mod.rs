@@ -459,10 +459,14 @@ impl DataTree {
         let mut t = DataTree::empty();
         let open = t.intern(acl::open_acl());
         let read = t.intern(acl::read_acl());
-        let root = t.alloc(NONE, b"", Some(b""), open, 0, 0, 0);
-        let zk = t.alloc(root, b"zookeeper", Some(b""), open, 0, 0, 0);
-        t.alloc(zk, b"quota", Some(b""), open, 0, 0, 0);
-        let config = t.alloc(zk, b"config", Some(b""), read, 0, 0, 0);
+        let mut add = |parent, name: &[u8], acl| {
+            t.alloc(parent, name, Some(b""), acl, 0, 0, 0)
+                .expect("a new name")
+        };
+        let root = add(NONE, b"", open);
+        let zk = add(root, b"zookeeper", open);
+        add(zk, b"quota", open);
+        let config = add(zk, b"config", read);
         t.nodes.get_mut(config).aversion = -1;
         t
     }
@@ -528,7 +532,8 @@ impl DataTree {
         }
     }
 
-    /// A new node, linked under `parent` (`NONE` for the root).
+    /// A new node, linked under `parent` (`NONE` for the root); `None` if
+    /// `parent` already has a child called `name`.
     #[allow(clippy::too_many_arguments)]
     fn alloc(
         &mut self,
@@ -539,8 +544,26 @@ impl DataTree {
         zxid: Zxid,
         time: i64,
         owner: i64,
-    ) -> u32 {
-        let node = Node::new(name, data, acl, zxid, time, owner);
+    ) -> Option<u32> {
+        // One probe finds a duplicate or the place for the new id.
+        let nodes = &self.nodes;
+        let entry = (parent != NONE).then(|| {
+            self.index.entry(
+                key_hash(parent, name),
+                |&c| {
+                    let n = nodes.get(c);
+                    n.parent == parent && n.name() == name
+                },
+                |&c| node_hash(nodes, c),
+            )
+        });
+        let vacant = match entry {
+            Some(hashbrown::hash_table::Entry::Occupied(_)) => return None,
+            Some(hashbrown::hash_table::Entry::Vacant(v)) => Some(v),
+            None => None,
+        };
+        let mut node = Node::new(name, data, acl, zxid, time, owner);
+        node.parent = parent;
         let id = if self.free != NONE {
             let id = self.free;
             let slot = self.nodes.get_mut(id);
@@ -551,7 +574,8 @@ impl DataTree {
             self.nodes.push(node)
         };
         self.live += 1;
-        if parent != NONE {
+        if let Some(v) = vacant {
+            v.insert(id);
             let head = {
                 let p = self.nodes.get_mut(parent);
                 let head = p.first_child;
@@ -562,14 +586,9 @@ impl DataTree {
             if head != NONE {
                 self.nodes.get_mut(head).prev = id;
             }
-            let n = self.nodes.get_mut(id);
-            n.parent = parent;
-            n.next = head;
-            let nodes = &self.nodes;
-            self.index
-                .insert_unique(key_hash(parent, name), id, |&c| node_hash(nodes, c));
+            self.nodes.get_mut(id).next = head;
         }
-        id
+        Some(id)
     }
 
     /// Unlinks node `id` (not the root; its children must be gone) and
@@ -819,17 +838,16 @@ impl DataTree {
         let Some(parent) = self.lookup(parent_path) else {
             return OpResult::Error(crate::proto::codes::err::NO_NODE);
         };
-        if self.child(parent, name.as_bytes()).is_some() {
-            return OpResult::Error(crate::proto::codes::err::NODE_EXISTS);
-        }
         let acl = self.intern(acl);
+        let Some(id) = self.alloc(parent, name.as_bytes(), data, acl, h.zxid, h.time, owner) else {
+            return OpResult::Error(crate::proto::codes::err::NODE_EXISTS);
+        };
         {
             let p = self.nodes.get_mut(parent);
             p.cversion = parent_cversion;
             p.pzxid = h.zxid;
         }
         self.data_bytes += data.map_or(0, |d| d.len()) as u64;
-        let id = self.alloc(parent, name.as_bytes(), data, acl, h.zxid, h.time, owner);
         let stat = self.nodes.get(id).stat();
         let key: Box<str> = path.into();
         if is_ephemeral(owner) {

@@ -191,9 +191,6 @@ impl TreeBuilder {
                 *last_id = p;
                 p
             };
-            if t.child(parent, name.as_bytes()).is_some() {
-                return fail(|index, path| RestoreError::Duplicate { index, path });
-            }
             (parent, name)
         };
         let acl = match &self.last_acl {
@@ -204,7 +201,7 @@ impl TreeBuilder {
                 id
             }
         };
-        let id = t.alloc(
+        let Some(id) = t.alloc(
             parent,
             name.as_bytes(),
             img.data,
@@ -212,7 +209,9 @@ impl TreeBuilder {
             img.czxid,
             img.ctime,
             img.owner,
-        );
+        ) else {
+            return fail(|index, path| RestoreError::Duplicate { index, path });
+        };
         let n = t.nodes.get_mut(id);
         n.mzxid = img.mzxid;
         n.pzxid = img.pzxid;
