@@ -151,6 +151,13 @@ impl Node {
     }
 
     fn set_data(&mut self, data: Option<&[u8]>) {
+        let end = self.name_end();
+        if let Some(d) = data.filter(|d| d.len() == self.buf.len() - end) {
+            // Same size: overwrite in place.
+            self.buf[end..].copy_from_slice(d);
+            self.name_len &= !NULL_DATA;
+            return;
+        }
         let (buf, name_len) = name_and_data(self.name(), data);
         self.buf = buf;
         self.name_len = name_len;

@@ -254,6 +254,19 @@ fn null_and_empty_data_differ() {
         OpResult::SetData { .. }
     ));
     assert_eq!(t.t.get("/empty").unwrap().data(), Some(&b"xy"[..]));
+    // Same size (written in place), then null and back.
+    assert!(matches!(
+        t.set("/empty", Some(b"zw")),
+        OpResult::SetData { .. }
+    ));
+    assert_eq!(t.t.get("/empty").unwrap().data(), Some(&b"zw"[..]));
+    assert!(matches!(t.set("/null", None), OpResult::SetData { .. }));
+    assert_eq!(t.t.get("/null").unwrap().data(), None);
+    assert!(matches!(
+        t.set("/null", Some(b"")),
+        OpResult::SetData { .. }
+    ));
+    assert_eq!(t.t.get("/null").unwrap().data(), Some(&b""[..]));
     assert_eq!(t.t.approximate_data_size(), 2);
     // Names survive data changes.
     let mut kids = t.kids("/");
