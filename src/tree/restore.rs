@@ -14,9 +14,16 @@
 //! [`DataTree::replay`] is idempotent in ZooKeeper's way: every txn sets
 //! absolute values (versions, the parent's create counter, zxids), a create
 //! of a node that exists and a delete of a node that does not still stamp
-//! the parent as the original did, and the indexes (children, ephemerals,
-//! containers/TTL, data size) are rebuilt from the nodes at the end
-//! ([`DataTree::finish_replay`]).
+//! the parent as the original did, a delete of a node that has children
+//! (from the snapshot's future) takes them along, and the indexes
+//! (ephemerals, containers/TTL, data size) are rebuilt from the nodes at
+//! the end ([`DataTree::finish_replay`]). Child lists are part of the nodes
+//! and always exact.
+//!
+//! **The walk** keeps one frame per level (the next child to visit in that
+//! node's child list) inside the tree, which moves a frame on when the
+//! child it points at is deleted; so its memory is the depth of the tree
+//! and a step visits at most its budget of nodes, however wide a level is.
 
 use super::acl::AclList;
 use super::path;
