@@ -161,7 +161,7 @@ fn bench_tree(c: &mut Criterion) {
         b.iter(|| {
             k = (k + 1) % N;
             let n = a.tree.get(black_box(&leaves[order[k]])).unwrap();
-            black_box((n.stat(), n.data.as_deref().map(|d| d.len())))
+            black_box((n.stat(), n.data().map(|d| d.len())))
         })
     });
 

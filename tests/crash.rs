@@ -554,7 +554,7 @@ mod mem {
                             .unwrap_or_else(|| panic!("seed {seed}: acknowledged {p} missing"));
                         assert!(got.stat().version >= n.stat().version, "seed {seed}: {p}");
                         if loaded.last_zxid == acked_zxid {
-                            assert_eq!(got.data, n.data, "seed {seed}: {p}");
+                            assert_eq!(got.data(), n.data(), "seed {seed}: {p}");
                             assert_eq!(got.stat(), n.stat(), "seed {seed}: {p}");
                         }
                     }

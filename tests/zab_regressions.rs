@@ -596,8 +596,8 @@ fn zk3496_one_mib_txn_replicates() {
     c.tick(3);
     for i in 0..4 {
         let n = c.nodes[i].tree.get("/big").expect("replicated");
-        assert_eq!(n.data.as_deref(), Some(&data[..]), "node {}", i + 1);
-        assert_eq!(n.czxid, z);
+        assert_eq!(n.data(), Some(&data[..]), "node {}", i + 1);
+        assert_eq!(n.czxid(), z);
     }
     // The log writer and recovery take it too.
     let mut log = TxnLog::create(

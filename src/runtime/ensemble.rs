@@ -730,14 +730,12 @@ enum Owned {
 fn full_snapshot(core: &Core) -> Vec<u8> {
     let (z, header, mut enc) = super::storage::snapshot_begin(&core.tree, &core.session_list());
     let mut out = header;
-    let mut walk = crate::tree::restore::Walk::new();
-    while !walk.is_done() {
-        core.tree
-            .walk_step(&mut walk, usize::MAX, |p, n| enc.node(p, n));
+    core.tree.for_each_node(|p, n| {
+        enc.node(p, n);
         while let Some(b) = enc.take_block() {
             out.extend_from_slice(&b);
         }
-    }
+    });
     out.extend_from_slice(&enc.finish(z));
     out
 }
@@ -1008,7 +1006,7 @@ mod tests {
         assert_eq!(built.sessions, vec![(0x77, 9000)]);
         for p in ["/a", "/a/b", "/e", "/zookeeper"] {
             let (x, y) = (built.tree.get(p).unwrap(), core.tree.get(p).unwrap());
-            assert_eq!((x.stat(), &x.data), (y.stat(), &y.data), "{p}");
+            assert_eq!((x.stat(), x.data()), (y.stat(), y.data()), "{p}");
         }
         assert_eq!(
             built.tree.ephemerals_of(0x77).collect::<Vec<_>>(),

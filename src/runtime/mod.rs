@@ -474,9 +474,10 @@ pub(crate) fn count_commits(h: &Rc<CoreHandle>, n: u64) {
 
 async fn snapshot(h: Rc<CoreHandle>) {
     let Some(log) = &h.log else { return };
-    let (z, header, mut enc) = {
-        let core = h.core.borrow();
-        storage::snapshot_begin(&core.tree, &core.session_list())
+    let (z, header, mut enc, walk) = {
+        let mut core = h.core.borrow_mut();
+        let (z, header, enc) = storage::snapshot_begin(&core.tree, &core.session_list());
+        (z, header, enc, core.tree.walk_begin())
     };
     let send = |mut m: storage::SnapMsg| {
         let tx = log.snap.clone();
@@ -496,27 +497,38 @@ async fn snapshot(h: Rc<CoreHandle>) {
     if !send(storage::SnapMsg::Begin(z, header)).await {
         return;
     }
-    let mut walk = crate::tree::restore::Walk::new();
     let (mut steps, mut longest) = (0u32, Duration::ZERO);
     loop {
         let mut blocks = Vec::new();
-        {
+        let done = {
             let t0 = Instant::now();
-            let core = h.core.borrow();
-            core.tree
-                .walk_step(&mut walk, storage::SNAP_STEP_NODES, |p, n| enc.node(p, n));
+            let mut core = h.core.borrow_mut();
+            let done = core
+                .tree
+                .walk_step(&walk, storage::SNAP_STEP_NODES, |p, n| enc.node(p, n));
             while let Some(b) = enc.take_block() {
                 blocks.push(b);
             }
             steps += 1;
             longest = longest.max(t0.elapsed());
-        }
+            done
+        };
+        let done = match done {
+            Ok(d) => d,
+            Err(e) => {
+                // The tree was replaced (a snapshot from the leader was
+                // installed): this one describes no tree.
+                tracing::warn!("snapshot {z:#x} abandoned: {e}");
+                send(storage::SnapMsg::Abort).await;
+                return;
+            }
+        };
         for b in blocks {
             if !send(storage::SnapMsg::Block(b)).await {
                 return;
             }
         }
-        if walk.is_done() {
+        if done {
             break;
         }
         // A timer (not a bare yield): the reactor must poll sockets and

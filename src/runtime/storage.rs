@@ -337,6 +337,8 @@ pub enum SnapMsg {
     Begin(Zxid, Vec<u8>),
     Block(Vec<u8>),
     End(Vec<u8>),
+    /// The snapshot begun is abandoned: delete its temporary file.
+    Abort,
 }
 
 /// Starts the snapshot writer thread; returns its input.
@@ -399,6 +401,13 @@ pub fn spawn_snap_thread(
                                     last_purge = Some(Instant::now());
                                     purge(&cfg, &stats)?;
                                 }
+                            }
+                            stats.snapshot_in_progress.store(false, Ordering::Release);
+                        }
+                        SnapMsg::Abort => {
+                            if let Some((_, f, tmp, _)) = cur.take() {
+                                drop(f);
+                                std::fs::remove_file(tmp)?;
                             }
                             stats.snapshot_in_progress.store(false, Ordering::Release);
                         }

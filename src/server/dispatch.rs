@@ -9,7 +9,7 @@ use crate::session::prep::{prep_multi, prep_op, Pending, PrepConfig};
 use crate::tree::acl::{self, Id};
 use crate::tree::txn::TxnOp;
 use crate::tree::watch::WatcherType;
-use crate::tree::{DataTree, OpResult};
+use crate::tree::{NodeRef, OpResult};
 use crate::types::{ConnId, Now, Zxid};
 
 /// The 4-letter tag of an opcode, as `cons` shows it.
@@ -51,17 +51,15 @@ fn begin_ok(out: &mut Vec<u8>, xid: i32, zxid: Zxid) -> usize {
     at
 }
 
-fn put_children(out: &mut Vec<u8>, tree: &DataTree, path: &str) {
-    let n = tree.get(path).expect("checked");
-    jute::put_int(out, n.children.len() as i32);
-    for c in &n.children {
+fn put_children(out: &mut Vec<u8>, n: NodeRef<'_>) {
+    jute::put_int(out, n.num_children() as i32);
+    for c in n.children() {
         jute::put_str(out, c);
     }
 }
 
-fn put_data(out: &mut Vec<u8>, tree: &DataTree, path: &str) {
-    let n = tree.get(path).expect("checked");
-    jute::put_buffer(out, n.data.as_deref());
+fn put_data(out: &mut Vec<u8>, n: NodeRef<'_>) {
+    jute::put_buffer(out, n.data());
     n.stat().encode(out);
 }
 
@@ -357,21 +355,24 @@ impl Core {
                 Request::GetData { path, .. } | Request::GetChildren { path, .. } => path,
                 _ => "",
             };
-            let code = match tree.get(path) {
-                None => err::NO_NODE,
-                Some(n) if !acl::allowed(&n.acl, perm::READ, &c.caller) => err::NO_AUTH,
-                Some(_) => err::OK,
+            let n = match tree.get(path) {
+                None => Err(err::NO_NODE),
+                Some(n) if !acl::allowed(n.acl(), perm::READ, &c.caller) => Err(err::NO_AUTH),
+                Some(n) => Ok(n),
             };
-            if code != err::OK {
-                multi_header(&mut c.out, -1, false, code);
-                jute::put_int(&mut c.out, code);
-                continue;
-            }
+            let n = match n {
+                Ok(n) => n,
+                Err(code) => {
+                    multi_header(&mut c.out, -1, false, code);
+                    jute::put_int(&mut c.out, code);
+                    continue;
+                }
+            };
             multi_header(&mut c.out, *opcode, false, 0);
             if *opcode == op::GET_DATA {
-                put_data(&mut c.out, tree, path);
+                put_data(&mut c.out, n);
             } else {
-                put_children(&mut c.out, tree, path);
+                put_children(&mut c.out, n);
             }
         }
         multi_header(&mut c.out, -1, true, -1);
@@ -408,26 +409,26 @@ impl Core {
                 }
                 Request::GetData { path, watch } => {
                     let n = tree.get(path).ok_or(err::NO_NODE)?;
-                    if !acl::allowed(&n.acl, perm::READ, caller) {
+                    if !acl::allowed(n.acl(), perm::READ, caller) {
                         return Err(err::NO_AUTH);
                     }
                     if *watch {
                         watches.add_data(id, path);
                     }
                     let at = begin_ok(out, xid, zxid);
-                    put_data(out, tree, path);
+                    put_data(out, n);
                     jute::end_frame(out, at);
                 }
                 Request::GetChildren { path, watch } => {
                     let n = tree.get(path).ok_or(err::NO_NODE)?;
-                    if !acl::allowed(&n.acl, perm::READ, caller) {
+                    if !acl::allowed(n.acl(), perm::READ, caller) {
                         return Err(err::NO_AUTH);
                     }
                     if *watch {
                         watches.add_child(id, path);
                     }
                     let at = begin_ok(out, xid, zxid);
-                    put_children(out, tree, path);
+                    put_children(out, n);
                     if opcode == op::GET_CHILDREN2 {
                         n.stat().encode(out);
                     }
@@ -435,13 +436,13 @@ impl Core {
                 }
                 Request::GetAcl { path } => {
                     let n = tree.get(path).ok_or(err::NO_NODE)?;
-                    let admin = acl::allowed(&n.acl, perm::ADMIN, caller);
-                    if !admin && !acl::allowed(&n.acl, perm::READ, caller) {
+                    let admin = acl::allowed(n.acl(), perm::ADMIN, caller);
+                    if !admin && !acl::allowed(n.acl(), perm::READ, caller) {
                         return Err(err::NO_AUTH);
                     }
                     let at = begin_ok(out, xid, zxid);
-                    jute::put_int(out, n.acl.len() as i32);
-                    for a in n.acl.iter() {
+                    jute::put_int(out, n.acl().len() as i32);
+                    for a in n.acl().iter() {
                         if !admin && a.id.scheme == "digest" {
                             let user = a.id.id.split(':').next().unwrap_or("");
                             put_acl(out, a.perms, &a.id.scheme, &format!("{user}:x"));
@@ -459,7 +460,7 @@ impl Core {
                 }
                 Request::GetAllChildrenNumber { path } => {
                     let n = tree.get(path).ok_or(err::NO_NODE)?;
-                    if !acl::allowed(&n.acl, perm::READ, caller) {
+                    if !acl::allowed(n.acl(), perm::READ, caller) {
                         return Err(err::NO_AUTH);
                     }
                     let count = tree.descendants(path).unwrap_or(0);
@@ -529,7 +530,7 @@ impl Core {
                     for p in &sw.data {
                         match tree.get(p) {
                             None => ev(out, event::NODE_DELETED, p),
-                            Some(n) if n.mzxid > rel => ev(out, event::NODE_DATA_CHANGED, p),
+                            Some(n) if n.mzxid() > rel => ev(out, event::NODE_DATA_CHANGED, p),
                             Some(_) => watches.add_data(id, p),
                         }
                     }
@@ -542,7 +543,7 @@ impl Core {
                     for p in &sw.child {
                         match tree.get(p) {
                             None => ev(out, event::NODE_DELETED, p),
-                            Some(n) if n.pzxid > rel => ev(out, event::NODE_CHILDREN_CHANGED, p),
+                            Some(n) if n.pzxid() > rel => ev(out, event::NODE_CHILDREN_CHANGED, p),
                             Some(_) => watches.add_child(id, p),
                         }
                     }

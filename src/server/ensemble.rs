@@ -597,7 +597,7 @@ mod tests {
         assert_eq!(&r[1].3[..5], &[0, 0, 0, 1, b'v']);
         assert_eq!(r[2].1, txns[1].header.zxid);
         for c in [&l, &f] {
-            assert_eq!(c.tree.get("/a").unwrap().data.as_deref(), Some(&b"v"[..]));
+            assert_eq!(c.tree.get("/a").unwrap().data(), Some(&b"v"[..]));
             assert_eq!(c.last_zxid(), txns[1].header.zxid);
         }
     }
@@ -668,7 +668,7 @@ mod tests {
         pump(&mut l, &mut f);
         let got: Vec<(i32, i32)> = replies(&mut f, id).iter().map(|x| (x.0, x.2)).collect();
         assert_eq!(got, vec![(1, err::INVALID_ACL), (-4, 0), (2, 0)]);
-        let acl = &l.tree.get("/secret").unwrap().acl;
+        let acl = l.tree.get("/secret").unwrap().acl();
         assert_eq!(acl[0].id.scheme, "digest");
         assert!(acl[0].id.id.starts_with("bob:"));
     }

@@ -566,7 +566,7 @@ pub(super) mod tests {
         let got: Vec<(i32, i32)> = r.iter().map(|f| (f.0, f.2)).collect();
         assert_eq!(got, vec![(3, 0), (4, 0), (5, 0)]);
         let n = core.tree.get("/p").unwrap();
-        assert_eq!((n.version, n.data.as_deref()), (2, Some(&b"v2"[..])));
+        assert_eq!((n.version(), n.data()), (2, Some(&b"v2"[..])));
         assert!(core.tree.get("/p/c").is_none());
         core.tree.check_invariants();
     }
@@ -636,7 +636,7 @@ pub(super) mod tests {
         let rb: Vec<(i32, i32)> = all.remove(&b).unwrap().iter().map(|f| (f.0, f.2)).collect();
         assert_eq!(rb, vec![(1, 0)]);
         let n = core.tree.get("/e").expect("recreated");
-        assert_eq!(n.owner, 0);
+        assert_eq!(n.owner(), 0);
         assert_eq!(core.tree.ephemeral_count(), 0);
         assert_eq!(core.sessions.len(), 1);
     }
@@ -679,7 +679,7 @@ pub(super) mod tests {
         for p in ["/r", "/r/s-0000000000", "/r/e"] {
             let (x, y) = (fresh.tree.get(p).unwrap(), core.tree.get(p).unwrap());
             assert_eq!(x.stat(), y.stat(), "{p}");
-            assert_eq!(x.data, y.data, "{p}");
+            assert_eq!(x.data(), y.data(), "{p}");
         }
     }
 }

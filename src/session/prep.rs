@@ -118,12 +118,12 @@ impl<'t> Pending<'t> {
             return c.clone();
         }
         self.tree.get(key).map(|n| View {
-            owner: n.owner,
-            version: n.version,
-            cversion: n.cversion,
-            aversion: n.aversion,
-            num_children: n.children.len() as i32,
-            acl: n.acl.clone(),
+            owner: n.owner(),
+            version: n.version(),
+            cversion: n.cversion(),
+            aversion: n.aversion(),
+            num_children: n.num_children() as i32,
+            acl: n.acl().clone(),
         })
     }
 

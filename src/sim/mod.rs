@@ -310,7 +310,7 @@ pub fn tree_digest(t: &DataTree) -> u64 {
             continue;
         };
         h = fnv(h, p.as_bytes());
-        match &n.data {
+        match n.data() {
             Some(d) => {
                 h = fnv(h, &(d.len() as u64).to_le_bytes());
                 h = fnv(h, d);
@@ -327,17 +327,17 @@ pub fn tree_digest(t: &DataTree) -> u64 {
             s.version as i64,
             s.cversion as i64,
             s.aversion as i64,
-            n.owner,
+            n.owner(),
             s.num_children as i64,
         ] {
             h = fnv(h, &v.to_le_bytes());
         }
-        for a in n.acl.iter() {
+        for a in n.acl().iter() {
             h = fnv(h, &a.perms.to_le_bytes());
             h = fnv(h, a.id.scheme.as_bytes());
             h = fnv(h, a.id.id.as_bytes());
         }
-        let mut kids: Vec<&str> = n.children.iter().map(|c| &**c).collect();
+        let mut kids: Vec<&str> = n.children().collect();
         kids.sort_unstable_by(|a, b| b.cmp(a));
         for c in kids {
             stack.push(crate::tree::path::join(&p, c));
@@ -1320,13 +1320,13 @@ impl Sim {
         let root_kids: Vec<String> = {
             let mut v: Vec<String> = tree
                 .get("/")
-                .map(|r| r.children.iter().map(|c| c.to_string()).collect())
+                .map(|r| r.children().map(|c| c.to_string()).collect())
                 .unwrap_or_default();
             v.retain(|k| k.starts_with('c') || k.starts_with('s'));
             v.sort();
             v
         };
-        let root_cv = tree.get("/").map_or(0, |r| r.cversion);
+        let root_cv = tree.get("/").map_or(0, |r| r.cversion());
         let data_len = self.rng.below(self.cfg.max_data as u64 + 1) as usize;
         let data: Box<[u8]> = (0..data_len).map(|k| (k as u8) ^ (roll as u8)).collect();
         if roll < 30 {
@@ -1373,7 +1373,7 @@ impl Sim {
         } else if roll < 78 && !root_kids.is_empty() {
             let p = &root_kids[self.rng.below(root_kids.len() as u64) as usize];
             let path = format!("/{p}");
-            let v = self.nodes[si].tree.get(&path).map_or(0, |n| n.version);
+            let v = self.nodes[si].tree.get(&path).map_or(0, |n| n.version());
             TxnOp::SetData {
                 path: path.into(),
                 data: Some(data),

@@ -39,8 +39,8 @@
 
 use super::record::{put_acl, put_i64, put_opt, put_str, put_varint, put_zz32, BodyError, Reader};
 use crate::tree::acl::AclList;
-use crate::tree::restore::NodeImage;
-use crate::tree::Node;
+use crate::tree::restore::{ImageRef, NodeImage};
+use crate::tree::NodeRef;
 use crate::types::{FxHashMap, SessionId, Zxid};
 use thiserror::Error;
 
@@ -180,22 +180,22 @@ impl SnapEncoder {
         i
     }
 
-    pub fn node(&mut self, path: &str, n: &Node) {
-        let acl = self.acl_index(&n.acl);
+    pub fn node(&mut self, path: &str, n: NodeRef<'_>) {
+        let acl = self.acl_index(n.acl());
         let b = &mut self.block;
         b.push(E_NODE);
         put_str(b, path);
-        put_opt(b, n.data.as_deref());
+        put_opt(b, n.data());
         put_varint(b, acl);
-        put_u64v(b, n.czxid);
-        put_u64v(b, n.mzxid);
-        put_u64v(b, n.pzxid);
-        put_u64v(b, n.ctime);
-        put_u64v(b, n.mtime);
-        put_zz32(b, n.version);
-        put_zz32(b, n.cversion);
-        put_zz32(b, n.aversion);
-        put_u64v(b, n.owner);
+        put_u64v(b, n.czxid());
+        put_u64v(b, n.mzxid());
+        put_u64v(b, n.pzxid());
+        put_u64v(b, n.ctime());
+        put_u64v(b, n.mtime());
+        put_zz32(b, n.version());
+        put_zz32(b, n.cversion());
+        put_zz32(b, n.aversion());
+        put_u64v(b, n.owner());
         self.nodes += 1;
     }
 
@@ -268,7 +268,7 @@ pub fn nodes_hint(buf: &[u8]) -> u64 {
 pub fn decode_snapshot(buf: &[u8]) -> Result<Snapshot, SnapError> {
     let mut nodes = Vec::new();
     let mut snap = decode_snapshot_with(buf, |n| {
-        nodes.push(n);
+        nodes.push(n.to_owned());
         Ok(())
     })?;
     snap.nodes = nodes;
@@ -276,11 +276,12 @@ pub fn decode_snapshot(buf: &[u8]) -> Result<Snapshot, SnapError> {
 }
 
 /// Decodes and checks a snapshot file, handing each node to `sink` as it
-/// is decoded (the returned [`Snapshot`] has no nodes). A sink error is
-/// reported at the node's offset.
+/// is decoded, borrowing its path and data from `buf` (the returned
+/// [`Snapshot`] has no nodes). A sink error is reported at the node's
+/// offset.
 pub fn decode_snapshot_with(
     buf: &[u8],
-    mut sink: impl FnMut(NodeImage) -> Result<(), String>,
+    mut sink: impl FnMut(&ImageRef<'_>) -> Result<(), String>,
 ) -> Result<Snapshot, SnapError> {
     let mut count: u64 = 0;
     let err = |offset: usize, what| SnapError {
@@ -362,12 +363,11 @@ pub fn decode_snapshot_with(
                     snap.sessions.push((id, timeout));
                 }
                 E_NODE => {
-                    let path: Box<str> = r.str().map_err(entry_err)?.into();
-                    let data = r.opt().map_err(entry_err)?.map(Box::from);
+                    let path = r.str().map_err(entry_err)?;
+                    let data = r.opt().map_err(entry_err)?;
                     let ai = r.varint().map_err(entry_err)?;
                     let acl = acls
                         .get(ai as usize)
-                        .cloned()
                         .ok_or_else(|| err(start, SnapProblem::AclIndex(ai)))?;
                     let mut v = [0i64; 5];
                     for x in v.iter_mut() {
@@ -377,7 +377,7 @@ pub fn decode_snapshot_with(
                     let cversion = r.zz32().map_err(entry_err)?;
                     let aversion = r.zz32().map_err(entry_err)?;
                     let owner = r.varint().map_err(entry_err)? as i64;
-                    sink(NodeImage {
+                    sink(&ImageRef {
                         path,
                         data,
                         acl,
@@ -429,20 +429,18 @@ pub fn encode_tree(
     sessions: &[(SessionId, i32)],
     block_target: usize,
 ) -> Vec<u8> {
-    use crate::tree::restore::Walk;
     let mut out = SnapEncoder::header(tree.last_zxid, tree.node_count() as u64).to_vec();
     let mut enc = SnapEncoder::new(block_target);
     for &(id, t) in sessions {
         let eph: Vec<&str> = tree.ephemerals_of(id).collect();
         enc.session(id, t, eph.into_iter());
     }
-    let mut walk = Walk::new();
-    while !walk.is_done() {
-        tree.walk_step(&mut walk, 256, |p, n| enc.node(p, n));
+    tree.for_each_node(|p, n| {
+        enc.node(p, n);
         while let Some(b) = enc.take_block() {
             out.extend_from_slice(&b);
         }
-    }
+    });
     out.extend_from_slice(&enc.finish(tree.last_zxid));
     out
 }
@@ -463,7 +461,7 @@ mod tests {
             } else {
                 (format!("/n{z}"), 0)
             };
-            let pc = t.get("/").unwrap().cversion + 1;
+            let pc = t.get("/").unwrap().cversion() + 1;
             t.apply(
                 Txn {
                     header: TxnHeader {
@@ -512,11 +510,8 @@ mod tests {
         assert_eq!(snap.end_zxid, 300);
         assert_eq!(snap.sessions, vec![(0x77, 30000), (0x78, 4000)]);
         assert_eq!(snap.ephemerals.len(), 100);
-        let mut w = crate::tree::restore::Walk::new();
         let mut want = Vec::new();
-        while !w.is_done() {
-            t.walk_step(&mut w, 100, |p, n| want.push(DataTree::image(p, n)));
-        }
+        t.for_each_node(|p, n| want.push(DataTree::image(p, n)));
         assert_eq!(sorted(snap.nodes.clone()), sorted(want));
         let t2 = DataTree::from_images(snap.nodes, snap.ephemerals, snap.zxid).unwrap();
         t2.check_invariants();

@@ -62,7 +62,7 @@ pub struct Built {
 pub fn build_snapshot(name: &str, buf: &[u8]) -> Result<Built, SnapError> {
     let mut b = TreeBuilder::new();
     b.reserve(nodes_hint(buf) as usize);
-    let s = decode_snapshot_with(buf, |img| b.push(img).map_err(|e| e.to_string()))?;
+    let s = decode_snapshot_with(buf, |img| b.push_ref(img).map_err(|e| e.to_string()))?;
     let tree = b.finish(s.ephemerals, s.zxid).map_err(|e| SnapError {
         offset: 0,
         what: SnapProblem::Tree(e.to_string()),

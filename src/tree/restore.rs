@@ -14,15 +14,22 @@
 //! [`DataTree::replay`] is idempotent in ZooKeeper's way: every txn sets
 //! absolute values (versions, the parent's create counter, zxids), a create
 //! of a node that exists and a delete of a node that does not still stamp
-//! the parent as the original did, and the indexes (children, ephemerals,
-//! containers/TTL, data size) are rebuilt from the nodes at the end
-//! ([`DataTree::finish_replay`]).
+//! the parent as the original did, a delete of a node that has children
+//! (from the snapshot's future) takes them along, and the indexes
+//! (ephemerals, containers/TTL, data size) are rebuilt from the nodes at
+//! the end ([`DataTree::finish_replay`]). Child lists are part of the nodes
+//! and always exact.
+//!
+//! **The walk** keeps one frame per level (the next child to visit in that
+//! node's child list) inside the tree, which moves a frame on when the
+//! child it points at is deleted; so its memory is the depth of the tree
+//! and a step visits at most its budget of nodes, however wide a level is.
 
 use super::acl::AclList;
 use super::path;
 use super::txn::{is_container, is_ephemeral, ttl_of, Txn, TxnOp};
-use super::{DataTree, Node};
-use crate::types::{FxHashMap, FxHashSet, SessionId, Zxid};
+use super::{DataTree, NodeRef, MAX_NAME, NONE, ROOT};
+use crate::types::{SessionId, Zxid};
 use thiserror::Error;
 
 /// One znode as a snapshot stores it.
@@ -44,6 +51,62 @@ pub struct NodeImage {
     pub owner: i64,
 }
 
+/// A [`NodeImage`] borrowing its path, data and ACL (from a snapshot
+/// being decoded), so loading copies each node's bytes once.
+#[derive(Clone, Copy, Debug)]
+pub struct ImageRef<'a> {
+    pub path: &'a str,
+    pub data: Option<&'a [u8]>,
+    pub acl: &'a AclList,
+    pub czxid: Zxid,
+    pub mzxid: Zxid,
+    pub pzxid: Zxid,
+    pub ctime: i64,
+    pub mtime: i64,
+    pub version: i32,
+    pub cversion: i32,
+    pub aversion: i32,
+    pub owner: i64,
+}
+
+impl NodeImage {
+    pub fn as_ref(&self) -> ImageRef<'_> {
+        ImageRef {
+            path: &self.path,
+            data: self.data.as_deref(),
+            acl: &self.acl,
+            czxid: self.czxid,
+            mzxid: self.mzxid,
+            pzxid: self.pzxid,
+            ctime: self.ctime,
+            mtime: self.mtime,
+            version: self.version,
+            cversion: self.cversion,
+            aversion: self.aversion,
+            owner: self.owner,
+        }
+    }
+}
+
+impl ImageRef<'_> {
+    pub fn to_owned(&self) -> NodeImage {
+        NodeImage {
+            path: self.path.into(),
+            data: self.data.map(Box::from),
+            acl: self.acl.clone(),
+            czxid: self.czxid,
+            mzxid: self.mzxid,
+            pzxid: self.pzxid,
+            ctime: self.ctime,
+            mtime: self.mtime,
+            version: self.version,
+            cversion: self.cversion,
+            aversion: self.aversion,
+            owner: self.owner,
+        }
+    }
+}
+
 /// Why node images do not make a tree. `index` is the image's position.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum RestoreError {
@@ -62,9 +125,12 @@ pub enum RestoreError {
 pub struct TreeBuilder {
     t: DataTree,
     index: usize,
-    /// The last ACL seen and its interned copy (snapshots share one `Arc`
-    /// per distinct ACL, so this skips hashing the list per node).
-    last_acl: Option<(AclList, AclList)>,
+    /// The last ACL seen and its id (snapshots share one `Arc` per
+    /// distinct ACL, so this skips hashing the list per node).
+    last_acl: Option<(AclList, u32)>,
+    /// The last parent path looked up and its id (siblings tend to come
+    /// one after another).
+    last_parent: (String, u32),
 }
 
 impl Default for TreeBuilder {
@@ -76,89 +142,90 @@ impl Default for TreeBuilder {
 impl TreeBuilder {
     pub fn new() -> TreeBuilder {
         TreeBuilder {
-            t: DataTree {
-                nodes: FxHashMap::default(),
-                ephemerals: FxHashMap::default(),
-                special: FxHashSet::default(),
-                acls: FxHashSet::default(),
-                last_zxid: 0,
-                data_bytes: 0,
-            },
+            t: DataTree::empty(),
             index: 0,
             last_acl: None,
+            last_parent: (String::new(), NONE),
         }
     }
 
     /// Room for `n` nodes.
     pub fn reserve(&mut self, n: usize) {
-        self.t.nodes.reserve(n);
+        let t = &mut self.t;
+        t.nodes.reserve(n);
+        let nodes = &t.nodes;
+        t.index
+            .reserve(n.saturating_sub(1), |&c| super::node_hash(nodes, c));
     }
 
     /// Adds the next image (its parent must already be in).
     pub fn push(&mut self, img: NodeImage) -> Result<(), RestoreError> {
+        self.push_ref(&img.as_ref())
+    }
+
+    /// Adds the next image (its parent must already be in).
+    pub fn push_ref(&mut self, img: &ImageRef<'_>) -> Result<(), RestoreError> {
         let index = self.index;
+        let fail = |f: fn(usize, Box<str>) -> RestoreError| Err(f(index, img.path.into()));
         let t = &mut self.t;
-        if index == 0 && &*img.path != "/" {
-            return Err(RestoreError::NoRoot {
-                index,
-                path: img.path,
-            });
-        }
-        if index > 0 {
-            if &*img.path == "/" {
-                return Err(RestoreError::Duplicate {
-                    index,
-                    path: img.path,
-                });
+        let (parent, name) = if index == 0 {
+            if img.path != "/" {
+                return fail(|index, path| RestoreError::NoRoot { index, path });
             }
-            if !path::is_valid(&img.path) {
-                return Err(RestoreError::BadPath {
-                    index,
-                    path: img.path,
-                });
+            (NONE, "")
+        } else {
+            if img.path == "/" {
+                return fail(|index, path| RestoreError::Duplicate { index, path });
             }
-            let Some((parent, name)) = path::split(&img.path) else {
-                return Err(RestoreError::BadPath {
-                    index,
-                    path: img.path,
-                });
+            if !path::is_valid(img.path) {
+                return fail(|index, path| RestoreError::BadPath { index, path });
+            }
+            let Some((parent_path, name)) = path::split(img.path) else {
+                return fail(|index, path| RestoreError::BadPath { index, path });
             };
-            let Some(par) = t.nodes.get_mut(parent) else {
-                return Err(RestoreError::Orphan {
-                    index,
-                    path: img.path,
-                });
-            };
-            if !par.children.insert(name.into()) {
-                return Err(RestoreError::Duplicate {
-                    index,
-                    path: img.path,
-                });
+            if name.len() > MAX_NAME {
+                return fail(|index, path| RestoreError::BadPath { index, path });
             }
-        }
+            let (last, last_id) = &mut self.last_parent;
+            let parent = if *last_id != NONE && last == parent_path {
+                *last_id
+            } else {
+                let Some(p) = t.lookup(parent_path) else {
+                    return fail(|index, path| RestoreError::Orphan { index, path });
+                };
+                last.clear();
+                last.push_str(parent_path);
+                *last_id = p;
+                p
+            };
+            (parent, name)
+        };
         let acl = match &self.last_acl {
-            Some((seen, interned)) if std::sync::Arc::ptr_eq(seen, &img.acl) => interned.clone(),
+            Some((seen, id)) if std::sync::Arc::ptr_eq(seen, img.acl) => *id,
             _ => {
-                let interned = t.intern(img.acl.clone());
-                self.last_acl = Some((img.acl, interned.clone()));
-                interned
+                let id = t.intern(img.acl.clone());
+                self.last_acl = Some((img.acl.clone(), id));
+                id
             }
         };
-        let node = Node {
-            data: img.data,
+        let Some(id) = t.alloc(
+            parent,
+            name.as_bytes(),
+            img.data,
             acl,
-            czxid: img.czxid,
-            mzxid: img.mzxid,
-            pzxid: img.pzxid,
-            ctime: img.ctime,
-            mtime: img.mtime,
-            version: img.version,
-            cversion: img.cversion,
-            aversion: img.aversion,
-            owner: img.owner,
-            children: FxHashSet::default(),
+            img.czxid,
+            img.ctime,
+            img.owner,
+        ) else {
+            return fail(|index, path| RestoreError::Duplicate { index, path });
         };
-        t.nodes.insert(img.path, node);
+        let n = t.nodes.get_mut(id);
+        n.mzxid = img.mzxid;
+        n.pzxid = img.pzxid;
+        n.mtime = img.mtime;
+        n.version = img.version;
+        n.cversion = img.cversion;
+        n.aversion = img.aversion;
         self.index += 1;
         Ok(())
     }
@@ -171,7 +238,7 @@ impl TreeBuilder {
         last_zxid: Zxid,
     ) -> Result<DataTree, RestoreError> {
         let mut t = self.t;
-        if t.nodes.is_empty() {
+        if t.live == 0 {
             return Err(RestoreError::NoRoot {
                 index: 0,
                 path: "".into(),
@@ -186,64 +253,154 @@ impl TreeBuilder {
     }
 }
 
-/// Where a resumable walk stands: paths still to visit.
+/// A level of a walk: the next child to visit in one node's child list,
+/// and the length of that node's path (a prefix of `WalkState::path`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Frame {
+    pub(super) next: u32,
+    path_len: usize,
+}
+
+/// Where a walk stands: one frame per level of the node being visited, so
+/// its memory is the depth of the tree, not the width of a level.
 #[derive(Debug, Default)]
-pub struct Walk {
-    stack: Vec<Box<str>>,
+pub(super) struct WalkState {
+    serial: u64,
     started: bool,
+    pub(super) frames: Vec<Frame>,
+    /// The path of the node visited last.
+    path: String,
 }
 
-impl Walk {
-    pub fn new() -> Walk {
-        Walk::default()
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.started && self.stack.is_empty()
-    }
+/// A handle on the walk a tree is running for a snapshot (see
+/// [`DataTree::walk_begin`]).
+#[derive(Debug)]
+#[must_use]
+pub struct Walk {
+    serial: u64,
 }
+
+/// The tree has no such walk: it was replaced by another tree, or another
+/// walk began. The snapshot being written must be abandoned.
+#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
+#[error("the snapshot walk was lost (the tree was replaced or another walk began)")]
+pub struct WalkLost;
 
 impl DataTree {
-    /// Visits up to `max` nodes of the walk (parents before children),
-    /// calling `f` with each node's path and image fields; returns how many
-    /// were visited. Nodes deleted since they were queued are skipped.
-    /// Children created after their parent was visited are not visited
-    /// (replay after the snapshot's start zxid recreates them).
-    pub fn walk_step(&self, walk: &mut Walk, max: usize, mut f: impl FnMut(&str, &Node)) -> usize {
-        if !walk.started {
-            walk.started = true;
-            walk.stack.push("/".into());
-        }
+    /// Starts a resumable walk over the tree (and forgets any earlier one).
+    /// The tree keeps the walk's position: deleting the node a walk would
+    /// visit next moves the walk on to its next sibling.
+    pub fn walk_begin(&mut self) -> Walk {
+        self.walk_serial += 1;
+        let serial = self.walk_serial;
+        self.walk = Some(Box::new(WalkState {
+            serial,
+            ..WalkState::default()
+        }));
+        Walk { serial }
+    }
+
+    /// Visits up to `max` more nodes of `walk` (depth-first, parents
+    /// before children), calling `f` with each node's path and a view of
+    /// it; returns true once every node has been visited. Between steps the
+    /// tree may change: nodes deleted before the walk reached them are not
+    /// visited, and neither are children created after their parent was
+    /// visited (replay after the snapshot's start zxid recreates them).
+    pub fn walk_step(
+        &mut self,
+        walk: &Walk,
+        max: usize,
+        mut f: impl FnMut(&str, NodeRef<'_>),
+    ) -> Result<bool, WalkLost> {
+        let mut w = match self.walk.take() {
+            Some(w) if w.serial == walk.serial => w,
+            other => {
+                self.walk = other;
+                return Err(WalkLost);
+            }
+        };
+        self.walk_run(&mut w, max, &mut f);
+        let done = w.started && w.frames.is_empty();
+        self.walk = Some(w);
+        Ok(done)
+    }
+
+    /// Visits every node (parents before children) in one go.
+    pub fn for_each_node(&self, mut f: impl FnMut(&str, NodeRef<'_>)) {
+        self.walk_run(&mut WalkState::default(), usize::MAX, &mut f);
+    }
+
+    fn walk_run(&self, w: &mut WalkState, max: usize, f: &mut dyn FnMut(&str, NodeRef<'_>)) {
         let mut n = 0;
-        while n < max {
-            let Some(p) = walk.stack.pop() else { break };
-            let Some(node) = self.nodes.get(&*p) else {
-                continue;
+        if !w.started && max > 0 {
+            w.started = true;
+            let Some(root) = self.nodes.live(ROOT) else {
+                return;
             };
-            f(&p, node);
+            f(
+                "/",
+                NodeRef {
+                    tree: self,
+                    n: root,
+                },
+            );
             n += 1;
-            for c in &node.children {
-                walk.stack.push(path::join(&p, c).into());
+            // The root's children are "/" + name: an empty prefix.
+            w.frames.push(Frame {
+                next: root.first_child,
+                path_len: 0,
+            });
+        }
+        while n < max {
+            let Some(top) = w.frames.last_mut() else {
+                break;
+            };
+            if top.next == NONE {
+                w.frames.pop();
+                continue;
+            }
+            let id = top.next;
+            let node = self.nodes.get(id);
+            top.next = node.next;
+            w.path.truncate(top.path_len);
+            w.path.push('/');
+            w.path.push_str(node.name_str());
+            f(
+                &w.path,
+                NodeRef {
+                    tree: self,
+                    n: node,
+                },
+            );
+            n += 1;
+            if node.first_child != NONE {
+                w.frames.push(Frame {
+                    next: node.first_child,
+                    path_len: w.path.len(),
+                });
             }
         }
-        n
+        // Levels with nothing left are finished: done means done.
+        while w.frames.last().is_some_and(|t| t.next == NONE) {
+            w.frames.pop();
+        }
     }
 
     /// The image of a node (for snapshot writers).
-    pub fn image(path: &str, n: &Node) -> NodeImage {
+    pub fn image(path: &str, n: NodeRef<'_>) -> NodeImage {
         NodeImage {
             path: path.into(),
-            data: n.data.clone(),
-            acl: n.acl.clone(),
-            czxid: n.czxid,
-            mzxid: n.mzxid,
-            pzxid: n.pzxid,
-            ctime: n.ctime,
-            mtime: n.mtime,
-            version: n.version,
-            cversion: n.cversion,
-            aversion: n.aversion,
-            owner: n.owner,
+            data: n.data().map(Box::from),
+            acl: n.acl().clone(),
+            czxid: n.czxid(),
+            mzxid: n.mzxid(),
+            pzxid: n.pzxid(),
+            ctime: n.ctime(),
+            mtime: n.mtime(),
+            version: n.version(),
+            cversion: n.cversion(),
+            aversion: n.aversion(),
+            owner: n.owner(),
         }
     }
 
@@ -264,20 +421,30 @@ impl DataTree {
         }
         b.finish(ephemerals, last_zxid)
     }
+
     /// Recomputes ephemerals, containers/TTL and the data size from the nodes.
     fn reindex(&mut self) {
         self.ephemerals.clear();
         self.special.clear();
         self.data_bytes = 0;
-        for (p, n) in &self.nodes {
-            self.data_bytes += n.data.as_ref().map_or(0, |d| d.len()) as u64;
+        let mut ids = Vec::new();
+        let mut p = String::new();
+        for (id, n) in self.nodes.iter() {
+            if n.is_free() {
+                continue;
+            }
+            self.data_bytes += n.data_len() as u64;
+            if n.owner == 0 {
+                continue;
+            }
+            self.write_path(id, &mut ids, &mut p);
             if is_ephemeral(n.owner) {
                 self.ephemerals
                     .entry(n.owner)
                     .or_default()
-                    .insert(p.clone());
+                    .insert(p.as_str().into());
             } else if is_container(n.owner) || ttl_of(n.owner).is_some() {
-                self.special.insert(p.clone());
+                self.special.insert(p.as_str().into());
             }
         }
     }
@@ -298,7 +465,7 @@ impl DataTree {
                     parent_cversion,
                     owner,
                     ..
-                } if self.nodes.contains_key(&**path) => {
+                } if self.lookup(path).is_some() => {
                     // Already in the (fuzzy) snapshot: stamp the parent as
                     // the create did.
                     if is_ephemeral(*owner) {
@@ -307,15 +474,14 @@ impl DataTree {
                             .or_default()
                             .insert(path.clone());
                     }
-                    if let Some((pp, _)) = path::split(path) {
-                        if let Some(par) = self.nodes.get_mut(pp) {
-                            par.cversion = *parent_cversion;
-                            par.pzxid = h.zxid;
-                        }
+                    if let Some(par) = path::split(path).and_then(|(pp, _)| self.lookup(pp)) {
+                        let par = self.nodes.get_mut(par);
+                        par.cversion = *parent_cversion;
+                        par.pzxid = h.zxid;
                     }
                     continue;
                 }
-                TxnOp::Delete { path } if !self.nodes.contains_key(&**path) => {
+                TxnOp::Delete { path } if self.lookup(path).is_none() => {
                     self.stamp_deleted(path, h.zxid);
                     for set in self.ephemerals.values_mut() {
                         set.remove(&**path);
@@ -341,10 +507,10 @@ impl DataTree {
                 TxnOp::Delete { path } => {
                     // A node from the snapshot's future may have children the
                     // original delete did not see: they go too (replay of
-                    // their creates after this one brings them back). The
-                    // node may be a later incarnation with another owner:
-                    // the deleted one leaves every ephemeral set.
-                    self.remove_subtree(path);
+                    // their creates after this one brings them back; the
+                    // delete below removes them). The node may be a later
+                    // incarnation with another owner: the deleted one leaves
+                    // every ephemeral set.
                     for set in self.ephemerals.values_mut() {
                         set.remove(&**path);
                     }
@@ -362,30 +528,8 @@ impl DataTree {
 
     /// What deleting `path` did to its parent, for a node already gone.
     fn stamp_deleted(&mut self, path: &str, zxid: Zxid) {
-        if let Some((pp, name)) = path::split(path) {
-            if let Some(par) = self.nodes.get_mut(pp) {
-                par.children.remove(name);
-                par.pzxid = zxid;
-            }
-        }
-    }
-
-    /// Removes the descendants of `path` (not `path` itself).
-    fn remove_subtree(&mut self, path: &str) {
-        let Some(n) = self.nodes.get_mut(path) else {
-            return;
-        };
-        if n.children.is_empty() {
-            return;
-        }
-        let mut stack: Vec<String> = std::mem::take(&mut n.children)
-            .iter()
-            .map(|c| path::join(path, c))
-            .collect();
-        while let Some(p) = stack.pop() {
-            if let Some(c) = self.nodes.remove(p.as_str()) {
-                stack.extend(c.children.iter().map(|k| path::join(&p, k)));
-            }
+        if let Some(par) = path::split(path).and_then(|(pp, _)| self.lookup(pp)) {
+            self.nodes.get_mut(par).pzxid = zxid;
         }
     }
 
@@ -412,7 +556,7 @@ mod tests {
 
     fn create(t: &DataTree, zxid: Zxid, path: &str, owner: i64) -> Txn {
         let (pp, _) = path::split(path).unwrap();
-        let pc = t.get(pp).map_or(0, |n| n.cversion) + 1;
+        let pc = t.get(pp).map_or(0, |n| n.cversion()) + 1;
         Txn {
             header: hdr(zxid),
             op: TxnOp::Create {
@@ -426,11 +570,8 @@ mod tests {
     }
 
     fn images(t: &DataTree) -> Vec<NodeImage> {
-        let mut w = Walk::new();
         let mut v = Vec::new();
-        while !w.is_done() {
-            t.walk_step(&mut w, 3, |p, n| v.push(DataTree::image(p, n)));
-        }
+        t.for_each_node(|p, n| v.push(DataTree::image(p, n)));
         v
     }
 
@@ -439,7 +580,8 @@ mod tests {
         let mut v: Vec<_> = t
             .nodes
             .iter()
-            .map(|(p, n)| (p.to_string(), n.data.as_ref().map(|d| d.to_vec()), n.stat()))
+            .filter(|(_, n)| !n.is_free())
+            .map(|(id, n)| (t.path_of(id), n.data().map(|d| d.to_vec()), n.stat()))
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
@@ -522,7 +664,7 @@ mod tests {
                 let z = *zxid;
                 let txn = if let Some(n) = t.get(p) {
                     match rng.below(3) {
-                        0 if n.children.is_empty() => Txn {
+                        0 if n.num_children() == 0 => Txn {
                             header: hdr(z),
                             op: TxnOp::Delete { path: p.into() },
                         },
@@ -541,7 +683,7 @@ mod tests {
                             op: TxnOp::SetData {
                                 path: p.into(),
                                 data: Some(vec![z as u8; 3].into()),
-                                version: n.version + 1,
+                                version: n.version() + 1,
                             },
                         },
                     }
@@ -567,13 +709,16 @@ mod tests {
                 .iter()
                 .flat_map(|(s, v)| v.iter().map(|p| (*s, p.clone())))
                 .collect();
-            let mut walk = Walk::new();
+            let walk = t.walk_begin();
             let mut imgs = Vec::new();
             let mut log = Vec::new();
-            while !walk.is_done() {
-                t.walk_step(&mut walk, 1 + rng.below(2) as usize, |p, n| {
-                    imgs.push(DataTree::image(p, n))
-                });
+            let mut done = false;
+            while !done {
+                done = t
+                    .walk_step(&walk, 1 + rng.below(2) as usize, |p, n| {
+                        imgs.push(DataTree::image(p, n))
+                    })
+                    .unwrap();
                 for _ in 0..rng.below(4) {
                     if let Some(x) = step(&mut t, &mut zxid, &mut rng) {
                         log.push(x);
