@@ -172,8 +172,17 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
         let _ = std::fs::remove_file(snap_path.join(n));
     }
     names.retain(|n| !n.ends_with(".tmp"));
+    let candidates = state::snapshots_newest_first(&names);
+    // The log is scanned on another thread while the newest snapshot loads,
+    // on the guess that it is valid (it is rescanned if an older one is used).
+    let guess = candidates.first().map_or(0, |c| c.0);
+    let scan_dir = log_path.clone();
+    let scan = std::thread::Builder::new()
+        .name("corral-log-scan".into())
+        .spawn(move || recover_after(&mut MmapDir::new(&scan_dir), guess))
+        .map_err(|e| format!("log scan thread: {e}"))?;
     let mut snap = None;
-    for (_, name) in state::snapshots_newest_first(&names) {
+    for (_, name) in candidates {
         let path = snap_path.join(&name);
         let file = std::fs::File::open(&path).map_err(|e| file_err(&path, e))?;
         // SAFETY: a read-only map of a snapshot file: snapshots are written
@@ -200,7 +209,15 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
     let t_snap = t0.elapsed();
     let mut dir = MmapDir::new(&log_path);
     let skip = snap.as_ref().map_or(0, |s| s.zxid);
-    let rec: Recovered = recover_after(&mut dir, skip).map_err(|e| {
+    let guessed = scan
+        .join()
+        .map_err(|_| "the log scan thread panicked".to_string())?;
+    let scanned = if skip == guess {
+        guessed
+    } else {
+        recover_after(&mut dir, skip)
+    };
+    let rec: Recovered = scanned.map_err(|e| {
         format!(
             "txn log corrupt: {}: offset {}: {}",
             log_path.join(&e.file).display(),

@@ -2,19 +2,24 @@
 
 /// True if `path` is a valid znode path for a write (protocol reference §11).
 pub fn is_valid(path: &str) -> bool {
-    if path.is_empty() || !path.starts_with('/') {
+    let b = path.as_bytes();
+    if b.first() != Some(&b'/') {
         return false;
     }
-    if path.len() == 1 {
+    if b.len() == 1 {
         return true;
     }
-    if path.ends_with('/') {
+    if b[b.len() - 1] == b'/' {
         return false;
     }
-    for comp in path[1..].split('/') {
-        if comp.is_empty() || comp == "." || comp == ".." {
+    for comp in b[1..].split(|&c| c == b'/') {
+        if comp.is_empty() || comp == b"." || comp == b".." {
             return false;
         }
+    }
+    if b.is_ascii() {
+        // The common case, one pass over bytes: only controls are refused.
+        return !b.iter().any(|&c| c <= 0x1f || c == 0x7f);
     }
     !path.chars().any(|c| {
         let c = c as u32;
@@ -29,7 +34,7 @@ pub fn is_valid(path: &str) -> bool {
 /// Splits "/a/b" into ("/a", "b") and "/a" into ("/", "a"). `None` when
 /// there is no '/' at all. The parent of "/" is "" (the root alias).
 pub fn split(path: &str) -> Option<(&str, &str)> {
-    let at = path.rfind('/')?;
+    let at = path.bytes().rposition(|c| c == b'/')?;
     let parent = if at == 0 { "/" } else { &path[..at] };
     if path == "/" {
         return Some(("", ""));
@@ -54,7 +59,7 @@ mod tests {
 
     #[test]
     fn validation_matches_zookeeper() {
-        for ok in ["/", "/a", "/a/b", "/x/...", "/x/été", "/a-b_c.d"] {
+        for ok in ["/", "/a", "/a/b", "/x/...", "/x/été", "/a-b_c.d", "/.x/..y"] {
             assert!(is_valid(ok), "{ok}");
         }
         for bad in [
@@ -67,6 +72,8 @@ mod tests {
             "/a/./b",
             "/x\u{1}",
             "/x\u{0}",
+            "/x\u{7f}",
+            "//",
             "/x\u{85}",
             "/x\u{fff0}",
             "/x\u{1F600}",
