@@ -50,6 +50,8 @@ print(f"znodes: {NODES} of 100 B: RSS {base/2**20:.1f} -> {after_nodes/2**20:.1f
 socks = [connect() for _ in range(SESS)]
 time.sleep(0.5); after_sess = rss()
 print(f"sessions: {SESS}: +{(after_sess-after_nodes)/SESS:.0f} bytes/session+connection")
+if PER == 0:
+    sys.exit(0)
 for k, c in enumerate(socks):
     fr = [frame(j+1, 4, pstr("/m/n%06d" % ((k*PER + j*97) % NODES)) + b"\x01") for j in range(PER)]
     pipeline(c, fr, batch=PER)
