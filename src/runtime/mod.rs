@@ -112,7 +112,7 @@ pub(crate) struct CoreHandle {
 pub(crate) struct LogSide {
     /// Proposals to the log thread (through a forwarder: never blocks).
     /// None in an ensemble, where the replica drives the log.
-    pub to_log: Option<LocalSender<Vec<std::sync::Arc<crate::tree::txn::Txn>>>>,
+    pub to_log: Option<storage::MailboxTx<std::sync::Arc<crate::tree::txn::Txn>>>,
     pub snap: std::sync::mpsc::SyncSender<storage::SnapMsg>,
     pub stats: std::sync::Arc<storage::StorageStats>,
     pub cfg: storage::StorageConfig,
@@ -133,8 +133,8 @@ impl CoreHandle {
             Some(Some(to_log)) => {
                 let mut batch = Vec::new();
                 core.take_shared_proposals(|t| batch.push(t.clone()));
-                if !batch.is_empty() && to_log.try_send(batch).is_err() {
-                    storage::fatal("the log thread is gone");
+                if !batch.is_empty() {
+                    to_log.send(batch);
                 }
             }
             _ => core.commit_all(self.clock.now()),
@@ -353,18 +353,10 @@ async fn core_shard(
                 d.loaded.sessions,
                 clock.now(),
             );
-            let to_log = d.link.to_log.connect().await;
-            let (ltx, lrx) =
-                local_channel::new_unbounded::<Vec<std::sync::Arc<crate::tree::txn::Txn>>>();
-            // Forwarder: the core never waits on the bounded shared channel.
-            glommio::spawn_local(async move {
-                while let Some(b) = lrx.recv().await {
-                    if to_log.send(b).await.is_err() {
-                        storage::fatal("the log thread is gone");
-                    }
-                }
-            })
-            .detach();
+            let ltx = storage::MailboxTx {
+                mailbox: d.link.mailbox,
+                bell: d.link.bell.connect().await,
+            };
             durable_rx = Some(d.link.durable);
             log_side = Some(LogSide {
                 to_log: Some(ltx),

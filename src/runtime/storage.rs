@@ -289,9 +289,62 @@ pub fn fatal(what: &str) -> ! {
     std::process::abort();
 }
 
+/// Work handed from the core shard to a log thread: items pile up under a
+/// lock, and one doorbell message is in flight at most while they wait.
+/// The log thread awaits doorbells with a plain `recv`, then takes
+/// everything queued (group commit). Draining a shared channel with
+/// `poll_once(recv())` instead leaves a waker registered in glommio's
+/// reactor per empty poll, which piles up one per batch.
+pub struct Mailbox<T> {
+    items: std::sync::Mutex<Vec<T>>,
+    rung: AtomicBool,
+}
+
+impl<T> Mailbox<T> {
+    pub fn new() -> Arc<Mailbox<T>> {
+        Arc::new(Mailbox {
+            items: std::sync::Mutex::new(Vec::new()),
+            rung: AtomicBool::new(false),
+        })
+    }
+
+    /// Queues `items`; true when the caller must ring the doorbell (none
+    /// is outstanding).
+    pub fn put(&self, items: impl IntoIterator<Item = T>) -> bool {
+        self.items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(items);
+        !self.rung.swap(true, Ordering::AcqRel)
+    }
+
+    /// After a doorbell: moves everything queued to `out`. An item queued
+    /// after this rings a new doorbell.
+    pub fn take(&self, out: &mut Vec<T>) {
+        self.rung.store(false, Ordering::Release);
+        out.append(&mut self.items.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+/// The core shard's side of a [`Mailbox`]: queue, and ring when needed.
+pub struct MailboxTx<T> {
+    pub mailbox: Arc<Mailbox<T>>,
+    pub bell: glommio::channels::shared_channel::ConnectedSender<()>,
+}
+
+impl<T> MailboxTx<T> {
+    pub fn send(&self, items: impl IntoIterator<Item = T>) {
+        if self.mailbox.put(items) {
+            // Refused only when full, and then a doorbell is waiting anyway.
+            let _ = self.bell.try_send(());
+        }
+    }
+}
+
 /// The core shard's ends of the log thread's channels.
 pub struct LogLink {
-    pub to_log: SharedSender<Vec<Arc<Txn>>>,
+    pub mailbox: Arc<Mailbox<Arc<Txn>>>,
+    pub bell: SharedSender<()>,
     pub durable: SharedReceiver<Zxid>,
 }
 
@@ -300,29 +353,35 @@ pub fn spawn_log_thread(
     mut log: TxnLog<MmapDir>,
     stats: Arc<StorageStats>,
 ) -> std::io::Result<LogLink> {
-    let (to_log, from_core) = shared_channel::new_bounded::<Vec<Arc<Txn>>>(1024);
+    let mailbox = Mailbox::<Arc<Txn>>::new();
+    let inbox = mailbox.clone();
+    let (bell, rings) = shared_channel::new_bounded::<()>(16);
     let (to_core, durable) = shared_channel::new_bounded::<Zxid>(1024);
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("corral-log")
         .spawn(move || async move {
-            let rx = from_core.connect().await;
+            let rx = rings.connect().await;
             let tx = to_core.connect().await;
-            while let Some(first) = rx.recv().await {
-                let mut n = 0usize;
-                let append = |batch: Vec<Arc<Txn>>, log: &mut TxnLog<MmapDir>| {
-                    for t in &batch {
-                        if let Err(e) = log.append(t) {
-                            fatal(&format!("txn log append of zxid {:#x}: {e}", t.header.zxid));
-                        }
+            let mut taken: Vec<Arc<Txn>> = Vec::new();
+            let mut pending: std::collections::VecDeque<Arc<Txn>> = Default::default();
+            loop {
+                if pending.is_empty() {
+                    if rx.recv().await.is_none() {
+                        break;
                     }
-                    batch.len()
-                };
-                n += append(first, &mut log);
-                // Everything queued while the last sync was in flight.
-                while n < MAX_BATCH {
-                    match futures_lite::future::poll_once(rx.recv()).await {
-                        Some(Some(b)) => n += append(b, &mut log),
-                        _ => break,
+                    // Everything queued while the last sync was in flight.
+                    inbox.take(&mut taken);
+                    pending.extend(taken.drain(..));
+                    if pending.is_empty() {
+                        continue;
+                    }
+                }
+                let n = pending.len().min(MAX_BATCH);
+                // Each txn is released once appended, so the core applies
+                // it without a copy.
+                for t in pending.drain(..n) {
+                    if let Err(e) = log.append(&t) {
+                        fatal(&format!("txn log append of zxid {:#x}: {e}", t.header.zxid));
                     }
                 }
                 let t0 = Instant::now();
@@ -346,7 +405,11 @@ pub fn spawn_log_thread(
             }
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(LogLink { to_log, durable })
+    Ok(LogLink {
+        mailbox,
+        bell,
+        durable,
+    })
 }
 
 /// Messages to the snapshot thread.
