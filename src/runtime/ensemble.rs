@@ -34,7 +34,6 @@ use crate::storage::state;
 use crate::tree::txn::Txn;
 use crate::types::{Now, SessionId, Zxid};
 use crate::zab::{self, Boot, Input, Output, Replica, Role};
-use glommio::channels::local_channel::{self, LocalSender};
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
 use glommio::{LocalExecutorBuilder, Placement};
 use std::cell::{Cell, RefCell};
@@ -265,7 +264,8 @@ fn rewrite_log(
 }
 
 struct LogThread {
-    to_log: SharedSender<LogCmd>,
+    mailbox: Arc<super::storage::Mailbox<LogCmd>>,
+    bell: SharedSender<()>,
     durable: SharedReceiver<Zxid>,
 }
 
@@ -274,21 +274,29 @@ fn spawn_log_thread(
     sc: StorageConfig,
     stats: Arc<StorageStats>,
 ) -> std::io::Result<LogThread> {
-    let (to_log, from_core) = shared_channel::new_bounded::<LogCmd>(1024);
+    let mailbox = super::storage::Mailbox::<LogCmd>::new();
+    let inbox = mailbox.clone();
+    let (bell, rings) = shared_channel::new_bounded::<()>(16);
     let (to_core, durable) = shared_channel::new_bounded::<Zxid>(1024);
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("corral-log")
         .spawn(move || async move {
-            let rx = from_core.connect().await;
+            let rx = rings.connect().await;
             let tx = to_core.connect().await;
-            let mut held: Option<LogCmd> = None;
+            let mut taken: Vec<LogCmd> = Vec::new();
+            let mut pending: std::collections::VecDeque<LogCmd> = Default::default();
             loop {
-                let cmd = match held.take() {
+                let cmd = match pending.pop_front() {
                     Some(c) => c,
-                    None => match rx.recv().await {
-                        Some(c) => c,
-                        None => break,
-                    },
+                    None => {
+                        if rx.recv().await.is_none() {
+                            break;
+                        }
+                        // Everything queued while the last sync was in flight.
+                        inbox.take(&mut taken);
+                        pending.extend(taken.drain(..));
+                        continue;
+                    }
                 };
                 match cmd {
                     LogCmd::Append(first) => {
@@ -305,13 +313,13 @@ fn spawn_log_thread(
                         };
                         let mut n = append(first, &mut log);
                         while n < MAX_BATCH {
-                            match futures_lite::future::poll_once(rx.recv()).await {
-                                Some(Some(LogCmd::Append(b))) => n += append(b, &mut log),
-                                Some(Some(other)) => {
-                                    held = Some(other);
+                            match pending.pop_front() {
+                                Some(LogCmd::Append(b)) => n += append(b, &mut log),
+                                Some(other) => {
+                                    pending.push_front(other);
                                     break;
                                 }
-                                _ => break,
+                                None => break,
                             }
                         }
                         let t0 = Instant::now();
@@ -347,14 +355,18 @@ fn spawn_log_thread(
             }
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(LogThread { to_log, durable })
+    Ok(LogThread {
+        mailbox,
+        bell,
+        durable,
+    })
 }
 
 /// The ensemble side of the core shard.
 pub(crate) struct Ens {
     replica: RefCell<Replica>,
     net: PeerNet,
-    to_log: LocalSender<LogCmd>,
+    to_log: super::storage::MailboxTx<LogCmd>,
     appends: RefCell<Vec<Arc<Txn>>>,
     storage: StorageConfig,
     epoch: Cell<u32>,
@@ -509,9 +521,7 @@ impl Ens {
 
     fn flush_appends(&self) {
         let batch = std::mem::take(&mut *self.appends.borrow_mut());
-        if self.to_log.try_send(LogCmd::Append(batch)).is_err() {
-            fatal("the log thread is gone");
-        }
+        self.to_log.send([LogCmd::Append(batch)]);
     }
 
     fn perform(&self, h: &CoreHandle, o: Output) {
@@ -571,9 +581,7 @@ impl Ens {
                 if !self.appends.borrow().is_empty() {
                     self.flush_appends();
                 }
-                if self.to_log.try_send(LogCmd::TruncateAfter(after)).is_err() {
-                    fatal("the log thread is gone");
-                }
+                self.to_log.send([LogCmd::TruncateAfter(after)]);
             }
             Output::InstallSnapshot { zxid, data } => {
                 let built = match state::build_snapshot("the leader's snapshot", &data) {
@@ -603,9 +611,7 @@ impl Ens {
                 if !self.appends.borrow().is_empty() {
                     self.flush_appends();
                 }
-                if self.to_log.try_send(LogCmd::Reset).is_err() {
-                    fatal("the log thread is gone");
-                }
+                self.to_log.send([LogCmd::Reset]);
                 let sessions = built.sessions.clone();
                 h.core
                     .borrow_mut()
@@ -829,16 +835,10 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                 },
                 peer_incoming,
             );
-            let to_log_shared = log.to_log.connect().await;
-            let (to_log, from_local) = local_channel::new_unbounded::<LogCmd>();
-            glommio::spawn_local(async move {
-                while let Some(c) = from_local.recv().await {
-                    if to_log_shared.send(c).await.is_err() {
-                        fatal("the log thread is gone");
-                    }
-                }
-            })
-            .detach();
+            let to_log = super::storage::MailboxTx {
+                mailbox: log.mailbox,
+                bell: log.bell.connect().await,
+            };
             let per_tick = |limit: u32| u64::from(limit) * u64::from(ens.tick_time_ms) / TICK_MS;
             let mut zc = zab::Config::new(ens.my_id, ens.voters.clone(), ens.observers.clone());
             zc.tick_ms = TICK_MS;
