@@ -93,7 +93,13 @@ fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
         .collect();
-    v.sort();
+    // In zxid order: names carry the zxid in hex without padding, so
+    // "snapshot.fc" precedes "snapshot.338".
+    v.sort_by_key(|p| {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let hex = name.trim_start_matches(prefix).trim_end_matches(".tmp");
+        (u64::from_str_radix(hex, 16).unwrap_or(u64::MAX), name)
+    });
     v
 }
 
