@@ -131,11 +131,7 @@ impl CoreHandle {
         match self.log.as_ref().map(|l| &l.to_log) {
             _ if self.ens.get().is_some() => {}
             Some(Some(to_log)) => {
-                let mut batch = Vec::new();
-                core.take_shared_proposals(|t| batch.push(t.clone()));
-                if !batch.is_empty() {
-                    to_log.send(batch);
-                }
+                to_log.send_with(|v| core.take_shared_proposals(|t| v.push(t.clone())));
             }
             _ => core.commit_all(self.clock.now()),
         }

@@ -308,14 +308,17 @@ impl<T> Mailbox<T> {
         })
     }
 
-    /// Queues `items`; true when the caller must ring the doorbell (none
-    /// is outstanding).
-    pub fn put(&self, items: impl IntoIterator<Item = T>) -> bool {
-        self.items
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(items);
-        !self.rung.swap(true, Ordering::AcqRel)
+    /// Queues what `fill` appends (straight into the shared vector, no
+    /// intermediate batch); true when something was queued and no doorbell
+    /// is outstanding, so the caller must ring one.
+    pub fn put_with(&self, fill: impl FnOnce(&mut Vec<T>)) -> bool {
+        let added = {
+            let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+            let before = items.len();
+            fill(&mut items);
+            items.len() > before
+        };
+        added && !self.rung.swap(true, Ordering::AcqRel)
     }
 
     /// After a doorbell: moves everything queued to `out`. An item queued
@@ -333,11 +336,15 @@ pub struct MailboxTx<T> {
 }
 
 impl<T> MailboxTx<T> {
-    pub fn send(&self, items: impl IntoIterator<Item = T>) {
-        if self.mailbox.put(items) {
+    pub fn send_with(&self, fill: impl FnOnce(&mut Vec<T>)) {
+        if self.mailbox.put_with(fill) {
             // Refused only when full, and then a doorbell is waiting anyway.
             let _ = self.bell.try_send(());
         }
+    }
+
+    pub fn send(&self, items: impl IntoIterator<Item = T>) {
+        self.send_with(|v| v.extend(items));
     }
 }
 
@@ -551,4 +558,26 @@ pub fn snapshot_begin(
         SnapEncoder::header(z, tree.node_count() as u64).to_vec(),
         enc,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mailbox;
+
+    #[test]
+    fn mailbox_rings_once_per_take() {
+        let m = Mailbox::<u32>::new();
+        assert!(!m.put_with(|_| {}), "nothing queued: no doorbell");
+        assert!(m.put_with(|v| v.push(1)), "first item rings");
+        assert!(
+            !m.put_with(|v| v.extend([2, 3])),
+            "a doorbell is outstanding"
+        );
+        let mut out = Vec::new();
+        m.take(&mut out);
+        assert_eq!(out, [1, 2, 3]);
+        m.take(&mut out);
+        assert_eq!(out, [1, 2, 3], "nothing new");
+        assert!(m.put_with(|v| v.push(4)), "queued after a take rings again");
+    }
 }
