@@ -27,8 +27,11 @@
 use crate::storage::device::Dir;
 use crate::storage::log::{recover_after, LogConfig, Recovered, TxnLog};
 use crate::storage::mmap::{sync_dir, MmapDir};
+use crate::storage::snapshot::{decode_snapshot_with, nodes_hint, SnapError, SnapProblem};
 use crate::storage::snapshot::{snapshot_name, SnapEncoder, SNAP_PREFIX};
-use crate::storage::state::{self, Loaded};
+use crate::storage::state::{self, Built, Loaded};
+use crate::tree::acl::AclList;
+use crate::tree::restore::{Prepared, TreeBuilder};
 use crate::tree::txn::Txn;
 use crate::types::Zxid;
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
@@ -189,7 +192,7 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
         // under a temp name and never modified after the rename, and the
         // data directory belongs to this process alone.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| file_err(&path, e))?;
-        match state::build_snapshot(&path.display().to_string(), &map) {
+        match build_snapshot(&path.display().to_string(), &map) {
             Ok(s) => {
                 snap = Some(s);
                 break;
@@ -265,6 +268,80 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
         loaded,
         log,
         elapsed: t0.elapsed(),
+    })
+}
+
+/// [`state::build_snapshot`] on two threads: this one decodes and checks
+/// the entries and copies each node's name and data into its allocation
+/// ([`Prepared`]); a second one links the nodes into the tree. Most of a
+/// load is the first touch of new memory (the kernel zeroing pages), about
+/// half of it in the nodes' allocations and half in the tree's arena and
+/// index, so the halves overlap. Falls back to one thread if a second one
+/// cannot be started. The result, errors included, is the same.
+fn build_snapshot(name: &str, buf: &[u8]) -> Result<Built, SnapError> {
+    enum Item<'a> {
+        /// The ACL of the nodes that follow.
+        Acl(AclList),
+        /// A node and the offset of its entry.
+        Node(Prepared<'a>, usize),
+    }
+    const BATCH: usize = 512;
+    std::thread::scope(|s| {
+        let (tx, rx) = crossbeam::channel::bounded::<Vec<Item<'_>>>(64);
+        let linker = std::thread::Builder::new()
+            .name("corral-snap-load".into())
+            .spawn_scoped(s, move || {
+                let mut b = TreeBuilder::new();
+                b.reserve(nodes_hint(buf) as usize);
+                let mut acl = 0;
+                for batch in rx {
+                    for item in batch {
+                        match item {
+                            Item::Acl(a) => acl = b.intern(a),
+                            Item::Node(p, offset) => {
+                                b.push_prepared(p, acl).map_err(|e| SnapError {
+                                    offset: offset as u64,
+                                    what: SnapProblem::Tree(e.to_string()),
+                                })?
+                            }
+                        }
+                    }
+                }
+                Ok(b)
+            });
+        let Ok(linker) = linker else {
+            return state::build_snapshot(name, buf);
+        };
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut acl: Option<AclList> = None;
+        let mut index = 0;
+        let decoded = decode_snapshot_with(buf, |img, offset| {
+            if !acl.as_ref().is_some_and(|a| Arc::ptr_eq(a, img.acl)) {
+                acl = Some(img.acl.clone());
+                batch.push(Item::Acl(img.acl.clone()));
+            }
+            batch.push(Item::Node(
+                Prepared::new(img, index).map_err(|e| e.to_string())?,
+                offset,
+            ));
+            index += 1;
+            if batch.len() >= BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                // Refused only when the linker stopped at an error, which
+                // is then the one reported.
+                tx.send(full).map_err(|_| "stopped".to_string())?;
+            }
+            Ok(())
+        });
+        if decoded.is_ok() && !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
+        drop(tx);
+        // The linker's error is at an earlier entry than the decoder's.
+        let b = linker
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        state::finish_build(name, b, decoded?)
     })
 }
 
@@ -563,6 +640,127 @@ pub fn snapshot_begin(
 #[cfg(test)]
 mod tests {
     use super::Mailbox;
+    use crate::storage::snapshot::{encode_tree, SnapEncoder};
+    use crate::storage::state;
+    use crate::tree::acl::{open_acl, read_acl};
+    use crate::tree::txn::{Txn, TxnHeader, TxnOp};
+    use crate::tree::DataTree;
+
+    /// 3 000 nodes over several levels, ACLs alternating in runs, some with
+    /// null data and some ephemeral.
+    fn tree() -> DataTree {
+        let mut t = DataTree::new();
+        let mut r = Vec::new();
+        let mut z = 0;
+        let mut create = |t: &mut DataTree, path: String, i: i64| {
+            z += 1;
+            let parent = crate::tree::path::split(&path).unwrap().0.to_string();
+            let pc = t.get(&parent).unwrap().cversion() + 1;
+            t.apply(
+                Txn {
+                    header: TxnHeader {
+                        session: 0x77,
+                        cxid: 1,
+                        zxid: z,
+                        time: 1_700_000_000_000 + z,
+                    },
+                    op: TxnOp::Create {
+                        path: path.into(),
+                        data: (i % 7 != 0).then(|| vec![i as u8; (i % 130) as usize].into()),
+                        acl: if (i / 50) % 2 == 0 {
+                            open_acl()
+                        } else {
+                            read_acl()
+                        },
+                        owner: if i % 11 == 0 { 0x77 } else { 0 },
+                        parent_cversion: pc,
+                    },
+                },
+                &mut |_| {},
+                &mut r,
+            );
+        };
+        for d in 0..30 {
+            create(&mut t, format!("/d{d}"), 1);
+            for k in 0..99 {
+                create(&mut t, format!("/d{d}/k{k}"), d * 100 + k);
+            }
+        }
+        t
+    }
+
+    /// The snapshot of `t` with the node at walk position `at` written
+    /// under `path` instead (an orphan, a duplicate, a bad path...).
+    fn with_path_at(t: &DataTree, at: usize, path: &str) -> Vec<u8> {
+        let mut out = SnapEncoder::header(t.last_zxid, t.node_count() as u64).to_vec();
+        let mut enc = SnapEncoder::new(4096);
+        let mut i = 0;
+        t.for_each_node(|p, n| {
+            enc.node(if i == at { path } else { p }, n);
+            i += 1;
+            while let Some(b) = enc.take_block() {
+                out.extend_from_slice(&b);
+            }
+        });
+        out.extend_from_slice(&enc.finish(t.last_zxid));
+        out
+    }
+
+    /// The two-thread load gives what the one-thread load gives: the same
+    /// tree, and the same error at the same offset for every kind of bad
+    /// file, early (first batch) or late.
+    #[test]
+    fn two_thread_snapshot_load_matches_one_thread() {
+        let t = tree();
+        let good = encode_tree(&t, &[(0x77, 30_000)], 4096);
+        let one = state::build_snapshot("s", &good).unwrap();
+        let two = super::build_snapshot("s", &good).unwrap();
+        assert_eq!(two.tree.node_count(), t.node_count());
+        assert_eq!(
+            encode_tree(&two.tree, &two.sessions, 4096),
+            encode_tree(&one.tree, &one.sessions, 4096)
+        );
+        let mut seen = 0;
+        t.for_each_node(|p, n| {
+            let m = two.tree.get(p).unwrap_or_else(|| panic!("{p} lost"));
+            assert!(m.data() == n.data() && m.stat() == n.stat(), "{p} differs");
+            assert_eq!(**m.acl(), **n.acl(), "{p} ACL");
+            seen += 1;
+        });
+        let mut loaded = 0;
+        two.tree.for_each_node(|_, _| loaded += 1);
+        assert_eq!((seen, loaded), (3004, 3004));
+        assert_eq!(
+            two.tree.ephemerals_of(0x77).count(),
+            t.ephemerals_of(0x77).count()
+        );
+        two.tree.check_invariants();
+
+        let mut bad = Vec::new();
+        for at in [0, 5, 700, 2900] {
+            for path in ["/nope/x", "/d1", "/d1/", "/", "x", "/d3/k3"] {
+                bad.push(with_path_at(&t, at, path));
+            }
+        }
+        // A corrupt block after nodes were linked, and a truncated file.
+        let mut flipped = good.clone();
+        let n = flipped.len();
+        flipped[n * 3 / 4] ^= 0x40;
+        bad.push(flipped);
+        bad.push(good[..good.len() - 10].to_vec());
+        let mut refused = 0;
+        for (i, b) in bad.iter().enumerate() {
+            let one = state::build_snapshot("s", b).map(|_| ());
+            let two = super::build_snapshot("s", b).map(|_| ());
+            assert_eq!(two, one, "case {i}");
+            refused += one.is_err() as usize;
+        }
+        assert!(
+            refused >= bad.len() - 4,
+            "{refused} of {} refused",
+            bad.len()
+        );
+    }
 
     #[test]
     fn mailbox_rings_once_per_take() {

@@ -267,7 +267,7 @@ pub fn nodes_hint(buf: &[u8]) -> u64 {
 /// Decodes and checks a whole snapshot file.
 pub fn decode_snapshot(buf: &[u8]) -> Result<Snapshot, SnapError> {
     let mut nodes = Vec::new();
-    let mut snap = decode_snapshot_with(buf, |n| {
+    let mut snap = decode_snapshot_with(buf, |n, _| {
         nodes.push(n.to_owned());
         Ok(())
     })?;
@@ -276,12 +276,12 @@ pub fn decode_snapshot(buf: &[u8]) -> Result<Snapshot, SnapError> {
 }
 
 /// Decodes and checks a snapshot file, handing each node to `sink` as it
-/// is decoded, borrowing its path and data from `buf` (the returned
-/// [`Snapshot`] has no nodes). A sink error is reported at the node's
-/// offset.
-pub fn decode_snapshot_with(
-    buf: &[u8],
-    mut sink: impl FnMut(&ImageRef<'_>) -> Result<(), String>,
+/// is decoded, with the offset of its entry, borrowing its path and data
+/// from `buf` (the returned [`Snapshot`] has no nodes). A sink error is
+/// reported at the node's offset.
+pub fn decode_snapshot_with<'a>(
+    buf: &'a [u8],
+    mut sink: impl FnMut(&ImageRef<'a, '_>, usize) -> Result<(), String>,
 ) -> Result<Snapshot, SnapError> {
     let mut count: u64 = 0;
     let err = |offset: usize, what| SnapError {
@@ -377,20 +377,23 @@ pub fn decode_snapshot_with(
                     let cversion = r.zz32().map_err(entry_err)?;
                     let aversion = r.zz32().map_err(entry_err)?;
                     let owner = r.varint().map_err(entry_err)? as i64;
-                    sink(&ImageRef {
-                        path,
-                        data,
-                        acl,
-                        czxid: v[0],
-                        mzxid: v[1],
-                        pzxid: v[2],
-                        ctime: v[3],
-                        mtime: v[4],
-                        version,
-                        cversion,
-                        aversion,
-                        owner,
-                    })
+                    sink(
+                        &ImageRef {
+                            path,
+                            data,
+                            acl,
+                            czxid: v[0],
+                            mzxid: v[1],
+                            pzxid: v[2],
+                            ctime: v[3],
+                            mtime: v[4],
+                            version,
+                            cversion,
+                            aversion,
+                            owner,
+                        },
+                        start,
+                    )
                     .map_err(|e| err(start, SnapProblem::Tree(e)))?;
                     count += 1;
                 }

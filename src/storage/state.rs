@@ -62,7 +62,13 @@ pub struct Built {
 pub fn build_snapshot(name: &str, buf: &[u8]) -> Result<Built, SnapError> {
     let mut b = TreeBuilder::new();
     b.reserve(nodes_hint(buf) as usize);
-    let s = decode_snapshot_with(buf, |img| b.push_ref(img).map_err(|e| e.to_string()))?;
+    let s = decode_snapshot_with(buf, |img, _| b.push_ref(img).map_err(|e| e.to_string()))?;
+    finish_build(name, b, s)
+}
+
+/// The last step of a load: the built tree with the snapshot's ephemerals
+/// and sessions (`s` is what the decoder returned, without nodes).
+pub fn finish_build(name: &str, b: TreeBuilder, s: Snapshot) -> Result<Built, SnapError> {
     let tree = b.finish(s.ephemerals, s.zxid).map_err(|e| SnapError {
         offset: 0,
         what: SnapProblem::Tree(e.to_string()),

@@ -79,19 +79,33 @@ struct Node {
 
 const _: () = assert!(std::mem::size_of::<Node>() <= 104);
 
-/// One allocation holding `name` then `data`, and the `name_len` field.
-fn name_and_data(name: &[u8], data: Option<&[u8]>) -> (Box<[u8]>, u32) {
-    let d = data.unwrap_or(&[]);
-    let mut v = Vec::with_capacity(name.len() + d.len());
-    v.extend_from_slice(name);
-    v.extend_from_slice(d);
-    let len = name.len() as u32 | if data.is_none() { NULL_DATA } else { 0 };
-    (v.into_boxed_slice(), len)
+/// A node's name and data in one allocation (name first), with the
+/// `name_len` field that says where the name ends and whether the data is
+/// null. Made before the node itself so a snapshot load can build it on
+/// another thread than the one inserting nodes.
+#[derive(Debug)]
+pub struct NodeBytes {
+    buf: Box<[u8]>,
+    name_len: u32,
+}
+
+impl NodeBytes {
+    pub fn new(name: &[u8], data: Option<&[u8]>) -> NodeBytes {
+        let d = data.unwrap_or(&[]);
+        let mut v = Vec::with_capacity(name.len() + d.len());
+        v.extend_from_slice(name);
+        v.extend_from_slice(d);
+        let name_len = name.len() as u32 | if data.is_none() { NULL_DATA } else { 0 };
+        NodeBytes {
+            buf: v.into_boxed_slice(),
+            name_len,
+        }
+    }
 }
 
 impl Node {
-    fn new(name: &[u8], data: Option<&[u8]>, acl: u32, zxid: Zxid, time: i64, owner: i64) -> Node {
-        let (buf, name_len) = name_and_data(name, data);
+    fn new(bytes: NodeBytes, acl: u32, zxid: Zxid, time: i64, owner: i64) -> Node {
+        let NodeBytes { buf, name_len } = bytes;
         Node {
             buf,
             czxid: zxid,
@@ -115,7 +129,7 @@ impl Node {
 
     /// A free slot linking to `next` free slot.
     fn free(next: u32) -> Node {
-        let mut n = Node::new(b"", None, 0, 0, 0, 0);
+        let mut n = Node::new(NodeBytes::new(b"", None), 0, 0, 0, 0);
         n.parent = FREE;
         n.next = next;
         n
@@ -158,7 +172,7 @@ impl Node {
             self.name_len &= !NULL_DATA;
             return;
         }
-        let (buf, name_len) = name_and_data(self.name(), data);
+        let NodeBytes { buf, name_len } = NodeBytes::new(self.name(), data);
         self.buf = buf;
         self.name_len = name_len;
     }
@@ -467,8 +481,16 @@ impl DataTree {
         let open = t.intern(acl::open_acl());
         let read = t.intern(acl::read_acl());
         let mut add = |parent, name: &[u8], acl| {
-            t.alloc(parent, name, Some(b""), acl, 0, 0, 0)
-                .expect("a new name")
+            t.alloc(
+                parent,
+                name,
+                || NodeBytes::new(name, Some(b"")),
+                acl,
+                0,
+                0,
+                0,
+            )
+            .expect("a new name")
         };
         let root = add(NONE, b"", open);
         let zk = add(root, b"zookeeper", open);
@@ -546,7 +568,7 @@ impl DataTree {
         &mut self,
         parent: u32,
         name: &[u8],
-        data: Option<&[u8]>,
+        bytes: impl FnOnce() -> NodeBytes,
         acl: u32,
         zxid: Zxid,
         time: i64,
@@ -569,7 +591,7 @@ impl DataTree {
             Some(hashbrown::hash_table::Entry::Vacant(v)) => Some(v),
             None => None,
         };
-        let mut node = Node::new(name, data, acl, zxid, time, owner);
+        let mut node = Node::new(bytes(), acl, zxid, time, owner);
         node.parent = parent;
         let id = if self.free != NONE {
             let id = self.free;
@@ -846,7 +868,9 @@ impl DataTree {
             return OpResult::Error(crate::proto::codes::err::NO_NODE);
         };
         let acl = self.intern(acl);
-        let Some(id) = self.alloc(parent, name.as_bytes(), data, acl, h.zxid, h.time, owner) else {
+        let name = name.as_bytes();
+        let bytes = || NodeBytes::new(name, data);
+        let Some(id) = self.alloc(parent, name, bytes, acl, h.zxid, h.time, owner) else {
             return OpResult::Error(crate::proto::codes::err::NODE_EXISTS);
         };
         {

@@ -28,7 +28,7 @@
 use super::acl::AclList;
 use super::path;
 use super::txn::{is_container, is_ephemeral, ttl_of, Txn, TxnOp};
-use super::{DataTree, NodeRef, MAX_NAME, NONE, ROOT};
+use super::{DataTree, NodeBytes, NodeRef, MAX_NAME, NONE, ROOT};
 use crate::types::{SessionId, Zxid};
 use thiserror::Error;
 
@@ -54,10 +54,10 @@ pub struct NodeImage {
 /// A [`NodeImage`] borrowing its path, data and ACL (from a snapshot
 /// being decoded), so loading copies each node's bytes once.
 #[derive(Clone, Copy, Debug)]
-pub struct ImageRef<'a> {
+pub struct ImageRef<'a, 'acl> {
     pub path: &'a str,
     pub data: Option<&'a [u8]>,
-    pub acl: &'a AclList,
+    pub acl: &'acl AclList,
     pub czxid: Zxid,
     pub mzxid: Zxid,
     pub pzxid: Zxid,
@@ -70,7 +70,7 @@ pub struct ImageRef<'a> {
 }
 
 impl NodeImage {
-    pub fn as_ref(&self) -> ImageRef<'_> {
+    pub fn as_ref(&self) -> ImageRef<'_, '_> {
         ImageRef {
             path: &self.path,
             data: self.data.as_deref(),
@@ -88,7 +88,7 @@ impl NodeImage {
     }
 }
 
-impl ImageRef<'_> {
+impl ImageRef<'_, '_> {
     pub fn to_owned(&self) -> NodeImage {
         NodeImage {
             path: self.path.into(),
@@ -118,6 +118,79 @@ pub enum RestoreError {
     Duplicate { index: usize, path: Box<str> },
     #[error("image {index}: {path:?} comes before (or without) its parent")]
     Orphan { index: usize, path: Box<str> },
+}
+
+/// The fields of a node image that are copied as they are.
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    czxid: Zxid,
+    mzxid: Zxid,
+    pzxid: Zxid,
+    ctime: i64,
+    mtime: i64,
+    version: i32,
+    cversion: i32,
+    aversion: i32,
+    owner: i64,
+}
+
+/// A node image checked on its own (its path, and "/" first and only
+/// first) and with its name and data copied into the node's allocation:
+/// everything of a load that needs no tree, so a loader can do it on
+/// another thread than the one linking nodes in
+/// ([`TreeBuilder::push_prepared`]).
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    path: &'a str,
+    /// Where the parent's path ends in `path` (before the last `/`);
+    /// `None` for the root.
+    parent_end: Option<usize>,
+    bytes: NodeBytes,
+    meta: Meta,
+}
+
+impl<'a> Prepared<'a> {
+    /// `index` is the image's position in the snapshot.
+    pub fn new(img: &ImageRef<'a, '_>, index: usize) -> Result<Prepared<'a>, RestoreError> {
+        let fail = |f: fn(usize, Box<str>) -> RestoreError| Err(f(index, img.path.into()));
+        let (parent_end, name) = if index == 0 {
+            if img.path != "/" {
+                return fail(|index, path| RestoreError::NoRoot { index, path });
+            }
+            (None, "")
+        } else {
+            if img.path == "/" {
+                return fail(|index, path| RestoreError::Duplicate { index, path });
+            }
+            if !path::is_valid(img.path) {
+                return fail(|index, path| RestoreError::BadPath { index, path });
+            }
+            let Some((_, name)) = path::split(img.path) else {
+                return fail(|index, path| RestoreError::BadPath { index, path });
+            };
+            if name.len() > MAX_NAME {
+                return fail(|index, path| RestoreError::BadPath { index, path });
+            }
+            // The name follows the parent's path and one '/'.
+            (Some(img.path.len() - name.len() - 1), name)
+        };
+        Ok(Prepared {
+            path: img.path,
+            parent_end,
+            bytes: NodeBytes::new(name.as_bytes(), img.data),
+            meta: Meta {
+                czxid: img.czxid,
+                mzxid: img.mzxid,
+                pzxid: img.pzxid,
+                ctime: img.ctime,
+                mtime: img.mtime,
+                version: img.version,
+                cversion: img.cversion,
+                aversion: img.aversion,
+                owner: img.owner,
+            },
+        })
+    }
 }
 
 /// Builds a tree from node images one at a time (see
@@ -164,68 +237,71 @@ impl TreeBuilder {
     }
 
     /// Adds the next image (its parent must already be in).
-    pub fn push_ref(&mut self, img: &ImageRef<'_>) -> Result<(), RestoreError> {
-        let index = self.index;
-        let fail = |f: fn(usize, Box<str>) -> RestoreError| Err(f(index, img.path.into()));
-        let t = &mut self.t;
-        let (parent, name) = if index == 0 {
-            if img.path != "/" {
-                return fail(|index, path| RestoreError::NoRoot { index, path });
-            }
-            (NONE, "")
-        } else {
-            if img.path == "/" {
-                return fail(|index, path| RestoreError::Duplicate { index, path });
-            }
-            if !path::is_valid(img.path) {
-                return fail(|index, path| RestoreError::BadPath { index, path });
-            }
-            let Some((parent_path, name)) = path::split(img.path) else {
-                return fail(|index, path| RestoreError::BadPath { index, path });
-            };
-            if name.len() > MAX_NAME {
-                return fail(|index, path| RestoreError::BadPath { index, path });
-            }
-            let (last, last_id) = &mut self.last_parent;
-            let parent = if *last_id != NONE && last == parent_path {
-                *last_id
-            } else {
-                let Some(p) = t.lookup(parent_path) else {
-                    return fail(|index, path| RestoreError::Orphan { index, path });
-                };
-                last.clear();
-                last.push_str(parent_path);
-                *last_id = p;
-                p
-            };
-            (parent, name)
-        };
+    pub fn push_ref(&mut self, img: &ImageRef<'_, '_>) -> Result<(), RestoreError> {
+        let p = Prepared::new(img, self.index)?;
         let acl = match &self.last_acl {
             Some((seen, id)) if std::sync::Arc::ptr_eq(seen, img.acl) => *id,
             _ => {
-                let id = t.intern(img.acl.clone());
+                let id = self.t.intern(img.acl.clone());
                 self.last_acl = Some((img.acl.clone(), id));
                 id
             }
         };
+        self.push_prepared(p, acl)
+    }
+
+    /// The id of `acl` in the tree being built (for [`Self::push_prepared`]).
+    pub fn intern(&mut self, acl: AclList) -> u32 {
+        self.t.intern(acl)
+    }
+
+    /// Links the next node, prepared by [`Prepared::new`] with this
+    /// builder's count of nodes pushed so far as its index; `acl` comes from
+    /// [`Self::intern`].
+    pub fn push_prepared(&mut self, p: Prepared<'_>, acl: u32) -> Result<(), RestoreError> {
+        let index = self.index;
+        let fail = |f: fn(usize, Box<str>) -> RestoreError| Err(f(index, p.path.into()));
+        let t = &mut self.t;
+        let (parent, name) = match p.parent_end {
+            None => (NONE, ""),
+            Some(end) => {
+                // "/" for the root's children.
+                let parent_path = &p.path[..end.max(1)];
+                let (last, last_id) = &mut self.last_parent;
+                let parent = if *last_id != NONE && last == parent_path {
+                    *last_id
+                } else {
+                    let Some(id) = t.lookup(parent_path) else {
+                        return fail(|index, path| RestoreError::Orphan { index, path });
+                    };
+                    last.clear();
+                    last.push_str(parent_path);
+                    *last_id = id;
+                    id
+                };
+                (parent, &p.path[end + 1..])
+            }
+        };
+        let bytes = p.bytes;
+        let m = p.meta;
         let Some(id) = t.alloc(
             parent,
             name.as_bytes(),
-            img.data,
+            || bytes,
             acl,
-            img.czxid,
-            img.ctime,
-            img.owner,
+            m.czxid,
+            m.ctime,
+            m.owner,
         ) else {
             return fail(|index, path| RestoreError::Duplicate { index, path });
         };
         let n = t.nodes.get_mut(id);
-        n.mzxid = img.mzxid;
-        n.pzxid = img.pzxid;
-        n.mtime = img.mtime;
-        n.version = img.version;
-        n.cversion = img.cversion;
-        n.aversion = img.aversion;
+        n.mzxid = m.mzxid;
+        n.pzxid = m.pzxid;
+        n.mtime = m.mtime;
+        n.version = m.version;
+        n.cversion = m.cversion;
+        n.aversion = m.aversion;
         self.index += 1;
         Ok(())
     }
