@@ -35,7 +35,7 @@ use crate::tree::txn::Txn;
 use crate::types::{Now, SessionId, Zxid};
 use crate::zab::{self, Boot, Input, Output, Replica, Role};
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
-use glommio::{LocalExecutorBuilder, Placement};
+use glommio::Placement;
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -278,8 +278,7 @@ fn spawn_log_thread(
     let inbox = mailbox.clone();
     let (bell, rings) = shared_channel::new_bounded::<()>(16);
     let (to_core, durable) = shared_channel::new_bounded::<Zxid>(1024);
-    LocalExecutorBuilder::new(Placement::Unbound)
-        .name("corral-log")
+    super::executor("corral-log", Placement::Unbound)
         .spawn(move || async move {
             let rx = rings.connect().await;
             let tx = to_core.connect().await;
@@ -781,8 +780,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
     let clock = Clock {
         start: Instant::now(),
     };
-    let h = LocalExecutorBuilder::new(Placement::Fixed(0))
-        .name("corral-shard-0")
+    let h = super::executor("corral-shard-0", Placement::Fixed(0))
         .spin_before_park(Duration::from_micros(super::SPIN_BEFORE_PARK_US))
         .spawn(move || async move {
             let now = clock.now();
@@ -954,8 +952,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
             conn::accept_loop(0, cfg, CoreLink::Local(handle), local, accept_rx, shared).await
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let acceptor = LocalExecutorBuilder::new(Placement::Unbound)
-        .name("corral-acceptor")
+    let acceptor = super::executor("corral-acceptor", Placement::Unbound)
         .spawn(move || conn::acceptor(listener, vec![accept_tx], load))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     h.join()

@@ -467,8 +467,7 @@ pub fn listen(
     let listener = std::net::TcpListener::bind(addr)
         .map_err(|e| std::io::Error::new(e.kind(), format!("peer port {addr}: {e}")))?;
     let (tx, rx) = glommio::channels::shared_channel::new_bounded(64);
-    glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-        .name(name)
+    super::executor(name, glommio::Placement::Unbound)
         // One target: nothing to balance.
         .spawn(move || super::conn::acceptor(listener, vec![tx], super::conn::ShardLoad::new(1)))
         .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -35,7 +35,7 @@ use crate::tree::restore::{Prepared, TreeBuilder};
 use crate::tree::txn::Txn;
 use crate::types::Zxid;
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
-use glommio::{LocalExecutorBuilder, Placement};
+use glommio::Placement;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -272,11 +272,11 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
 }
 
 /// [`state::build_snapshot`] on two threads: this one decodes and checks
-/// the entries and copies each node's name and data into its allocation
-/// ([`Prepared`]); a second one links the nodes into the tree. Most of a
-/// load is the first touch of new memory (the kernel zeroing pages), about
-/// half of it in the nodes' allocations and half in the tree's arena and
-/// index, so the halves overlap. Falls back to one thread if a second one
+/// the entries ([`Prepared`]); a second one links the nodes into the tree.
+/// Most of a load is the first touch of new memory (the kernel zeroing
+/// pages): the tree's arena and index on the linker, and the nodes' own
+/// allocations (name + data) on whichever thread is less busy: the
+/// decoder makes them while the linker has batches queued. Falls back to one thread if a second one
 /// cannot be started. The result, errors included, is the same.
 fn build_snapshot(name: &str, buf: &[u8]) -> Result<Built, SnapError> {
     enum Item<'a> {
@@ -320,8 +320,11 @@ fn build_snapshot(name: &str, buf: &[u8]) -> Result<Built, SnapError> {
                 acl = Some(img.acl.clone());
                 batch.push(Item::Acl(img.acl.clone()));
             }
+            // Copy here while the linker has work queued; else leave the
+            // copy to it (whichever thread is idle takes the page faults).
+            let copy = tx.len() >= 2;
             batch.push(Item::Node(
-                Prepared::new(img, index).map_err(|e| e.to_string())?,
+                Prepared::new(img, index, copy).map_err(|e| e.to_string())?,
                 offset,
             ));
             index += 1;
@@ -441,8 +444,7 @@ pub fn spawn_log_thread(
     let inbox = mailbox.clone();
     let (bell, rings) = shared_channel::new_bounded::<()>(16);
     let (to_core, durable) = shared_channel::new_bounded::<Zxid>(1024);
-    LocalExecutorBuilder::new(Placement::Unbound)
-        .name("corral-log")
+    super::executor("corral-log", Placement::Unbound)
         .spawn(move || async move {
             let rx = rings.connect().await;
             let tx = to_core.connect().await;

@@ -135,23 +135,30 @@ struct Meta {
 }
 
 /// A node image checked on its own (its path, and "/" first and only
-/// first) and with its name and data copied into the node's allocation:
-/// everything of a load that needs no tree, so a loader can do it on
-/// another thread than the one linking nodes in
-/// ([`TreeBuilder::push_prepared`]).
+/// first) and, if asked, with its name and data copied into the node's
+/// allocation: everything of a load that needs no tree, so a loader can do
+/// it on another thread than the one linking nodes in
+/// ([`TreeBuilder::push_prepared`], which makes the copy if it was not
+/// made).
 #[derive(Debug)]
 pub struct Prepared<'a> {
     path: &'a str,
     /// Where the parent's path ends in `path` (before the last `/`);
     /// `None` for the root.
     parent_end: Option<usize>,
-    bytes: NodeBytes,
+    data: Option<&'a [u8]>,
+    bytes: Option<NodeBytes>,
     meta: Meta,
 }
 
 impl<'a> Prepared<'a> {
-    /// `index` is the image's position in the snapshot.
-    pub fn new(img: &ImageRef<'a, '_>, index: usize) -> Result<Prepared<'a>, RestoreError> {
+    /// `index` is the image's position in the snapshot; `copy` makes the
+    /// node's allocation now.
+    pub fn new(
+        img: &ImageRef<'a, '_>,
+        index: usize,
+        copy: bool,
+    ) -> Result<Prepared<'a>, RestoreError> {
         let fail = |f: fn(usize, Box<str>) -> RestoreError| Err(f(index, img.path.into()));
         let (parent_end, name) = if index == 0 {
             if img.path != "/" {
@@ -177,7 +184,8 @@ impl<'a> Prepared<'a> {
         Ok(Prepared {
             path: img.path,
             parent_end,
-            bytes: NodeBytes::new(name.as_bytes(), img.data),
+            data: img.data,
+            bytes: copy.then(|| NodeBytes::new(name.as_bytes(), img.data)),
             meta: Meta {
                 czxid: img.czxid,
                 mzxid: img.mzxid,
@@ -238,7 +246,7 @@ impl TreeBuilder {
 
     /// Adds the next image (its parent must already be in).
     pub fn push_ref(&mut self, img: &ImageRef<'_, '_>) -> Result<(), RestoreError> {
-        let p = Prepared::new(img, self.index)?;
+        let p = Prepared::new(img, self.index, false)?;
         let acl = match &self.last_acl {
             Some((seen, id)) if std::sync::Arc::ptr_eq(seen, img.acl) => *id,
             _ => {
@@ -282,12 +290,13 @@ impl TreeBuilder {
                 (parent, &p.path[end + 1..])
             }
         };
-        let bytes = p.bytes;
+        let (bytes, data) = (p.bytes, p.data);
         let m = p.meta;
+        let name = name.as_bytes();
         let Some(id) = t.alloc(
             parent,
-            name.as_bytes(),
-            || bytes,
+            name,
+            || bytes.unwrap_or_else(|| NodeBytes::new(name, data)),
             acl,
             m.czxid,
             m.ctime,
