@@ -781,7 +781,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
         start: Instant::now(),
     };
     let h = super::executor("corral-shard-0", Placement::Fixed(0))
-        .spin_before_park(Duration::from_micros(super::SPIN_BEFORE_PARK_US))
+        .spin_before_park(Duration::from_micros(cfg.spin_us))
         .spawn(move || async move {
             let now = clock.now();
             let mut core = Core::restore(

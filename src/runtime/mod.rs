@@ -23,10 +23,11 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// How long an idle shard spins before it parks in the kernel. A reply to
-/// a request that arrives within it costs no wake-up (futex + scheduler),
-/// which dominates a lone client's round trip; a busy shard never parks.
-const SPIN_BEFORE_PARK_US: u64 = 50;
+/// How long an idle shard spins before it parks in the kernel, by default
+/// (`--spin-us`). A reply to a request that arrives within it costs no
+/// wake-up (futex + scheduler), which dominates a lone client's round
+/// trip; a busy shard never parks.
+pub const DEFAULT_SPIN_US: u64 = 50;
 
 /// A glommio executor as every corral thread has it. corral does no
 /// glommio file I/O, so the I/O memory glommio registers with io_uring is
@@ -62,6 +63,8 @@ pub struct RuntimeConfig {
     /// `globalOutstandingLimit`: above this many txns in flight, connections
     /// stop being read until commits catch up.
     pub outstanding_limit: usize,
+    /// How long an idle shard spins before parking (microseconds).
+    pub spin_us: u64,
 }
 
 /// Messages from a connection shard to the core shard.
@@ -290,7 +293,7 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         let incoming = accept_rx[shard].take().expect("one receiver per shard");
         let shared = shared.clone();
         let h = executor(&format!("corral-shard-{shard}"), placement)
-            .spin_before_park(Duration::from_micros(SPIN_BEFORE_PARK_US))
+            .spin_before_park(Duration::from_micros(cfg.spin_us))
             .spawn(move || async move {
                 let r = if let Some((rxs, txs, durable)) = parts {
                     core_shard(cfg, clock, rxs, txs, incoming, durable, shared).await
