@@ -21,10 +21,11 @@ struct Cli {
     /// data under ./data.
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
-    /// Number of shards (executor threads accepting connections). Shard 0
-    /// owns the data; the others cut frames and forward them. Default 1: on
-    /// small machines a cross-shard hop (an eventfd wake plus a membarrier
-    /// in glommio's channels) costs more than the parsing it offloads.
+    /// Number of shards (executor threads serving connections), default the
+    /// number of CPUs. Shard 0 owns the data; the others cut frames and
+    /// forward them. The first 8 connections stay on shard 0 (no
+    /// cross-shard hop for a few clients); later ones go to the shard with
+    /// the fewest.
     #[arg(long)]
     shards: Option<usize>,
     /// How long an idle shard spins (busy-polls) before it sleeps, in
@@ -243,7 +244,9 @@ fn main() {
     let server_id = ensemble.as_ref().map_or(1, |e| e.my_id);
     let rt = RuntimeConfig {
         listen: cfg.client_addr(),
-        shards: cfg.shards.unwrap_or(1),
+        shards: cfg
+            .shards
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         core: CoreConfig {
             server_id: server_id as u8,
             tick_ms: cfg.tick_time_ms,

@@ -76,19 +76,28 @@ impl ConnIo {
     }
 }
 
-/// Open connections per shard: the acceptor hands each new connection to
-/// the shard with the fewest (the lowest-numbered on a tie, so a lone
-/// client lands on the core shard and its requests make no cross-shard hop).
+/// Open connections per shard. The acceptor keeps new connections on the
+/// core shard until it has [`CORE_FIRST`] (a few clients make no
+/// cross-shard hop, which costs each request two wake-ups), then hands
+/// each to the shard with the fewest (the lowest-numbered on a tie).
 #[derive(Clone)]
 pub(crate) struct ShardLoad(Arc<[AtomicUsize]>);
+
+/// Connections the core shard takes before any goes to another shard.
+pub(crate) const CORE_FIRST: usize = 8;
 
 impl ShardLoad {
     pub fn new(shards: usize) -> ShardLoad {
         ShardLoad((0..shards.max(1)).map(|_| AtomicUsize::new(0)).collect())
     }
 
-    /// The least-loaded shard, counted as having one more connection.
+    /// The core shard while it has fewer than [`CORE_FIRST`] connections,
+    /// else the least-loaded shard; counted as having one more connection.
     fn pick(&self) -> usize {
+        if self.0[0].load(Ordering::Relaxed) < CORE_FIRST {
+            self.0[0].fetch_add(1, Ordering::Relaxed);
+            return 0;
+        }
         let (i, _) = self
             .0
             .iter()
@@ -400,26 +409,27 @@ async fn serve(
 
 #[cfg(test)]
 mod tests {
-    use super::ShardLoad;
+    use super::{ShardLoad, CORE_FIRST};
 
     #[test]
     fn connections_go_to_the_least_loaded_shard() {
         let load = ShardLoad::new(3);
-        // Empty: the core shard first, then the others in turn.
-        assert_eq!(
-            (0..6).map(|_| load.pick()).collect::<Vec<_>>(),
-            [0, 1, 2, 0, 1, 2]
-        );
-        // Shard 1 loses both of its connections: the next two go there.
+        // The core shard takes the first CORE_FIRST, then the others catch
+        // up, then they take turns.
+        let first: Vec<usize> = (0..CORE_FIRST * 3 + 3).map(|_| load.pick()).collect();
+        assert!(first[..CORE_FIRST].iter().all(|&s| s == 0));
+        assert_eq!(first[CORE_FIRST..CORE_FIRST * 3], [1, 2].repeat(CORE_FIRST));
+        assert_eq!(first[CORE_FIRST * 3..], [0, 1, 2]);
+        // Shard 1 loses two connections: the next two go there.
         load.closed(1);
         load.closed(1);
         assert_eq!((load.pick(), load.pick(), load.pick()), (1, 1, 0));
-        // A lone client after everyone left lands on shard 0.
+        // A few clients after everyone left land on the core shard again.
         let load = ShardLoad::new(2);
-        let a = load.pick();
-        let b = load.pick();
-        load.closed(a);
-        load.closed(b);
-        assert_eq!(load.pick(), 0);
+        let all: Vec<usize> = (0..20).map(|_| load.pick()).collect();
+        for s in all {
+            load.closed(s);
+        }
+        assert_eq!((0..3).map(|_| load.pick()).collect::<Vec<_>>(), [0, 0, 0]);
     }
 }
