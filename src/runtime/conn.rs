@@ -189,7 +189,7 @@ pub(crate) async fn accept_loop(
 }
 
 /// Accepts client connections on one listening socket and deals them out
-/// to the shards, each to the least loaded ([`ShardLoad`]). The socket is bound once, by the process (so a
+/// to the shards, the first 8 to the core shard, then each to the least loaded ([`ShardLoad`]). The socket is bound once, by the process (so a
 /// port in use is an error, as it is for ZooKeeper), and the accepting
 /// thread does nothing else, so a blocking accept costs no shard anything.
 pub(crate) async fn acceptor(
