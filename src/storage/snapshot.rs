@@ -39,7 +39,7 @@
 
 use super::record::{put_acl, put_i64, put_opt, put_str, put_varint, put_zz32, BodyError, Reader};
 use crate::tree::acl::AclList;
-use crate::tree::restore::{ImageRef, NodeImage};
+use crate::tree::restore::{ImageRef, NodeImage, NodeMeta};
 use crate::tree::NodeRef;
 use crate::types::{FxHashMap, SessionId, Zxid};
 use thiserror::Error;
@@ -382,15 +382,17 @@ pub fn decode_snapshot_with<'a>(
                             path,
                             data,
                             acl,
-                            czxid: v[0],
-                            mzxid: v[1],
-                            pzxid: v[2],
-                            ctime: v[3],
-                            mtime: v[4],
-                            version,
-                            cversion,
-                            aversion,
-                            owner,
+                            meta: NodeMeta {
+                                czxid: v[0],
+                                mzxid: v[1],
+                                pzxid: v[2],
+                                ctime: v[3],
+                                mtime: v[4],
+                                version,
+                                cversion,
+                                aversion,
+                                owner,
+                            },
                         },
                         start,
                     )

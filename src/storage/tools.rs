@@ -156,13 +156,13 @@ fn node_line(n: &NodeImage) -> String {
     format!(
         "{} czxid={:#x} mzxid={:#x} pzxid={:#x} version={} cversion={} aversion={} owner={:#x} data={} acl={}",
         n.path,
-        n.czxid,
-        n.mzxid,
-        n.pzxid,
-        n.version,
-        n.cversion,
-        n.aversion,
-        n.owner,
+        n.meta.czxid,
+        n.meta.mzxid,
+        n.meta.pzxid,
+        n.meta.version,
+        n.meta.cversion,
+        n.meta.aversion,
+        n.meta.owner,
         n.data.as_ref().map_or("null".to_string(), |d| format!("{}B", d.len())),
         n.acl.len()
     )

@@ -32,12 +32,9 @@ use super::{DataTree, NodeBytes, NodeRef, MAX_NAME, NONE, ROOT};
 use crate::types::{SessionId, Zxid};
 use thiserror::Error;
 
-/// One znode as a snapshot stores it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeImage {
-    pub path: Box<str>,
-    pub data: Option<Box<[u8]>>,
-    pub acl: AclList,
+/// A znode's zxids, times, versions and owner, as a snapshot stores them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeMeta {
     pub czxid: Zxid,
     pub mzxid: Zxid,
     pub pzxid: Zxid,
@@ -51,6 +48,31 @@ pub struct NodeImage {
     pub owner: i64,
 }
 
+impl NodeMeta {
+    pub fn of(n: NodeRef<'_>) -> NodeMeta {
+        NodeMeta {
+            czxid: n.czxid(),
+            mzxid: n.mzxid(),
+            pzxid: n.pzxid(),
+            ctime: n.ctime(),
+            mtime: n.mtime(),
+            version: n.version(),
+            cversion: n.cversion(),
+            aversion: n.aversion(),
+            owner: n.owner(),
+        }
+    }
+}
+
+/// One znode as a snapshot stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeImage {
+    pub path: Box<str>,
+    pub data: Option<Box<[u8]>>,
+    pub acl: AclList,
+    pub meta: NodeMeta,
+}
+
 /// A [`NodeImage`] borrowing its path, data and ACL (from a snapshot
 /// being decoded), so loading copies each node's bytes once.
 #[derive(Clone, Copy, Debug)]
@@ -58,15 +80,7 @@ pub struct ImageRef<'a, 'acl> {
     pub path: &'a str,
     pub data: Option<&'a [u8]>,
     pub acl: &'acl AclList,
-    pub czxid: Zxid,
-    pub mzxid: Zxid,
-    pub pzxid: Zxid,
-    pub ctime: i64,
-    pub mtime: i64,
-    pub version: i32,
-    pub cversion: i32,
-    pub aversion: i32,
-    pub owner: i64,
+    pub meta: NodeMeta,
 }
 
 impl NodeImage {
@@ -75,15 +89,7 @@ impl NodeImage {
             path: &self.path,
             data: self.data.as_deref(),
             acl: &self.acl,
-            czxid: self.czxid,
-            mzxid: self.mzxid,
-            pzxid: self.pzxid,
-            ctime: self.ctime,
-            mtime: self.mtime,
-            version: self.version,
-            cversion: self.cversion,
-            aversion: self.aversion,
-            owner: self.owner,
+            meta: self.meta,
         }
     }
 }
@@ -94,15 +100,7 @@ impl ImageRef<'_, '_> {
             path: self.path.into(),
             data: self.data.map(Box::from),
             acl: self.acl.clone(),
-            czxid: self.czxid,
-            mzxid: self.mzxid,
-            pzxid: self.pzxid,
-            ctime: self.ctime,
-            mtime: self.mtime,
-            version: self.version,
-            cversion: self.cversion,
-            aversion: self.aversion,
-            owner: self.owner,
+            meta: self.meta,
         }
     }
 }
@@ -120,20 +118,6 @@ pub enum RestoreError {
     Orphan { index: usize, path: Box<str> },
 }
 
-/// The fields of a node image that are copied as they are.
-#[derive(Clone, Copy, Debug)]
-struct Meta {
-    czxid: Zxid,
-    mzxid: Zxid,
-    pzxid: Zxid,
-    ctime: i64,
-    mtime: i64,
-    version: i32,
-    cversion: i32,
-    aversion: i32,
-    owner: i64,
-}
-
 /// A node image checked on its own (its path, and "/" first and only
 /// first) and, if asked, with its name and data copied into the node's
 /// allocation: everything of a load that needs no tree, so a loader can do
@@ -148,7 +132,7 @@ pub struct Prepared<'a> {
     parent_end: Option<usize>,
     data: Option<&'a [u8]>,
     bytes: Option<NodeBytes>,
-    meta: Meta,
+    meta: NodeMeta,
 }
 
 impl<'a> Prepared<'a> {
@@ -186,17 +170,7 @@ impl<'a> Prepared<'a> {
             parent_end,
             data: img.data,
             bytes: copy.then(|| NodeBytes::new(name.as_bytes(), img.data)),
-            meta: Meta {
-                czxid: img.czxid,
-                mzxid: img.mzxid,
-                pzxid: img.pzxid,
-                ctime: img.ctime,
-                mtime: img.mtime,
-                version: img.version,
-                cversion: img.cversion,
-                aversion: img.aversion,
-                owner: img.owner,
-            },
+            meta: img.meta,
         })
     }
 }
@@ -477,15 +451,7 @@ impl DataTree {
             path: path.into(),
             data: n.data().map(Box::from),
             acl: n.acl().clone(),
-            czxid: n.czxid(),
-            mzxid: n.mzxid(),
-            pzxid: n.pzxid(),
-            ctime: n.ctime(),
-            mtime: n.mtime(),
-            version: n.version(),
-            cversion: n.cversion(),
-            aversion: n.aversion(),
-            owner: n.owner(),
+            meta: NodeMeta::of(n),
         }
     }
 
