@@ -645,7 +645,7 @@ mod tests {
     use crate::storage::snapshot::{encode_tree, SnapEncoder};
     use crate::storage::state;
     use crate::tree::acl::{open_acl, read_acl};
-    use crate::tree::txn::{Txn, TxnHeader, TxnOp};
+    use crate::tree::txn::{test_create, TxnHeader};
     use crate::tree::DataTree;
 
     /// 3 000 nodes over several levels, ACLs alternating in runs, some with
@@ -656,31 +656,21 @@ mod tests {
         let mut z = 0;
         let mut create = |t: &mut DataTree, path: String, i: i64| {
             z += 1;
-            let parent = crate::tree::path::split(&path).unwrap().0.to_string();
-            let pc = t.get(&parent).unwrap().cversion() + 1;
-            t.apply(
-                Txn {
-                    header: TxnHeader {
-                        session: 0x77,
-                        cxid: 1,
-                        zxid: z,
-                        time: 1_700_000_000_000 + z,
-                    },
-                    op: TxnOp::Create {
-                        path: path.into(),
-                        data: (i % 7 != 0).then(|| vec![i as u8; (i % 130) as usize].into()),
-                        acl: if (i / 50) % 2 == 0 {
-                            open_acl()
-                        } else {
-                            read_acl()
-                        },
-                        owner: if i % 11 == 0 { 0x77 } else { 0 },
-                        parent_cversion: pc,
-                    },
-                },
-                &mut |_| {},
-                &mut r,
-            );
+            let header = TxnHeader {
+                session: 0x77,
+                cxid: 1,
+                zxid: z,
+                time: 1_700_000_000_000 + z,
+            };
+            let data = (i % 7 != 0).then(|| vec![i as u8; (i % 130) as usize].into());
+            let acl = if (i / 50) % 2 == 0 {
+                open_acl()
+            } else {
+                read_acl()
+            };
+            let owner = if i % 11 == 0 { 0x77 } else { 0 };
+            let txn = test_create(t, header, &path, data, acl, owner);
+            t.apply(txn, &mut |_| {}, &mut r);
         };
         for d in 0..30 {
             create(&mut t, format!("/d{d}"), 1);

@@ -454,7 +454,7 @@ pub fn encode_tree(
 mod tests {
     use super::*;
     use crate::tree::acl::{open_acl, read_acl};
-    use crate::tree::txn::{Txn, TxnHeader, TxnOp};
+    use crate::tree::txn::{test_create, TxnHeader};
     use crate::tree::DataTree;
 
     fn tree() -> DataTree {
@@ -466,26 +466,16 @@ mod tests {
             } else {
                 (format!("/n{z}"), 0)
             };
-            let pc = t.get("/").unwrap().cversion() + 1;
-            t.apply(
-                Txn {
-                    header: TxnHeader {
-                        session: 0x77,
-                        cxid: 1,
-                        zxid: z,
-                        time: 1_700_000_000_000 + z,
-                    },
-                    op: TxnOp::Create {
-                        path: path.into(),
-                        data: (z % 5 != 0).then(|| vec![z as u8; (z % 120) as usize].into()),
-                        acl: if z % 2 == 0 { open_acl() } else { read_acl() },
-                        owner,
-                        parent_cversion: pc,
-                    },
-                },
-                &mut |_| {},
-                &mut r,
-            );
+            let header = TxnHeader {
+                session: 0x77,
+                cxid: 1,
+                zxid: z,
+                time: 1_700_000_000_000 + z,
+            };
+            let data = (z % 5 != 0).then(|| vec![z as u8; (z % 120) as usize].into());
+            let acl = if z % 2 == 0 { open_acl() } else { read_acl() };
+            let txn = test_create(&t, header, &path, data, acl, owner);
+            t.apply(txn, &mut |_| {}, &mut r);
         }
         t
     }

@@ -606,18 +606,8 @@ mod tests {
     }
 
     fn create(t: &DataTree, zxid: Zxid, path: &str, owner: i64) -> Txn {
-        let (pp, _) = path::split(path).unwrap();
-        let pc = t.get(pp).map_or(0, |n| n.cversion()) + 1;
-        Txn {
-            header: hdr(zxid),
-            op: TxnOp::Create {
-                path: path.into(),
-                data: Some(format!("d{zxid}").into_bytes().into()),
-                acl: open_acl(),
-                owner,
-                parent_cversion: pc,
-            },
-        }
+        let data = Some(format!("d{zxid}").into_bytes().into());
+        super::super::txn::test_create(t, hdr(zxid), path, data, open_acl(), owner)
     }
 
     fn images(t: &DataTree) -> Vec<NodeImage> {

@@ -82,3 +82,27 @@ pub struct Txn {
     pub header: TxnHeader,
     pub op: TxnOp,
 }
+
+/// A create of `path` under its parent as it stands in `t` (the parent's
+/// next create counter; 1 if it is missing): how tests grow trees.
+#[cfg(test)]
+pub(crate) fn test_create(
+    t: &super::DataTree,
+    header: TxnHeader,
+    path: &str,
+    data: Option<Box<[u8]>>,
+    acl: AclList,
+    owner: i64,
+) -> Txn {
+    let parent = super::path::split(path).map_or("/", |(p, _)| p);
+    Txn {
+        header,
+        op: TxnOp::Create {
+            path: path.into(),
+            data,
+            acl,
+            owner,
+            parent_cversion: t.get(parent).map_or(0, |n| n.cversion()) + 1,
+        },
+    }
+}
