@@ -28,9 +28,10 @@ struct Cli {
     /// the fewest.
     #[arg(long)]
     shards: Option<usize>,
-    /// How long an idle shard spins (busy-polls) before it sleeps, in
-    /// microseconds. Longer spins answer a lone client's next request
-    /// without a wake-up, at the cost of CPU while idle.
+    /// How long a shard keeps busy-polling after its last client I/O
+    /// before it sleeps, in microseconds. Longer spins answer a lone
+    /// client's next request without a wake-up, at the cost of CPU after
+    /// each burst of requests.
     #[arg(long, default_value_t = runtime::DEFAULT_SPIN_US)]
     spin_us: u64,
     /// Override the client port.

@@ -1,9 +1,12 @@
 //! Client connections on a shard: accept, cut frames, hand them to the core,
 //! write replies. One reader task and one writer task per connection.
+//! Reads wait on the shard's epoll set ([`Readiness`]); writes go through
+//! glommio (a direct send, an io_uring poll only when the socket is full).
 
+use super::poll::{Readiness, ReadyFlag};
 use super::{CoreLink, RuntimeConfig, ToCore};
 use crate::types::{ConnId, FxHashMap};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncWriteExt;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
 use glommio::net::TcpStream;
@@ -160,12 +163,29 @@ pub(crate) async fn accept_loop(
     shared: ConnShared,
 ) -> std::io::Result<()> {
     let incoming = incoming.connect().await;
+    let readiness = Readiness::new(Duration::from_micros(cfg.spin_us))?;
+    glommio::spawn_local(readiness.clone().run()).detach();
     let link = Rc::new(link);
     let cfg = Rc::new(cfg);
     let mut next: u64 = 0;
-    while let Some(std_stream) = incoming.recv().await {
-        let stream = TcpStream::from(socket2::Socket::from(std_stream));
+    while let Some(socket) = incoming.recv().await {
         next += 1;
+        // Reads use `socket` (non-blocking, in the epoll set); writes a
+        // duplicate descriptor owned by glommio.
+        let opened = socket.set_nonblocking(true).and_then(|()| {
+            let flag = readiness.register(next, &socket)?;
+            Ok((flag, socket.try_clone()?))
+        });
+        let (flag, write_side) = match opened {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("cannot serve a connection: {e}");
+                readiness.deregister(next, &socket);
+                shared.load.closed(shard);
+                continue;
+            }
+        };
+        let stream = TcpStream::from(socket2::Socket::from(write_side));
         let id = ConnId::new(shard, next);
         let (wake, wake_rx) = local_channel::new_bounded(1);
         let io = Rc::new(ConnIo {
@@ -177,8 +197,16 @@ pub(crate) async fn accept_loop(
         table.conns.borrow_mut().insert(id, io.clone());
         let (link, cfg, table) = (link.clone(), cfg.clone(), table.clone());
         let shared = shared.clone();
+        let readiness = readiness.clone();
+        let key = next;
         glommio::spawn_local(async move {
-            serve(id, stream, io, wake_rx, &link, &cfg, &shared.throttle).await;
+            let read = ReadSide {
+                socket: &socket,
+                flag: &flag,
+                readiness: &readiness,
+            };
+            serve(id, read, stream, io, wake_rx, &link, &cfg, &shared.throttle).await;
+            readiness.deregister(key, &socket);
             shared.load.closed(shard);
             table.conns.borrow_mut().remove(&id);
             send(&link, ToCore::Closed(id)).await;
@@ -226,21 +254,28 @@ async fn send(link: &CoreLink, msg: ToCore<'static>) {
     }
 }
 
+/// What a connection's reader reads from.
+struct ReadSide<'a> {
+    socket: &'a std::net::TcpStream,
+    flag: &'a ReadyFlag,
+    readiness: &'a Readiness,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     id: ConnId,
-    stream: TcpStream,
+    rd: ReadSide<'_>,
+    mut wr: TcpStream,
     io: Rc<ConnIo>,
     wake_rx: LocalReceiver<()>,
     link: &CoreLink,
     cfg: &RuntimeConfig,
     throttle: &Throttle,
 ) {
-    let _ = stream.set_nodelay(true);
-    let Ok(addr) = stream.peer_addr() else {
+    let Ok(addr) = rd.socket.peer_addr() else {
         return;
     };
     send(link, ToCore::Open(id, addr)).await;
-    let (mut rd, mut wr) = futures_lite::io::split(stream);
     let (done_tx, done_rx) = local_channel::new_bounded::<()>(1);
     let (drained_tx, drained_rx) = local_channel::new_bounded::<()>(1);
     // Writer: drains the output buffer whenever woken; ends the connection
@@ -373,7 +408,7 @@ async fn serve(
         if filled == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
-        let read = rd.read(&mut buf[filled..]);
+        let read = rd.readiness.read(rd.socket, rd.flag, &mut buf[filled..]);
         let closed = done_rx.recv();
         let n = if handshook {
             futures_lite::future::or(async { read.await.ok() }, async {
@@ -403,7 +438,6 @@ async fn serve(
     }
     io.close.set(true);
     let _ = io.wake.try_send(());
-    drop(rd);
     writer.await;
 }
 

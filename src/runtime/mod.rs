@@ -10,6 +10,7 @@ pub mod ensemble;
 pub mod env;
 mod metrics;
 pub mod peers;
+mod poll;
 pub mod storage;
 
 use crate::server::{AdminExtras, Core, CoreConfig};
@@ -23,11 +24,13 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// How long an idle shard spins before it parks in the kernel, by default
-/// (`--spin-us`). A reply to a request that arrives within it costs no
-/// wake-up (futex + scheduler), which dominates a lone client's round
-/// trip; a busy shard never parks.
-pub const DEFAULT_SPIN_US: u64 = 50;
+/// How long a shard keeps busy-polling its client sockets after its last
+/// client I/O, and then its io_uring rings, before it parks in the kernel,
+/// by default (`--spin-us`). A lone client's next request usually arrives
+/// within it (its round trip on loopback is about 50 us), and then costs
+/// no wake-up of the shard (an interrupt, a VM exit on a virtual machine),
+/// which would double that round trip.
+pub const DEFAULT_SPIN_US: u64 = 200;
 
 /// A glommio executor as every corral thread has it. corral does no
 /// glommio file I/O, so the I/O memory glommio registers with io_uring is

@@ -1,0 +1,243 @@
+//! Read readiness of a shard's client sockets: one edge-triggered epoll
+//! set per shard, busy-polled while the shard is active, parked on in
+//! io_uring once it is not.
+//!
+//! Why not glommio's own socket reads: glommio arms an io_uring poll for
+//! every read that drains the socket, and a poll that completes while the
+//! shard runs is delivered as task work, which interrupts the shard's
+//! thread (an inter-processor interrupt, a VM exit on a virtual machine).
+//! On loopback that made a lone client's round trip about twice that of a
+//! server that simply retried `recv` in a loop. Here a shard that has done
+//! client I/O within the last `spin` asks the epoll set for ready sockets
+//! once per executor turn (one `epoll_wait` with no timeout for all its
+//! connections, no interrupt), and only a shard idle for longer than that
+//! waits in the kernel, where one io_uring poll on the epoll descriptor
+//! wakes it.
+
+use crate::types::FxHashMap;
+use futures_lite::AsyncReadExt;
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::io::Read;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// Events taken from the epoll set per call.
+const EVENTS: usize = 256;
+
+/// How long a hot poller looks at the epoll set in a tight loop before it
+/// lets the executor take a full turn (which costs a few io_uring_enter
+/// calls, about 20 us here, during which no socket is looked at).
+const HOT_SLICE: Duration = Duration::from_micros(50);
+
+/// A hot poller's timer: due at the executor's next look at its timers.
+const NEXT_TURN: Duration = Duration::from_micros(1);
+
+/// One connection's readiness: set by the poller, cleared by the reader
+/// before each `recv`.
+pub(crate) struct ReadyFlag {
+    ready: Cell<bool>,
+    /// The peer closed or the socket failed. Sticky: that edge may come
+    /// with data, and a read that returns the data does not report the
+    /// end, so the reader must keep reading until it sees it.
+    hangup: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl ReadyFlag {
+    /// A new socket may already hold data.
+    fn new() -> ReadyFlag {
+        ReadyFlag {
+            ready: Cell::new(true),
+            hangup: Cell::new(false),
+            waker: RefCell::new(None),
+        }
+    }
+
+    fn set(&self, hangup: bool) {
+        self.ready.set(true);
+        if hangup {
+            self.hangup.set(true);
+        }
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    async fn wait(&self) {
+        poll_fn(|cx| {
+            if self.ready.get() || self.hangup.get() {
+                Poll::Ready(())
+            } else {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// The epoll set of one shard and the connections in it.
+pub(crate) struct Readiness {
+    ep: Epoll,
+    conns: RefCell<FxHashMap<u64, Rc<ReadyFlag>>>,
+    /// The last client I/O of this shard.
+    last_io: Cell<Instant>,
+    spin: Duration,
+}
+
+impl Readiness {
+    pub fn new(spin: Duration) -> std::io::Result<Rc<Readiness>> {
+        let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        Ok(Rc::new(Readiness {
+            ep,
+            conns: RefCell::default(),
+            last_io: Cell::new(Instant::now()),
+            spin,
+        }))
+    }
+
+    /// Adds a connection's socket (non-blocking) under `key`.
+    pub fn register(
+        &self,
+        key: u64,
+        socket: &std::net::TcpStream,
+    ) -> std::io::Result<Rc<ReadyFlag>> {
+        let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLET;
+        self.ep.add(socket, EpollEvent::new(flags, key))?;
+        let flag = Rc::new(ReadyFlag::new());
+        self.conns.borrow_mut().insert(key, flag.clone());
+        Ok(flag)
+    }
+
+    /// Removes a connection (before its socket is closed).
+    pub fn deregister(&self, key: u64, socket: &std::net::TcpStream) {
+        let _ = self.ep.delete(socket);
+        self.conns.borrow_mut().remove(&key);
+    }
+
+    /// Client I/O happened: stay hot for another `spin`.
+    pub fn touch(&self) {
+        self.last_io.set(Instant::now());
+    }
+
+    /// Reads what `socket` has, waiting for it to become readable.
+    /// Ok(0) is the end of the stream.
+    pub async fn read(
+        &self,
+        socket: &std::net::TcpStream,
+        flag: &ReadyFlag,
+        buf: &mut [u8],
+    ) -> std::io::Result<usize> {
+        loop {
+            flag.wait().await;
+            // Cleared before the attempt: an edge reported after it is for
+            // data this read may not have seen.
+            flag.ready.set(false);
+            match (&*socket).read(buf) {
+                Ok(n) => {
+                    // A read that filled the buffer may have left more; a
+                    // shorter one emptied the socket, and the next edge says
+                    // when there is more (no recv just to see EAGAIN).
+                    if n == buf.len() {
+                        flag.ready.set(true);
+                    }
+                    self.touch();
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => flag.ready.set(true),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The shard's poller: runs for the shard's lifetime.
+    ///
+    /// - Hot (client I/O within `spin`): one `epoll_wait` with no timeout per
+    ///   pass over the shard's runnable tasks, in a tight loop for
+    ///   [`HOT_SLICE`], then one full executor turn (see below).
+    /// - Cold: parked until the epoll set has an event.
+    /// - A hot shard that saw events from more than one wake-up in its last
+    ///   slice is serving several clients; between empty looks it gives its
+    ///   CPU to any other runnable thread (`sched_yield`), since those
+    ///   clients need it more than this shard needs a fast wake-up. A shard
+    ///   serving one client keeps its CPU.
+    pub async fn run(self: Rc<Self>) {
+        let mut events = vec![EpollEvent::empty(); EVENTS];
+        let mut slice_start = Instant::now();
+        let mut events_in_slice = 0usize;
+        let mut contended = false;
+        loop {
+            let n = match self.ep.wait(&mut events, 0) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => 0,
+                Err(e) => {
+                    // Not expected for a valid epoll set; keep serving
+                    // (slowly) rather than leave every reader waiting.
+                    tracing::error!("epoll_wait failed: {e}");
+                    glommio::timer::sleep(Duration::from_millis(1)).await;
+                    continue;
+                }
+            };
+            if n > 0 {
+                let conns = self.conns.borrow();
+                let hangup = EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR;
+                for ev in &events[..n] {
+                    if let Some(flag) = conns.get(&ev.data()) {
+                        flag.set(ev.events().intersects(hangup));
+                    }
+                }
+                drop(conns);
+                self.touch();
+                events_in_slice += n;
+            }
+            if self.last_io.get().elapsed() >= self.spin {
+                self.park().await;
+                slice_start = Instant::now();
+                events_in_slice = 0;
+                contended = false;
+            } else if slice_start.elapsed() < HOT_SLICE {
+                if n == 0 && contended {
+                    std::thread::yield_now();
+                }
+                // Let the woken readers run, then look again.
+                futures_lite::future::yield_now().await;
+            } else {
+                // glommio runs a task queue until it is empty (or its time
+                // slice, 100 ms, ends) before it polls io_uring, timers and
+                // cross-shard channels, so an always-runnable poller would
+                // hold those back. A timer lets the queue drain.
+                glommio::timer::sleep(NEXT_TURN).await;
+                slice_start = Instant::now();
+                contended = events_in_slice > 1;
+                events_in_slice = 0;
+            }
+        }
+    }
+
+    /// Waits in the kernel until the epoll set has an event.
+    async fn park(&self) {
+        // glommio has no public "wait until this descriptor is readable".
+        // Its stream types arm an io_uring poll (POLLIN) on their
+        // descriptor when built, and a read waits for that poll before it
+        // calls recv(2); on an epoll descriptor that recv then fails (not a
+        // socket), which ends the wait. A duplicate of the descriptor is
+        // used so the epoll set itself stays open.
+        match self.ep.0.try_clone() {
+            Ok(fd) => {
+                let as_socket = socket2::Socket::from(std::net::TcpStream::from(fd));
+                let mut waiter = glommio::net::TcpStream::from(as_socket);
+                let _ = waiter.read(&mut [0u8; 1]).await;
+            }
+            Err(e) => {
+                // Out of descriptors: look again shortly rather than spin.
+                tracing::warn!("cannot wait on the epoll set: {e}");
+                glommio::timer::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+}
