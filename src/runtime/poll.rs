@@ -33,6 +33,10 @@ const EVENTS: usize = 256;
 /// calls, about 20 us here, during which no socket is looked at).
 const HOT_SLICE: Duration = Duration::from_micros(50);
 
+/// A shard that had events from two different connections within this
+/// long is serving several clients.
+const SEVERAL_CLIENTS: Duration = Duration::from_millis(1);
+
 /// A hot poller's timer: due at the executor's next look at its timers.
 const NEXT_TURN: Duration = Duration::from_micros(1);
 
@@ -161,16 +165,18 @@ impl Readiness {
     ///   pass over the shard's runnable tasks, in a tight loop for
     ///   [`HOT_SLICE`], then one full executor turn (see below).
     /// - Cold: parked until the epoll set has an event.
-    /// - A hot shard that saw events from more than one wake-up in its last
-    ///   slice is serving several clients; between empty looks it gives its
-    ///   CPU to any other runnable thread (`sched_yield`), since those
-    ///   clients need it more than this shard needs a fast wake-up. A shard
-    ///   serving one client keeps its CPU.
+    /// - A hot shard that saw events from two connections within
+    ///   [`SEVERAL_CLIENTS`] is serving several clients; between empty looks
+    ///   it gives its CPU to any other runnable thread (`sched_yield`), as
+    ///   those clients need it more than this shard needs a fast wake-up.
+    ///   A shard serving one client keeps its CPU.
     pub async fn run(self: Rc<Self>) {
         let mut events = vec![EpollEvent::empty(); EVENTS];
         let mut slice_start = Instant::now();
-        let mut events_in_slice = 0usize;
-        let mut contended = false;
+        // The last connection with an event, and when one other than it
+        // last had one.
+        let mut last_key = u64::MAX;
+        let mut others_at: Option<Instant> = None;
         loop {
             let n = match self.ep.wait(&mut events, 0) {
                 Ok(n) => n,
@@ -190,17 +196,21 @@ impl Readiness {
                     if let Some(flag) = conns.get(&ev.data()) {
                         flag.set(ev.events().intersects(hangup));
                     }
+                    if ev.data() != last_key {
+                        if last_key != u64::MAX {
+                            others_at = Some(Instant::now());
+                        }
+                        last_key = ev.data();
+                    }
                 }
                 drop(conns);
                 self.touch();
-                events_in_slice += n;
             }
             if self.last_io.get().elapsed() >= self.spin {
                 self.park().await;
                 slice_start = Instant::now();
-                events_in_slice = 0;
-                contended = false;
             } else if slice_start.elapsed() < HOT_SLICE {
+                let contended = others_at.is_some_and(|t| t.elapsed() < SEVERAL_CLIENTS);
                 if n == 0 && contended {
                     std::thread::yield_now();
                 }
@@ -213,8 +223,6 @@ impl Readiness {
                 // hold those back. A timer lets the queue drain.
                 glommio::timer::sleep(NEXT_TURN).await;
                 slice_start = Instant::now();
-                contended = events_in_slice > 1;
-                events_in_slice = 0;
             }
         }
     }
