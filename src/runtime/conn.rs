@@ -1,15 +1,13 @@
 //! Client connections on a shard: accept, cut frames, hand them to the core,
 //! write replies. One reader task and one writer task per connection.
-//! Reads wait on the shard's epoll set ([`Readiness`]); writes go through
-//! glommio (a direct send, an io_uring poll only when the socket is full).
+//! Sockets are non-blocking and wait for readiness on the shard's epoll
+//! set ([`Readiness`]).
 
-use super::poll::{Readiness, ReadyFlag};
+use super::poll::{ClientSocket, Readiness};
 use super::{CoreLink, RuntimeConfig, ToCore};
 use crate::types::{ConnId, FxHashMap};
-use futures_lite::AsyncWriteExt;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
-use glommio::net::TcpStream;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -170,22 +168,14 @@ pub(crate) async fn accept_loop(
     let mut next: u64 = 0;
     while let Some(socket) = incoming.recv().await {
         next += 1;
-        // Reads use `socket` (non-blocking, in the epoll set); writes a
-        // duplicate descriptor owned by glommio.
-        let opened = socket.set_nonblocking(true).and_then(|()| {
-            let flag = readiness.register(next, &socket)?;
-            Ok((flag, socket.try_clone()?))
-        });
-        let (flag, write_side) = match opened {
-            Ok(x) => x,
+        let sock = match readiness.register(next, socket) {
+            Ok(sock) => Rc::new(sock),
             Err(e) => {
                 tracing::warn!("cannot serve a connection: {e}");
-                readiness.deregister(next, &socket);
                 shared.load.closed(shard);
                 continue;
             }
         };
-        let stream = TcpStream::from(socket2::Socket::from(write_side));
         let id = ConnId::new(shard, next);
         let (wake, wake_rx) = local_channel::new_bounded(1);
         let io = Rc::new(ConnIo {
@@ -197,16 +187,8 @@ pub(crate) async fn accept_loop(
         table.conns.borrow_mut().insert(id, io.clone());
         let (link, cfg, table) = (link.clone(), cfg.clone(), table.clone());
         let shared = shared.clone();
-        let readiness = readiness.clone();
-        let key = next;
         glommio::spawn_local(async move {
-            let read = ReadSide {
-                socket: &socket,
-                flag: &flag,
-                readiness: &readiness,
-            };
-            serve(id, read, stream, io, wake_rx, &link, &cfg, &shared.throttle).await;
-            readiness.deregister(key, &socket);
+            serve(id, sock, io, wake_rx, &link, &cfg, &shared.throttle).await;
             shared.load.closed(shard);
             table.conns.borrow_mut().remove(&id);
             send(&link, ToCore::Closed(id)).await;
@@ -254,25 +236,16 @@ async fn send(link: &CoreLink, msg: ToCore<'static>) {
     }
 }
 
-/// What a connection's reader reads from.
-struct ReadSide<'a> {
-    socket: &'a std::net::TcpStream,
-    flag: &'a ReadyFlag,
-    readiness: &'a Readiness,
-}
-
-#[allow(clippy::too_many_arguments)]
 async fn serve(
     id: ConnId,
-    rd: ReadSide<'_>,
-    mut wr: TcpStream,
+    sock: Rc<ClientSocket>,
     io: Rc<ConnIo>,
     wake_rx: LocalReceiver<()>,
     link: &CoreLink,
     cfg: &RuntimeConfig,
     throttle: &Throttle,
 ) {
-    let Ok(addr) = rd.socket.peer_addr() else {
+    let Ok(addr) = sock.peer_addr() else {
         return;
     };
     send(link, ToCore::Open(id, addr)).await;
@@ -281,6 +254,7 @@ async fn serve(
     // Writer: drains the output buffer whenever woken; ends the connection
     // after a close request has been written.
     let writer_io = io.clone();
+    let wr = sock.clone();
     let writer = glommio::spawn_local(async move {
         let mut buf = Vec::new();
         loop {
@@ -310,8 +284,7 @@ async fn serve(
                 }
             }
             if writer_io.close.get() {
-                let _ = wr.flush().await;
-                let _ = wr.close().await;
+                wr.shutdown_write();
                 let _ = done_tx.try_send(());
                 return;
             }
@@ -408,7 +381,7 @@ async fn serve(
         if filled == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
-        let read = rd.readiness.read(rd.socket, rd.flag, &mut buf[filled..]);
+        let read = sock.read(&mut buf[filled..]);
         let closed = done_rx.recv();
         let n = if handshook {
             futures_lite::future::or(async { read.await.ok() }, async {

@@ -1,6 +1,6 @@
-//! Read readiness of a shard's client sockets: one edge-triggered epoll
-//! set per shard, busy-polled while the shard is active, parked on in
-//! io_uring once it is not.
+//! Client sockets of a shard: one edge-triggered epoll set per shard,
+//! busy-polled while the shard is active, parked on in io_uring once it is
+//! not. Reads and writes are plain non-blocking `recv`/`send`.
 //!
 //! Why not glommio's own socket reads: glommio arms an io_uring poll for
 //! every read that drains the socket, and a poll that completes while the
@@ -20,7 +20,7 @@ use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -40,32 +40,32 @@ const SEVERAL_CLIENTS: Duration = Duration::from_millis(1);
 /// A hot poller's timer: due at the executor's next look at its timers.
 const NEXT_TURN: Duration = Duration::from_micros(1);
 
-/// One connection's readiness: set by the poller, cleared by the reader
-/// before each `recv`.
-pub(crate) struct ReadyFlag {
+/// One direction's readiness: set by the poller, cleared before each
+/// attempt, so an edge reported after the attempt began wakes the task.
+struct Flag {
     ready: Cell<bool>,
-    /// The peer closed or the socket failed. Sticky: that edge may come
-    /// with data, and a read that returns the data does not report the
-    /// end, so the reader must keep reading until it sees it.
-    hangup: Cell<bool>,
+    /// Reads only: the peer closed or the socket failed. Sticky: that edge
+    /// may come with data, and a read that returns the data does not report
+    /// the end, so the reader must keep reading until it sees it (a closed
+    /// socket never answers a read with EAGAIN). Writes get no such flag:
+    /// a peer that closed its side may still read, so a full socket can
+    /// still say EAGAIN, and the writer waits for an edge.
+    closed: Cell<bool>,
     waker: RefCell<Option<Waker>>,
 }
 
-impl ReadyFlag {
-    /// A new socket may already hold data.
-    fn new() -> ReadyFlag {
-        ReadyFlag {
+impl Flag {
+    /// A new socket may already hold data, and has room to send.
+    fn new() -> Flag {
+        Flag {
             ready: Cell::new(true),
-            hangup: Cell::new(false),
+            closed: Cell::new(false),
             waker: RefCell::new(None),
         }
     }
 
-    fn set(&self, hangup: bool) {
+    fn set(&self) {
         self.ready.set(true);
-        if hangup {
-            self.hangup.set(true);
-        }
         if let Some(w) = self.waker.borrow_mut().take() {
             w.wake();
         }
@@ -73,7 +73,7 @@ impl ReadyFlag {
 
     async fn wait(&self) {
         poll_fn(|cx| {
-            if self.ready.get() || self.hangup.get() {
+            if self.ready.get() || self.closed.get() {
                 Poll::Ready(())
             } else {
                 *self.waker.borrow_mut() = Some(cx.waker().clone());
@@ -84,10 +84,90 @@ impl ReadyFlag {
     }
 }
 
+/// A connection's readiness, as the poller last saw it.
+struct SocketReady {
+    read: Flag,
+    write: Flag,
+}
+
+/// A client connection's socket in its shard's epoll set; leaves the set
+/// when dropped.
+pub(crate) struct ClientSocket {
+    socket: std::net::TcpStream,
+    key: u64,
+    ready: Rc<SocketReady>,
+    readiness: Rc<Readiness>,
+}
+
+impl ClientSocket {
+    pub fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.socket.peer_addr()
+    }
+
+    /// Reads what the socket has, waiting for it to become readable.
+    /// Ok(0) is the end of the stream.
+    pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let flag = &self.ready.read;
+        loop {
+            flag.wait().await;
+            flag.ready.set(false);
+            match (&self.socket).read(buf) {
+                Ok(n) => {
+                    // A read that filled the buffer may have left more; a
+                    // shorter one emptied the socket, and the next edge says
+                    // when there is more (no recv just to see EAGAIN).
+                    if n == buf.len() {
+                        flag.ready.set(true);
+                    }
+                    self.readiness.touch();
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => flag.ready.set(true),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes all of `buf`, waiting for room when the socket is full.
+    pub async fn write_all(&self, mut buf: &[u8]) -> std::io::Result<()> {
+        let flag = &self.ready.write;
+        while !buf.is_empty() {
+            flag.wait().await;
+            flag.ready.set(false);
+            match (&self.socket).write(buf) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    buf = &buf[n..];
+                    // Only a WouldBlock says the socket is full.
+                    flag.ready.set(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => flag.ready.set(true),
+                Err(e) => return Err(e),
+            }
+        }
+        self.readiness.touch();
+        Ok(())
+    }
+
+    /// Sends a FIN after what was written.
+    pub fn shutdown_write(&self) {
+        let _ = self.socket.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl Drop for ClientSocket {
+    fn drop(&mut self) {
+        let _ = self.readiness.ep.delete(&self.socket);
+        self.readiness.conns.borrow_mut().remove(&self.key);
+    }
+}
+
 /// The epoll set of one shard and the connections in it.
 pub(crate) struct Readiness {
     ep: Epoll,
-    conns: RefCell<FxHashMap<u64, Rc<ReadyFlag>>>,
+    conns: RefCell<FxHashMap<u64, Rc<SocketReady>>>,
     /// The last client I/O of this shard.
     last_io: Cell<Instant>,
     spin: Duration,
@@ -104,59 +184,35 @@ impl Readiness {
         }))
     }
 
-    /// Adds a connection's socket (non-blocking) under `key`.
+    /// Adds a client connection's socket under `key` (unique on the shard)
+    /// and makes it non-blocking.
     pub fn register(
-        &self,
+        self: &Rc<Self>,
         key: u64,
-        socket: &std::net::TcpStream,
-    ) -> std::io::Result<Rc<ReadyFlag>> {
-        let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLET;
-        self.ep.add(socket, EpollEvent::new(flags, key))?;
-        let flag = Rc::new(ReadyFlag::new());
-        self.conns.borrow_mut().insert(key, flag.clone());
-        Ok(flag)
-    }
-
-    /// Removes a connection (before its socket is closed).
-    pub fn deregister(&self, key: u64, socket: &std::net::TcpStream) {
-        let _ = self.ep.delete(socket);
-        self.conns.borrow_mut().remove(&key);
+        socket: std::net::TcpStream,
+    ) -> std::io::Result<ClientSocket> {
+        socket.set_nonblocking(true)?;
+        let flags = EpollFlags::EPOLLIN
+            | EpollFlags::EPOLLOUT
+            | EpollFlags::EPOLLRDHUP
+            | EpollFlags::EPOLLET;
+        self.ep.add(&socket, EpollEvent::new(flags, key))?;
+        let ready = Rc::new(SocketReady {
+            read: Flag::new(),
+            write: Flag::new(),
+        });
+        self.conns.borrow_mut().insert(key, ready.clone());
+        Ok(ClientSocket {
+            socket,
+            key,
+            ready,
+            readiness: self.clone(),
+        })
     }
 
     /// Client I/O happened: stay hot for another `spin`.
-    pub fn touch(&self) {
+    fn touch(&self) {
         self.last_io.set(Instant::now());
-    }
-
-    /// Reads what `socket` has, waiting for it to become readable.
-    /// Ok(0) is the end of the stream.
-    pub async fn read(
-        &self,
-        socket: &std::net::TcpStream,
-        flag: &ReadyFlag,
-        buf: &mut [u8],
-    ) -> std::io::Result<usize> {
-        loop {
-            flag.wait().await;
-            // Cleared before the attempt: an edge reported after it is for
-            // data this read may not have seen.
-            flag.ready.set(false);
-            match (&*socket).read(buf) {
-                Ok(n) => {
-                    // A read that filled the buffer may have left more; a
-                    // shorter one emptied the socket, and the next edge says
-                    // when there is more (no recv just to see EAGAIN).
-                    if n == buf.len() {
-                        flag.ready.set(true);
-                    }
-                    self.touch();
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => flag.ready.set(true),
-                Err(e) => return Err(e),
-            }
-        }
     }
 
     /// The shard's poller: runs for the shard's lifetime.
@@ -190,21 +246,31 @@ impl Readiness {
                 }
             };
             if n > 0 {
+                let now = Instant::now();
                 let conns = self.conns.borrow();
                 let hangup = EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR;
                 for ev in &events[..n] {
-                    if let Some(flag) = conns.get(&ev.data()) {
-                        flag.set(ev.events().intersects(hangup));
+                    if let Some(ready) = conns.get(&ev.data()) {
+                        let bits = ev.events();
+                        if bits.intersects(hangup) {
+                            ready.read.closed.set(true);
+                        }
+                        if bits.intersects(EpollFlags::EPOLLIN | hangup) {
+                            ready.read.set();
+                        }
+                        if bits.intersects(EpollFlags::EPOLLOUT | hangup) {
+                            ready.write.set();
+                        }
                     }
                     if ev.data() != last_key {
                         if last_key != u64::MAX {
-                            others_at = Some(Instant::now());
+                            others_at = Some(now);
                         }
                         last_key = ev.data();
                     }
                 }
                 drop(conns);
-                self.touch();
+                self.last_io.set(now);
             }
             if self.last_io.get().elapsed() >= self.spin {
                 self.park().await;
