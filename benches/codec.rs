@@ -213,6 +213,22 @@ fn bench_core(c: &mut Criterion) {
         b.iter(|| run_batch(&mut core, id, black_box(&batch)))
     });
 
+    // One getData per batch, as a lone client sends them: the fixed cost of
+    // a batch (session touch, metrics, output routing) on top of the op.
+    let mut one = Vec::new();
+    frame(
+        &mut one,
+        99,
+        op::GET_DATA,
+        &get_data_body("/bench/n7", false),
+    );
+    assert_eq!(run_batch(&mut core, id, &one), 4 + 16 + 4 + 100 + 68);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("getData_x1", |b| {
+        b.iter(|| run_batch(&mut core, id, black_box(&one)))
+    });
+    g.throughput(Throughput::Elements(BATCH as u64));
+
     // The same with watch=true: registers (re-registers) 64 data watches.
     let mut batch = Vec::new();
     for k in 0..BATCH {

@@ -75,6 +75,22 @@ impl ConnIo {
     fn pending(&self) -> usize {
         self.out.borrow().len() + self.writing.get()
     }
+
+    /// Sends queued output straight from the reader, when the writer holds
+    /// none (so the bytes stay in order) and no close is pending (the
+    /// writer ends the connection after its last write). What does not fit
+    /// stays queued for the writer, which is woken anyway.
+    fn write_now(&self, sock: &ClientSocket) {
+        if self.writing.get() > 0 || self.close.get() {
+            return;
+        }
+        let mut out = self.out.borrow_mut();
+        if out.is_empty() {
+            return;
+        }
+        let n = sock.try_write(&out);
+        out.drain(..n);
+    }
 }
 
 /// Open connections per shard. The acceptor keeps new connections on the
@@ -112,6 +128,13 @@ impl ShardLoad {
     fn closed(&self, shard: usize) {
         self.0[shard].fetch_sub(1, Ordering::Relaxed);
     }
+
+    /// The core shard's connections (counting those handed to it and not
+    /// yet registered), when no other shard has any.
+    fn core_only(&self) -> Option<usize> {
+        let others = self.0[1..].iter().any(|n| n.load(Ordering::Relaxed) > 0);
+        (!others).then(|| self.0[0].load(Ordering::Relaxed))
+    }
 }
 
 /// What every shard's connections share.
@@ -122,12 +145,28 @@ pub(crate) struct ConnShared {
 }
 
 /// The connections of one shard.
-#[derive(Default)]
 pub(crate) struct ConnTable {
     conns: RefCell<FxHashMap<ConnId, Rc<ConnIo>>>,
+    /// Core shard: the core awaits something from outside the shard's
+    /// sockets (log syncs, peers, a snapshot), so the shard must look at
+    /// its rings and channels often. Set after each core turn.
+    core_waits: Cell<bool>,
+}
+
+impl Default for ConnTable {
+    fn default() -> ConnTable {
+        ConnTable {
+            conns: RefCell::default(),
+            core_waits: Cell::new(true),
+        }
+    }
 }
 
 impl ConnTable {
+    pub fn set_core_waits(&self, waits: bool) {
+        self.core_waits.set(waits);
+    }
+
     /// Queues `bytes` (taken, leaving it empty) for `conn` and wakes its writer.
     pub fn deliver(&self, conn: ConnId, bytes: &mut Vec<u8>, close: bool) {
         let conns = self.conns.borrow();
@@ -162,7 +201,17 @@ pub(crate) async fn accept_loop(
 ) -> std::io::Result<()> {
     let incoming = incoming.connect().await;
     let readiness = Readiness::new(Duration::from_micros(cfg.spin_us))?;
-    glommio::spawn_local(readiness.clone().run()).detach();
+    // Quiet: only the core shard's own registered connections can bring it
+    // work (no other shard forwards requests, no accepted connection is on
+    // its way from the acceptor, the core awaits nothing else).
+    let quiet = {
+        let core_shard = matches!(link, CoreLink::Local(_));
+        let (table, load, ready) = (table.clone(), shared.load.clone(), readiness.clone());
+        move || {
+            core_shard && !table.core_waits.get() && load.core_only() == Some(ready.registered())
+        }
+    };
+    glommio::spawn_local(readiness.clone().run(quiet)).detach();
     let link = Rc::new(link);
     let cfg = Rc::new(cfg);
     let mut next: u64 = 0;
@@ -344,7 +393,14 @@ async fn serve(
         }
         if at > 0 {
             match link {
-                CoreLink::Local(h) => h.handle(ToCore::Frames(id, &buf[..at])),
+                CoreLink::Local(h) => {
+                    h.handle(ToCore::Frames(id, &buf[..at]));
+                    if at == filled {
+                        // Everything read has been answered: send the
+                        // replies now, not one task hop later.
+                        io.write_now(&sock);
+                    }
+                }
                 CoreLink::Remote(tx) => {
                     if tx
                         .send(ToCore::Input(id, buf[..at].to_vec()))

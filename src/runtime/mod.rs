@@ -153,6 +153,12 @@ impl CoreHandle {
         }
         self.throttle
             .set(core.in_flight() > self.cfg.outstanding_limit);
+        let snapshot = self
+            .log
+            .as_ref()
+            .is_some_and(|l| l.stats.snapshot_in_progress.load(Ordering::Relaxed));
+        self.local
+            .set_core_waits(self.ens.get().is_some() || core.in_flight() > 0 || snapshot);
         core.drain(|o| {
             let shard = o.conn.shard();
             if shard == 0 {

@@ -33,6 +33,10 @@ const EVENTS: usize = 256;
 /// calls, about 20 us here, during which no socket is looked at).
 const HOT_SLICE: Duration = Duration::from_micros(50);
 
+/// The same while nothing but the shard's own sockets can bring it work
+/// (see [`Readiness::run`]): timers then run up to this late.
+const QUIET_SLICE: Duration = Duration::from_millis(1);
+
 /// A shard that had events from two different connections within this
 /// long is serving several clients.
 const SEVERAL_CLIENTS: Duration = Duration::from_millis(1);
@@ -151,6 +155,19 @@ impl ClientSocket {
         Ok(())
     }
 
+    /// One non-blocking send of what fits, without waiting: the bytes
+    /// written (0 when the socket is full, or failed: the writer task finds
+    /// out when it tries).
+    pub fn try_write(&self, buf: &[u8]) -> usize {
+        match (&self.socket).write(buf) {
+            Ok(n) => {
+                self.readiness.touch();
+                n
+            }
+            Err(_) => 0,
+        }
+    }
+
     /// Sends a FIN after what was written.
     pub fn shutdown_write(&self) {
         let _ = self.socket.shutdown(std::net::Shutdown::Write);
@@ -210,6 +227,11 @@ impl Readiness {
         })
     }
 
+    /// Connections in the set.
+    pub fn registered(&self) -> usize {
+        self.conns.borrow().len()
+    }
+
     /// Client I/O happened: stay hot for another `spin`.
     fn touch(&self) {
         self.last_io.set(Instant::now());
@@ -226,7 +248,12 @@ impl Readiness {
     ///   it gives its CPU to any other runnable thread (`sched_yield`), as
     ///   those clients need it more than this shard needs a fast wake-up.
     ///   A shard serving one client keeps its CPU.
-    pub async fn run(self: Rc<Self>) {
+    /// - While `quiet()` says that nothing outside the epoll set can bring
+    ///   the shard work (no log sync, peer or snapshot awaited, no other
+    ///   shard forwarding requests), the tight loop lasts [`QUIET_SLICE`]:
+    ///   an executor turn costs a few system calls, and a request that
+    ///   arrives during one waits for it.
+    pub async fn run(self: Rc<Self>, quiet: impl Fn() -> bool) {
         let mut events = vec![EpollEvent::empty(); EVENTS];
         let mut slice_start = Instant::now();
         // The last connection with an event, and when one other than it
@@ -275,7 +302,7 @@ impl Readiness {
             if self.last_io.get().elapsed() >= self.spin {
                 self.park().await;
                 slice_start = Instant::now();
-            } else if slice_start.elapsed() < HOT_SLICE {
+            } else if slice_start.elapsed() < if quiet() { QUIET_SLICE } else { HOT_SLICE } {
                 let contended = others_at.is_some_and(|t| t.elapsed() < SEVERAL_CLIENTS);
                 if n == 0 && contended {
                     std::thread::yield_now();
