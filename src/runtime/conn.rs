@@ -20,6 +20,9 @@ pub(crate) struct ConnIo {
     /// Bytes the writer has taken and not yet written.
     writing: Cell<usize>,
     close: Cell<bool>,
+    /// The connection's reader is in the core's turn and sends or hands on
+    /// what the turn queues for it: the writer need not be woken for that.
+    in_turn: Cell<bool>,
     wake: LocalSender<()>,
 }
 
@@ -79,7 +82,7 @@ impl ConnIo {
     /// Sends queued output straight from the reader, when the writer holds
     /// none (so the bytes stay in order) and no close is pending (the
     /// writer ends the connection after its last write). What does not fit
-    /// stays queued for the writer, which is woken anyway.
+    /// stays queued for the writer.
     fn write_now(&self, sock: &ClientSocket) {
         if self.writing.get() > 0 || self.close.get() {
             return;
@@ -167,7 +170,8 @@ impl ConnTable {
         self.core_waits.set(waits);
     }
 
-    /// Queues `bytes` (taken, leaving it empty) for `conn` and wakes its writer.
+    /// Queues `bytes` (taken, leaving it empty) for `conn` and wakes its
+    /// writer (unless the connection's own reader is in this turn).
     pub fn deliver(&self, conn: ConnId, bytes: &mut Vec<u8>, close: bool) {
         let conns = self.conns.borrow();
         let Some(io) = conns.get(&conn) else {
@@ -186,7 +190,9 @@ impl ConnTable {
         if close {
             io.close.set(true);
         }
-        let _ = io.wake.try_send(());
+        if close || !io.in_turn.get() {
+            let _ = io.wake.try_send(());
+        }
     }
 }
 
@@ -231,6 +237,7 @@ pub(crate) async fn accept_loop(
             out: RefCell::new(Vec::new()),
             writing: Cell::new(0),
             close: Cell::new(false),
+            in_turn: Cell::new(false),
             wake,
         });
         table.conns.borrow_mut().insert(id, io.clone());
@@ -394,11 +401,16 @@ async fn serve(
         if at > 0 {
             match link {
                 CoreLink::Local(h) => {
+                    io.in_turn.set(true);
                     h.handle(ToCore::Frames(id, &buf[..at]));
+                    io.in_turn.set(false);
                     if at == filled {
                         // Everything read has been answered: send the
                         // replies now, not one task hop later.
                         io.write_now(&sock);
+                    }
+                    if !io.out.borrow().is_empty() {
+                        let _ = io.wake.try_send(());
                     }
                 }
                 CoreLink::Remote(tx) => {
