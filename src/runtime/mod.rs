@@ -146,9 +146,11 @@ impl CoreHandle {
         let mut core = self.core.borrow_mut();
         match self.log.as_ref().map(|l| &l.to_log) {
             _ if self.ens.get().is_some() => {}
-            Some(Some(to_log)) => {
+            // Reads propose nothing: no need to lock the log's mailbox.
+            Some(Some(to_log)) if core.has_fresh_proposals() => {
                 to_log.send_with(|v| core.take_shared_proposals(|t| v.push(t.clone())));
             }
+            Some(Some(_)) => {}
             _ => core.commit_all(self.clock.now()),
         }
         self.throttle

@@ -187,6 +187,9 @@ pub(crate) struct Readiness {
     conns: RefCell<FxHashMap<u64, Rc<SocketReady>>>,
     /// The last client I/O of this shard.
     last_io: Cell<Instant>,
+    /// A read or write since the poller last looked (it reads the clock
+    /// once per pass, so the sockets need not).
+    touched: Cell<bool>,
     spin: Duration,
 }
 
@@ -197,6 +200,7 @@ impl Readiness {
             ep,
             conns: RefCell::default(),
             last_io: Cell::new(Instant::now()),
+            touched: Cell::new(false),
             spin,
         }))
     }
@@ -234,7 +238,7 @@ impl Readiness {
 
     /// Client I/O happened: stay hot for another `spin`.
     fn touch(&self) {
-        self.last_io.set(Instant::now());
+        self.touched.set(true);
     }
 
     /// The shard's poller: runs for the shard's lifetime.
@@ -272,8 +276,8 @@ impl Readiness {
                     continue;
                 }
             };
+            let now = Instant::now();
             if n > 0 {
-                let now = Instant::now();
                 let conns = self.conns.borrow();
                 let hangup = EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR;
                 for ev in &events[..n] {
@@ -297,13 +301,16 @@ impl Readiness {
                     }
                 }
                 drop(conns);
+            }
+            if n > 0 || self.touched.replace(false) {
                 self.last_io.set(now);
             }
-            if self.last_io.get().elapsed() >= self.spin {
+            let since = |t: Instant| now.saturating_duration_since(t);
+            if since(self.last_io.get()) >= self.spin {
                 self.park().await;
                 slice_start = Instant::now();
-            } else if slice_start.elapsed() < if quiet() { QUIET_SLICE } else { HOT_SLICE } {
-                let contended = others_at.is_some_and(|t| t.elapsed() < SEVERAL_CLIENTS);
+            } else if since(slice_start) < if quiet() { QUIET_SLICE } else { HOT_SLICE } {
+                let contended = others_at.is_some_and(|t| since(t) < SEVERAL_CLIENTS);
                 if n == 0 && contended {
                     std::thread::yield_now();
                 }

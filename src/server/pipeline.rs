@@ -120,6 +120,11 @@ impl Core {
         self.take_shared_proposals(|t| f(t));
     }
 
+    /// Txns proposed since the last [`Core::take_shared_proposals`].
+    pub fn has_fresh_proposals(&self) -> bool {
+        self.pipeline.fresh > 0
+    }
+
     /// [`Core::take_proposals`] handing out shared references: the log
     /// writer appends from them without copying the txns' data.
     pub fn take_shared_proposals(&mut self, mut f: impl FnMut(&Arc<Txn>)) {
