@@ -1364,6 +1364,78 @@ fn random_garbage_connections(shards: usize) {
     assert_healthy(&mut server, "after the random garbage");
 }
 
+/// A client that keeps sending while it reads its replies slowly: its socket
+/// fills, so replies wait for room (partly sent by the reader, the rest left
+/// to the writer task) while new requests keep arriving and are answered.
+/// Every reply must arrive, in request order; a reply left queued with no
+/// task to send it stalls the client. (That the reader never sends while the
+/// writer holds bytes is checked directly in `runtime::conn`'s unit tests:
+/// here the race that would reorder replies is too rare to rely on.)
+fn replies_stay_in_order_while_a_slow_reader_keeps_sending(shards: usize) {
+    let Some(server) = start(
+        shards,
+        "replies_stay_in_order_while_a_slow_reader_keeps_sending",
+        Server::builder(),
+    ) else {
+        return;
+    };
+    let addr = server.addr().to_string();
+    let mut setup = session(&addr);
+    let data = vec![b's'; 1000];
+    setup.create("/slow", Some(&data), 0).ok();
+
+    const N: i32 = 20_000;
+    const CHUNK: i32 = 50;
+    let conn = session(&addr);
+    socket2::SockRef::from(&conn.stream)
+        .set_recv_buffer_size(16 * 1024)
+        .unwrap();
+    let mut w = conn.stream.try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        // Chunks with pauses: requests keep arriving while replies wait.
+        let mut xid = 1;
+        while xid <= N {
+            let mut chunk = Vec::new();
+            for _ in 0..CHUNK.min(N - xid + 1) {
+                chunk.extend_from_slice(&raw::frame(
+                    &Enc::new()
+                        .i32(xid)
+                        .i32(op::GET_DATA)
+                        .str("/slow")
+                        .bool(false)
+                        .done(),
+                ));
+                xid += 1;
+            }
+            w.write_all(&chunk).expect("sending requests");
+            thread::sleep(Duration::from_micros(200));
+        }
+    });
+    conn.stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rd = BufReader::with_capacity(4096, conn.stream.try_clone().unwrap());
+    for expect in 1..=N {
+        if expect % 100 == 0 {
+            // Read slowly, so the server's side of the socket fills up.
+            thread::sleep(Duration::from_millis(3));
+        }
+        let mut len = [0u8; 4];
+        rd.read_exact(&mut len)
+            .unwrap_or_else(|e| panic!("stalled after {} of {N} replies: {e}", expect - 1));
+        let n = i32::from_be_bytes(len);
+        assert!((16..=MAX_FRAME as i32).contains(&n), "bad reply length {n}");
+        let mut body = vec![0u8; n as usize];
+        rd.read_exact(&mut body).unwrap();
+        let mut d = raw::Dec::new(&body);
+        assert_eq!(d.i32(), expect, "replies out of order");
+        let _zxid = d.i64();
+        assert_eq!(d.i32(), err::OK, "reply {expect} err");
+        assert_eq!(d.buf().as_deref(), Some(&data[..]), "reply {expect} data");
+    }
+    writer.join().unwrap();
+}
+
 /// Every test runs twice: on one shard (the default), and on two shards, where
 /// connections on shard 1 reach the core through channels (other timings).
 macro_rules! per_shard_count {
@@ -1385,6 +1457,7 @@ per_shard_count!(
     garbage_first_frame_is_closed_without_reply,
     malformed_requests_after_handshake,
     pipelined_flood_does_not_starve_others,
+    replies_stay_in_order_while_a_slow_reader_keeps_sending,
     outstanding_limit_throttles_a_write_flood,
     abandoned_backed_up_connection_is_released,
     many_connections_dropped_abruptly,

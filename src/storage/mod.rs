@@ -3,7 +3,7 @@
 //! implementation), the segmented log writer and its recovery ([`log`]),
 //! the snapshot format ([`snapshot`]), startup state and retention
 //! ([`state`]), and the file-touching parts: the server's memory-mapped
-//! segment device ([`mmap`]), a plain std::fs device ([`file`]) and the
+//! segment device ([`mmap`]), a plain std::fs device ([`file`](mod@file)) and the
 //! epoch files ([`epoch`]).
 //!
 //! `record`, `device`, `log`, `snapshot` and `state` are pure (no std::fs,
