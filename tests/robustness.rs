@@ -878,6 +878,49 @@ fn outstanding_limit_throttles_a_write_flood(shards: usize) {
     assert_healthy(&mut server, "after the write flood");
 }
 
+/// A session whose socket buffers at most about `bytes` of unread replies.
+fn session_with_recv_buffer(addr: &str, bytes: usize) -> RawConn {
+    let conn = session(addr);
+    socket2::SockRef::from(&conn.stream)
+        .set_recv_buffer_size(bytes)
+        .unwrap();
+    conn
+}
+
+/// A getData request frame (no watch).
+fn get_data_frame(xid: i32, path: &str) -> Vec<u8> {
+    raw::frame(
+        &Enc::new()
+            .i32(xid)
+            .i32(op::GET_DATA)
+            .str(path)
+            .bool(false)
+            .done(),
+    )
+}
+
+/// Reads the next reply and checks it answers getData `xid` with `data`.
+fn read_data_reply(rd: &mut impl Read, xid: i32, data: &[u8], what: &str) {
+    let mut len = [0u8; 4];
+    let body = rd.read_exact(&mut len).and_then(|_| {
+        let n = i32::from_be_bytes(len);
+        assert!((16..=MAX_FRAME as i32).contains(&n), "bad reply length {n}");
+        let mut body = vec![0u8; n as usize];
+        rd.read_exact(&mut body).map(|_| body)
+    });
+    let body = body.unwrap_or_else(|e| {
+        panic!(
+            "{what}: connection closed or stalled after {} replies: {e}",
+            xid - 1
+        )
+    });
+    let mut d = raw::Dec::new(&body);
+    assert_eq!(d.i32(), xid, "{what}: replies out of order");
+    let _zxid = d.i64();
+    assert_eq!(d.i32(), err::OK, "{what}: reply {xid} err");
+    assert_eq!(d.buf().as_deref(), Some(data), "{what}: reply {xid} data");
+}
+
 fn pipelined_flood_does_not_starve_others(shards: usize) {
     let Some(mut server) = start(
         shards,
@@ -893,21 +936,11 @@ fn pipelined_flood_does_not_starve_others(shards: usize) {
     other.create("/other", Some(b"o"), 0).ok();
 
     const N: i32 = 50_000;
-    let mut flood = session(&addr);
     // Keep the kernel from absorbing the replies we do not read.
-    socket2::SockRef::from(&flood.stream)
-        .set_recv_buffer_size(64 * 1024)
-        .unwrap();
+    let mut flood = session_with_recv_buffer(&addr, 64 * 1024);
     let mut requests = Vec::with_capacity(N as usize * 23);
     for xid in 1..=N {
-        requests.extend_from_slice(&raw::frame(
-            &Enc::new()
-                .i32(xid)
-                .i32(op::GET_DATA)
-                .str("/flood")
-                .bool(false)
-                .done(),
-        ));
+        requests.extend_from_slice(&get_data_frame(xid, "/flood"));
     }
     let mut w = flood.stream.try_clone().unwrap();
     let (done_tx, done_rx) = mpsc::channel();
@@ -961,29 +994,7 @@ fn pipelined_flood_does_not_starve_others(shards: usize) {
         .unwrap();
     let mut rd = BufReader::with_capacity(256 * 1024, flood.stream.try_clone().unwrap());
     for expect in 1..=N {
-        let mut len = [0u8; 4];
-        let body = rd.read_exact(&mut len).and_then(|_| {
-            let n = i32::from_be_bytes(len);
-            assert!((16..=MAX_FRAME as i32).contains(&n), "bad reply length {n}");
-            let mut body = vec![0u8; n as usize];
-            rd.read_exact(&mut body).map(|_| body)
-        });
-        let body = body.unwrap_or_else(|e| {
-            panic!(
-                "flood: connection closed or stalled after {} of {N} replies: {e}",
-                expect - 1
-            )
-        });
-        let mut d = raw::Dec::new(&body);
-        let xid = d.i32();
-        assert_eq!(xid, expect, "flood: replies out of order");
-        let _zxid = d.i64();
-        assert_eq!(d.i32(), err::OK, "flood: reply {xid} err");
-        assert_eq!(
-            d.buf().as_deref(),
-            Some(&flood_data[..]),
-            "flood: reply {xid} data"
-        );
+        read_data_reply(&mut rd, expect, &flood_data, "flood");
         if expect % 10_000 == 0 {
             probe(
                 &mut other,
@@ -1042,10 +1053,7 @@ fn abandoned_backed_up_connection_is_released(shards: usize) {
                 .done(),
         ));
     }
-    let abandoned = session(&addr);
-    socket2::SockRef::from(&abandoned.stream)
-        .set_recv_buffer_size(64 * 1024)
-        .unwrap();
+    let abandoned = session_with_recv_buffer(&addr, 64 * 1024);
     let mut w = abandoned.stream.try_clone().unwrap();
     let writer = thread::spawn(move || {
         let _ = w.write_all(&requests); // fails once we shut the socket down
@@ -1386,10 +1394,7 @@ fn replies_stay_in_order_while_a_slow_reader_keeps_sending(shards: usize) {
 
     const N: i32 = 20_000;
     const CHUNK: i32 = 50;
-    let conn = session(&addr);
-    socket2::SockRef::from(&conn.stream)
-        .set_recv_buffer_size(16 * 1024)
-        .unwrap();
+    let conn = session_with_recv_buffer(&addr, 16 * 1024);
     let mut w = conn.stream.try_clone().unwrap();
     let writer = thread::spawn(move || {
         // Chunks with pauses: requests keep arriving while replies wait.
@@ -1397,14 +1402,7 @@ fn replies_stay_in_order_while_a_slow_reader_keeps_sending(shards: usize) {
         while xid <= N {
             let mut chunk = Vec::new();
             for _ in 0..CHUNK.min(N - xid + 1) {
-                chunk.extend_from_slice(&raw::frame(
-                    &Enc::new()
-                        .i32(xid)
-                        .i32(op::GET_DATA)
-                        .str("/slow")
-                        .bool(false)
-                        .done(),
-                ));
+                chunk.extend_from_slice(&get_data_frame(xid, "/slow"));
                 xid += 1;
             }
             w.write_all(&chunk).expect("sending requests");
@@ -1420,18 +1418,7 @@ fn replies_stay_in_order_while_a_slow_reader_keeps_sending(shards: usize) {
             // Read slowly, so the server's side of the socket fills up.
             thread::sleep(Duration::from_millis(3));
         }
-        let mut len = [0u8; 4];
-        rd.read_exact(&mut len)
-            .unwrap_or_else(|e| panic!("stalled after {} of {N} replies: {e}", expect - 1));
-        let n = i32::from_be_bytes(len);
-        assert!((16..=MAX_FRAME as i32).contains(&n), "bad reply length {n}");
-        let mut body = vec![0u8; n as usize];
-        rd.read_exact(&mut body).unwrap();
-        let mut d = raw::Dec::new(&body);
-        assert_eq!(d.i32(), expect, "replies out of order");
-        let _zxid = d.i64();
-        assert_eq!(d.i32(), err::OK, "reply {expect} err");
-        assert_eq!(d.buf().as_deref(), Some(&data[..]), "reply {expect} data");
+        read_data_reply(&mut rd, expect, &data, "slow reader");
     }
     writer.join().unwrap();
 }
