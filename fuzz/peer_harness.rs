@@ -12,7 +12,8 @@
 #![allow(dead_code)]
 
 use corral::peer::{
-    decode_frame, decode_frame_max, encode, MsgType, Notification, PeerMsg, PeerState, Touches,
+    decode_frame, decode_frame_max, encode, LogShape, MsgType, Notification, PeerMsg, PeerState,
+    Touches,
 };
 use corral::storage::record::encode_txn_body;
 use corral::tree::txn::{Txn, TxnHeader, TxnOp};
@@ -76,6 +77,8 @@ const TOUCHES: &[(i64, i32)] = &[
     (0x0100_0000_0000_0001, 4000),
     (0x0200_0000_0000_0002, 30000),
 ];
+/// A log shape: base 0, epoch 1 through counter 7, epoch 2 through 5.
+const SHAPE: &[i64] = &[0, 0x0000_0001_0000_0007, 0x0000_0002_0000_0005];
 
 /// Encoded examples of every message type: (file name, frame bytes), plus
 /// a few multi-frame streams.
@@ -124,6 +127,8 @@ pub fn examples() -> Vec<(String, Vec<u8>)> {
             PeerMsg::FollowerInfo {
                 server_id: 2,
                 accepted_epoch: 2,
+                current_epoch: 2,
+                accepted_from: 3,
                 last_zxid: z,
                 is_observer: false,
             },
@@ -133,6 +138,8 @@ pub fn examples() -> Vec<(String, Vec<u8>)> {
             PeerMsg::FollowerInfo {
                 server_id: 4,
                 accepted_epoch: 2,
+                current_epoch: 1,
+                accepted_from: 3,
                 last_zxid: z,
                 is_observer: true,
             },
@@ -143,6 +150,7 @@ pub fn examples() -> Vec<(String, Vec<u8>)> {
             PeerMsg::AckEpoch {
                 current_epoch: 2,
                 last_zxid: z,
+                shape: LogShape::from_slice(SHAPE),
             },
         ),
         ("diff", PeerMsg::Diff { zxid: z }),

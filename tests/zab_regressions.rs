@@ -641,3 +641,119 @@ fn session_revalidation_goes_through_the_leader() {
     c.settle();
     assert_eq!(c.revalidated, vec![(f, S1, true), (f, 0x999, false)]);
 }
+
+/// A learner's durable log, as a crash would leave it.
+fn durable_zxids(c: &Cluster, i: usize) -> Vec<Zxid> {
+    let n = &c.nodes[i];
+    n.snap
+        .iter()
+        .chain(&n.logged[..n.durable])
+        .map(|t| t.header.zxid)
+        .collect()
+}
+
+/// Simulator seed 942 ("committed prefixes diverge"): a leader still in
+/// discovery (its committed point is its restart base, here the empty
+/// state) synced a learner whose log ends in a later epoch than any zxid
+/// of the leader's at or below it. The old rule sent a SNAP at the
+/// leader's committed point; installing it durably emptied the learner's
+/// log, committed txns included, before the proposals that bring them
+/// back were durable. A crash (or the leader's) in that window left the
+/// learner with its currentEpoch and without committed history; its vote
+/// then won and the committed txns were gone. Now the leader syncs to the
+/// newest zxid both logs hold (from the learner's log shape in ACKEPOCH):
+/// here a TRUNC that keeps every committed txn durable throughout.
+#[test]
+fn sim942_sync_never_makes_a_learner_drop_committed_txns() {
+    let mut c = Cluster::new(3, 0, Faults::default(), 1000);
+    assert_eq!(c.until_stable(), 2);
+    let mut committed = vec![c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 100_000 }))];
+    for k in 0..3 {
+        if k == 2 {
+            // Node 1 leaves before the last one.
+            c.cut.insert(0);
+            c.tick(10);
+        }
+        committed.push(c.propose(txn(S1, 2 + k, create(&format!("/t{k}"), 0, vec![k as u8]))));
+    }
+    // Node 3 restarts and leads epoch 2 with node 2.
+    c.crash(2);
+    c.restart(2);
+    assert_eq!(c.until_stable(), 2);
+    let e2 = c.nodes[2].r.as_ref().unwrap().current_epoch();
+    // Node 3 logs Y in its epoch, durably, but no frame leaves it.
+    c.cut.insert(2);
+    c.input(
+        2,
+        Input::Propose(txn(S1, 9, create("/y", 0, b"y".to_vec()))),
+    );
+    c.settle();
+    let y = c.nodes[2].r.as_ref().unwrap().last_zxid();
+    assert_eq!(y >> 32, e2 as i64);
+    assert_eq!(c.nodes[2].durable, c.nodes[2].logged.len());
+    // Node 2 restarts (its committed point is its base again) and leads a
+    // new epoch with node 1, whose fsyncs stall (it must log the last txn
+    // before it acks NEWLEADER): node 2 stays in sync, not established,
+    // with its currentEpoch already moved on.
+    c.crash(1);
+    c.restart(1);
+    c.nodes[0].auto_fsync = false;
+    c.cut.remove(&0);
+    c.tick(8);
+    let r2 = c.nodes[1].r.as_ref().unwrap();
+    assert_eq!(r2.role(), Role::Leading);
+    assert!(!r2.is_serving() && r2.committed() == 0);
+    assert!(r2.current_epoch() > e2);
+    // Node 3 returns as a learner; its own fsyncs stall too.
+    c.nodes[2].auto_fsync = false;
+    c.nodes[2].got.clear();
+    c.cut.remove(&2);
+    c.tick(6);
+    let got = c.nodes[2].got.clone();
+    let last_common = *committed.last().unwrap();
+    assert!(
+        got.contains(&format!("Trunc {last_common:#x}")),
+        "node 3 got {got:?}"
+    );
+    assert!(!got.iter().any(|t| t == "Snap"), "node 3 got {got:?}");
+    // Crash node 3 now: its durable log still holds every committed txn.
+    c.crash(2);
+    let kept = durable_zxids(&c, 2);
+    for z in &committed {
+        assert!(
+            kept.contains(z),
+            "committed {z:#x} lost from node 3: {kept:x?}"
+        );
+    }
+    assert!(!kept.contains(&y), "the uncommitted tail is cut");
+}
+
+/// Simulator seeds 1009488, 1012263, 1019937 ("not caught up after
+/// healing"): a server that promised a later epoch (acceptedEpoch) to a
+/// leader that never established, or acked NEWLEADER of the current epoch
+/// for another leader, refuses the established leader's LEADERINFO, goes
+/// LOOKING, is told of that leader again, and loops for as long as the
+/// leader lasts. FOLLOWERINFO now carries the learner's currentEpoch and
+/// who set its acceptedEpoch, and a leader that such a learner cannot
+/// follow steps down: the next election picks an epoch above the promise.
+#[test]
+fn sim1019937_a_learner_with_a_later_promise_is_brought_back() {
+    for (accepted, current, from) in [(7u32, 1u32, 2u64), (1, 1, 2)] {
+        let mut c = Cluster::new(3, 0, Faults::default(), 1000);
+        assert_eq!(c.until_stable(), 2);
+        c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 100_000 }));
+        let e = c.nodes[2].r.as_ref().unwrap().current_epoch();
+        assert_eq!(e, 1);
+        // Node 1's durable epochs: a promise it made elsewhere.
+        c.crash(0);
+        c.nodes[0].epochs = (accepted, current, from);
+        c.restart(0);
+        c.until_stable();
+        let l = c.leader().unwrap();
+        let e2 = c.nodes[l].r.as_ref().unwrap().current_epoch();
+        assert!(e2 > e && e2 >= accepted, "epoch {e2}, promise {accepted}");
+        assert!(c.nodes[0].r.as_ref().unwrap().is_serving());
+        c.propose(txn(S1, 2, create("/after", 0, b"a".to_vec())));
+        assert!(c.has_path(0, "/after"));
+    }
+}

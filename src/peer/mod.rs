@@ -27,9 +27,9 @@
 //! | type | message | body |
 //! | --- | --- | --- |
 //! | 1 | Notification | round u64, peer_epoch u32, last_zxid i64, server_id u64, state u8 ([`PeerState`]: 0 LOOKING, 1 FOLLOWING, 2 LEADING, 3 OBSERVING), proposed_leader u64 |
-//! | 2 | FollowerInfo | server_id u64, accepted_epoch u32, last_zxid i64, is_observer bool |
+//! | 2 | FollowerInfo | server_id u64, accepted_epoch u32, current_epoch u32, accepted_from u64, last_zxid i64, is_observer bool |
 //! | 3 | LeaderInfo | new_epoch u32 |
-//! | 4 | AckEpoch | current_epoch u32, last_zxid i64 |
+//! | 4 | AckEpoch | current_epoch u32, last_zxid i64, count u32, then count × i64: the learner's log shape ([`LogShape`]); count × 8 must fill the rest of the body |
 //! | 5 | Diff | zxid i64 |
 //! | 6 | Trunc | zxid i64 |
 //! | 7 | Snap | zxid i64, snapshot rest (the sender's state as of `zxid`, opaque to this layer) |
@@ -65,8 +65,9 @@ mod tests;
 
 /// Frame magic.
 pub const MAGIC: [u8; 4] = *b"CRPR";
-/// Frame format version.
-pub const VERSION: u8 = 1;
+/// Frame format version (2: FollowerInfo carries the learner's current
+/// epoch and who set its accepted epoch; AckEpoch its log shape).
+pub const VERSION: u8 = 2;
 /// Header bytes before the body.
 pub const HEADER_LEN: usize = 14;
 /// Default maximum body length accepted by [`decode_frame`]: a proposal
@@ -75,6 +76,9 @@ pub const DEFAULT_MAX_BODY: u32 = 16 << 20;
 
 /// Bytes of one ping entry (session i64 + timeout i32).
 const TOUCH_LEN: usize = 12;
+
+/// Bytes of one log-shape entry (a zxid).
+const ZXID_LEN: usize = 8;
 
 // ------------------------------------------------------------------ types
 
@@ -258,6 +262,71 @@ impl Iterator for TouchIter<'_> {
     }
 }
 
+/// The shape of a learner's log, sent in ACKEPOCH so that the leader can
+/// find the newest zxid both logs hold: the zxid of the learner's base
+/// state (its snapshot), then the last zxid of every epoch its log holds
+/// after the base, in increasing order. Logs are contiguous (each zxid is
+/// the successor of the one before), so this is the whole set of zxids the
+/// learner holds. Decoded, it borrows the frame body; to send, wrap a
+/// slice with [`LogShape::from_slice`].
+#[derive(Clone, Copy)]
+pub struct LogShape<'a>(ShapeRepr<'a>);
+
+#[derive(Clone, Copy)]
+enum ShapeRepr<'a> {
+    /// `len` entries of 8 bytes each, as on the wire.
+    Wire(&'a [u8]),
+    List(&'a [Zxid]),
+}
+
+impl<'a> LogShape<'a> {
+    pub fn from_slice(list: &'a [Zxid]) -> LogShape<'a> {
+        LogShape(ShapeRepr::List(list))
+    }
+
+    pub fn len(&self) -> usize {
+        match self.0 {
+            ShapeRepr::Wire(b) => b.len() / ZXID_LEN,
+            ShapeRepr::List(l) => l.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, k: usize) -> Option<Zxid> {
+        match self.0 {
+            ShapeRepr::Wire(b) => {
+                let e = b.get(k * ZXID_LEN..(k + 1) * ZXID_LEN)?;
+                Some(i64::from_le_bytes(e.try_into().ok()?))
+            }
+            ShapeRepr::List(l) => l.get(k).copied(),
+        }
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = Zxid> + ExactSizeIterator + 'a {
+        let s = *self;
+        (0..s.len()).map(move |k| s.get(k).unwrap_or(0))
+    }
+}
+
+impl PartialEq for LogShape<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for LogShape<'_> {}
+
+impl std::fmt::Debug for LogShape<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|z| format!("{z:#x}")))
+            .finish()
+    }
+}
+
 /// One server-to-server message. Byte fields borrow the decoded frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PeerMsg<'a> {
@@ -266,6 +335,11 @@ pub enum PeerMsg<'a> {
     FollowerInfo {
         server_id: u64,
         accepted_epoch: u32,
+        /// The learner's currentEpoch and the server whose LEADERINFO set
+        /// its acceptedEpoch: with them the leader knows whether the
+        /// learner can take its epoch at all.
+        current_epoch: u32,
+        accepted_from: u64,
         last_zxid: Zxid,
         is_observer: bool,
     },
@@ -277,6 +351,7 @@ pub enum PeerMsg<'a> {
     AckEpoch {
         current_epoch: u32,
         last_zxid: Zxid,
+        shape: LogShape<'a>,
     },
     /// Sync by diff: proposals and commits after `zxid` follow.
     Diff {
@@ -487,14 +562,16 @@ pub fn decode_body(ty: MsgType, b: &[u8]) -> Result<PeerMsg<'_>, &'static str> {
             )
         }
         MsgType::FollowerInfo => {
-            let (rest, (server_id, accepted_epoch, last_zxid, obs)) =
-                tuple((le_u64, le_u32, le_i64, le_u8))(b).map_err(short)?;
+            let (rest, (server_id, accepted_epoch, current_epoch, accepted_from, last_zxid, obs)) =
+                tuple((le_u64, le_u32, le_u32, le_u64, le_i64, le_u8))(b).map_err(short)?;
             let is_observer = boolean(obs)?;
             done(
                 rest,
                 PeerMsg::FollowerInfo {
                     server_id,
                     accepted_epoch,
+                    current_epoch,
+                    accepted_from,
                     last_zxid,
                     is_observer,
                 },
@@ -505,14 +582,16 @@ pub fn decode_body(ty: MsgType, b: &[u8]) -> Result<PeerMsg<'_>, &'static str> {
             done(rest, PeerMsg::LeaderInfo { new_epoch })
         }
         MsgType::AckEpoch => {
-            let (rest, (current_epoch, last_zxid)) = tuple((le_u32, le_i64))(b).map_err(short)?;
-            done(
-                rest,
-                PeerMsg::AckEpoch {
-                    current_epoch,
-                    last_zxid,
-                },
-            )
+            let (rest, (current_epoch, last_zxid, count)) =
+                tuple((le_u32, le_i64, le_u32))(b).map_err(short)?;
+            if count as u64 * ZXID_LEN as u64 != rest.len() as u64 {
+                return Err("log shape count does not match the body length");
+            }
+            Ok(PeerMsg::AckEpoch {
+                current_epoch,
+                last_zxid,
+                shape: LogShape(ShapeRepr::Wire(rest)),
+            })
         }
         MsgType::Diff => Ok(PeerMsg::Diff {
             zxid: zxid_only(b)?,
@@ -638,11 +717,15 @@ fn encode_body(msg: &PeerMsg<'_>, out: &mut Vec<u8>) {
         PeerMsg::FollowerInfo {
             server_id,
             accepted_epoch,
+            current_epoch,
+            accepted_from,
             last_zxid,
             is_observer,
         } => {
             u64_(out, server_id);
             u32_(out, accepted_epoch);
+            u32_(out, current_epoch);
+            u64_(out, accepted_from);
             i64_(out, last_zxid);
             out.push(is_observer as u8);
         }
@@ -650,9 +733,21 @@ fn encode_body(msg: &PeerMsg<'_>, out: &mut Vec<u8>) {
         PeerMsg::AckEpoch {
             current_epoch,
             last_zxid,
+            shape,
         } => {
             u32_(out, current_epoch);
             i64_(out, last_zxid);
+            let n = u32::try_from(shape.len()).expect("log shape of over 2^32 epochs");
+            u32_(out, n);
+            match shape.0 {
+                ShapeRepr::Wire(b) => out.extend_from_slice(b),
+                ShapeRepr::List(l) => {
+                    out.reserve(l.len() * ZXID_LEN);
+                    for &z in l {
+                        i64_(out, z);
+                    }
+                }
+            }
         }
         PeerMsg::Diff { zxid }
         | PeerMsg::Trunc { zxid }

@@ -15,6 +15,7 @@ struct Fields {
     state: u8,
     bytes: Vec<u8>,
     touches: Vec<(i64, i32)>,
+    zxids: Vec<i64>,
 }
 
 fn build(ty: MsgType, f: &Fields) -> PeerMsg<'_> {
@@ -30,6 +31,8 @@ fn build(ty: MsgType, f: &Fields) -> PeerMsg<'_> {
         MsgType::FollowerInfo => PeerMsg::FollowerInfo {
             server_id: f.a,
             accepted_epoch: f.b,
+            current_epoch: f.i as u32,
+            accepted_from: f.e,
             last_zxid: f.c,
             is_observer: f.flag,
         },
@@ -37,6 +40,7 @@ fn build(ty: MsgType, f: &Fields) -> PeerMsg<'_> {
         MsgType::AckEpoch => PeerMsg::AckEpoch {
             current_epoch: f.b,
             last_zxid: f.c,
+            shape: LogShape::from_slice(&f.zxids),
         },
         MsgType::Diff => PeerMsg::Diff { zxid: f.c },
         MsgType::Trunc => PeerMsg::Trunc { zxid: f.c },
@@ -98,6 +102,7 @@ fn sample() -> Fields {
         state: 2,
         bytes: vec![1, 0xde, 0xad, 0xbe, 0xef],
         touches: vec![(0x1_0000_0001, 4000), (-1, -1), (0, 30000)],
+        zxids: vec![0x1_0000_0004, 0x2_0000_0009],
     }
 }
 
@@ -113,9 +118,10 @@ fn arb_fields() -> impl Strategy<Value = Fields> {
         (any::<i32>(), any::<i32>(), any::<bool>(), any::<u8>()),
         proptest::collection::vec(any::<u8>(), 0..64),
         proptest::collection::vec((any::<i64>(), any::<i32>()), 0..8),
+        proptest::collection::vec(any::<i64>(), 0..8),
     )
         .prop_map(
-            |((a, b, c, d, e), (i, j, flag, state), bytes, touches)| Fields {
+            |((a, b, c, d, e), (i, j, flag, state), bytes, touches, zxids)| Fields {
                 a,
                 b,
                 c,
@@ -127,6 +133,7 @@ fn arb_fields() -> impl Strategy<Value = Fields> {
                 state,
                 bytes,
                 touches,
+                zxids,
             },
         )
 }
@@ -166,9 +173,9 @@ fn body_sizes() {
     let f = sample();
     let want = |ty| match ty {
         MsgType::Notification => 37,
-        MsgType::FollowerInfo => 21,
+        MsgType::FollowerInfo => 33,
         MsgType::LeaderInfo => 4,
-        MsgType::AckEpoch => 12,
+        MsgType::AckEpoch => 16 + 2 * 8,
         MsgType::Proposal | MsgType::Inform | MsgType::Snap => 8 + 5,
         MsgType::UpToDate => 0,
         MsgType::Ping => 4 + 3 * 12,
@@ -261,8 +268,14 @@ fn header_errors() {
     assert_eq!(decode_frame(b"X"), Err(PeerError::Magic));
     assert_eq!(decode_frame(b"CRPX"), Err(PeerError::Magic));
     let mut v = good.clone();
-    v[4] = 2;
-    assert_eq!(decode_frame(&v[..5]), Err(PeerError::Version(2)));
+    v[4] = 1;
+    assert_eq!(
+        decode_frame(&v[..5]),
+        Err(PeerError::Version(1)),
+        "an old format"
+    );
+    v[4] = 3;
+    assert_eq!(decode_frame(&v[..5]), Err(PeerError::Version(3)));
     let mut v = good.clone();
     v[6..10].copy_from_slice(&100u32.to_le_bytes());
     assert_eq!(
@@ -305,14 +318,19 @@ fn malformed_bodies() {
         let body = &frame[HEADER_LEN..];
         let open_ended = matches!(
             ty,
-            MsgType::Proposal | MsgType::Inform | MsgType::Request | MsgType::Ping | MsgType::Snap
+            MsgType::Proposal
+                | MsgType::Inform
+                | MsgType::Request
+                | MsgType::Ping
+                | MsgType::Snap
+                | MsgType::AckEpoch
         );
         if !open_ended {
             let mut longer = body.to_vec();
             longer.push(0);
             bad(ty, &longer, "x");
         }
-        if !body.is_empty() && ty != MsgType::Ping {
+        if !body.is_empty() && ty != MsgType::Ping && ty != MsgType::AckEpoch {
             let min = match ty {
                 MsgType::Proposal | MsgType::Inform | MsgType::Snap => 8,
                 MsgType::Request => 16,
@@ -332,11 +350,21 @@ fn malformed_bodies() {
         &[0, 0, 0, 0, 9],
         "ping count does not match the body length",
     );
+    let shape = "log shape count does not match the body length";
+    let ae = enc(&build(MsgType::AckEpoch, &f))[HEADER_LEN..].to_vec();
+    bad(MsgType::AckEpoch, &ae[..15], "t");
+    bad(MsgType::AckEpoch, &ae[..ae.len() - 1], shape);
+    let mut longer = ae.clone();
+    longer.push(0);
+    bad(MsgType::AckEpoch, &longer, shape);
+    let mut huge = ae[..12].to_vec();
+    huge.extend_from_slice(&u32::MAX.to_le_bytes());
+    bad(MsgType::AckEpoch, &huge, shape);
     let mut n = enc(&build(MsgType::Notification, &f))[HEADER_LEN..].to_vec();
     n[28] = 4;
     bad(MsgType::Notification, &n, "unknown state");
     let mut fi = enc(&build(MsgType::FollowerInfo, &f))[HEADER_LEN..].to_vec();
-    fi[20] = 2;
+    fi[32] = 2;
     bad(MsgType::FollowerInfo, &fi, "bool not 0 or 1");
     let mut rr = enc(&build(MsgType::RevalidateReply, &f))[HEADER_LEN..].to_vec();
     rr[8] = 0xff;

@@ -61,7 +61,7 @@
 #[cfg(test)]
 mod tests;
 
-use crate::peer::{self, Notification, PeerMsg, PeerState, Touches};
+use crate::peer::{self, LogShape, Notification, PeerMsg, PeerState, Touches};
 use crate::storage::log::is_successor;
 use crate::storage::record::{decode_txn_body, encode_txn_body};
 use crate::tree::txn::{Txn, TxnHeader, TxnOp};
@@ -355,8 +355,13 @@ enum LPhase {
     Info,
     /// LEADERINFO sent.
     AwaitAckEpoch,
-    /// ACKEPOCH received, waiting for a quorum of them.
-    AckedEpoch { current: u32, last: Zxid },
+    /// ACKEPOCH received, waiting for a quorum of them. `common`: the
+    /// newest zxid its log and ours both hold ([`Replica::common_point`]).
+    AckedEpoch {
+        current: u32,
+        last: Zxid,
+        common: Option<Zxid>,
+    },
     /// Sync stream sent; receives every proposal/commit from now on.
     Streaming,
 }
@@ -419,7 +424,17 @@ pub struct Replica {
     accepted_from: ServerId,
     /// FOLLOWERINFOs that arrived while we were still LOOKING (a learner
     /// decided before we did): taken up if we lead, refused otherwise.
-    early_infos: BTreeMap<ServerId, (u32, Zxid, bool)>,
+    early_infos: BTreeMap<ServerId, EarlyInfo>,
+}
+
+/// A FOLLOWERINFO kept while LOOKING.
+#[derive(Clone, Copy, Debug)]
+struct EarlyInfo {
+    accepted_epoch: u32,
+    current_epoch: u32,
+    accepted_from: ServerId,
+    last_zxid: Zxid,
+    is_observer: bool,
 }
 
 type Out = Vec<Output>;
@@ -428,6 +443,28 @@ fn frame(msg: &PeerMsg<'_>) -> Arc<[u8]> {
     let mut v = Vec::new();
     peer::encode(msg, &mut v);
     v.into()
+}
+
+/// A learner's log shape is well formed: its base, then strictly
+/// increasing zxids of strictly increasing epochs (the first may share the
+/// base's epoch), ending at its last zxid.
+fn shape_is_valid(shape: LogShape<'_>, last: Zxid) -> bool {
+    let mut it = shape.iter();
+    let Some(base) = it.next() else {
+        return false;
+    };
+    if base < 0 {
+        return false;
+    }
+    let (mut prev, mut prev_epoch) = (base, None);
+    for z in it {
+        if z <= prev || prev_epoch.is_some_and(|e| epoch_of(z) <= e) || counter_of(z) == 0 {
+            return false;
+        }
+        prev = z;
+        prev_epoch = Some(epoch_of(z));
+    }
+    prev == last
 }
 
 impl Replica {
@@ -584,6 +621,68 @@ impl Replica {
     }
     fn is_member(&self, s: ServerId) -> bool {
         self.is_voter(s) || self.cfg.observers.contains(&s)
+    }
+
+    /// Our log's shape ([`LogShape`]): the base, then the last zxid of
+    /// each epoch in the log.
+    fn log_shape(&self) -> Vec<Zxid> {
+        let mut v = vec![self.base];
+        let mut it = self.log.iter().map(Entry::zxid).peekable();
+        while let Some(z) = it.next() {
+            if it.peek().is_none_or(|&n| epoch_of(n) != epoch_of(z)) {
+                v.push(z);
+            }
+        }
+        v
+    }
+
+    /// Whether our history (the base state and the log after it) holds
+    /// zxid `z`.
+    fn holds(&self, z: Zxid) -> bool {
+        z == self.base || self.index_of(z).is_some()
+    }
+
+    /// The newest zxid that both our history and the learner's (given by
+    /// its log shape) hold, if any. Two histories that hold the same zxid
+    /// agree on every txn up to it (a zxid names one leader's proposal,
+    /// and a log holding it was synced to that leader's history first), so
+    /// this is where the learner's log and ours part.
+    fn common_point(&self, shape: LogShape<'_>) -> Option<Zxid> {
+        let theirs_base = shape.get(0)?;
+        // Our newest zxid of epoch `e` (log or base), if any.
+        let our_last_in = |e: u32| -> Option<Zxid> {
+            let i = match self
+                .log
+                .binary_search_by_key(&zxid(e, u32::MAX), |x| x.zxid())
+            {
+                Ok(i) => i + 1,
+                Err(i) => i,
+            };
+            match i.checked_sub(1).map(|k| self.log[k].zxid()) {
+                Some(z) if epoch_of(z) == e => Some(z),
+                _ => (epoch_of(self.base) == e).then_some(self.base),
+            }
+        };
+        // The learner's epochs, newest first: each run of epoch `e` holds
+        // every zxid from its start (counter 1, or its base when the log
+        // continues the base's epoch) through its last.
+        for k in (1..shape.len()).rev() {
+            let hi = shape.get(k)?;
+            let e = epoch_of(hi);
+            let Some(ours) = our_last_in(e) else {
+                continue;
+            };
+            let c = hi.min(ours);
+            let their_lo = if epoch_of(theirs_base) == e {
+                theirs_base
+            } else {
+                zxid(e, 1)
+            };
+            if c >= their_lo && self.holds(c) {
+                return Some(c);
+            }
+        }
+        self.holds(theirs_base).then_some(theirs_base)
     }
 
     /// Index in `log` of the entry with zxid `z`.
@@ -916,14 +1015,19 @@ impl Replica {
             let early = std::mem::take(&mut self.early_infos);
             if vote.leader == self.cfg.id {
                 self.lead(out);
-                for (from, (accepted_epoch, last_zxid, is_observer)) in early {
+                for (from, x) in early {
                     let info = PeerMsg::FollowerInfo {
                         server_id: from,
-                        accepted_epoch,
-                        last_zxid,
-                        is_observer,
+                        accepted_epoch: x.accepted_epoch,
+                        current_epoch: x.current_epoch,
+                        accepted_from: x.accepted_from,
+                        last_zxid: x.last_zxid,
+                        is_observer: x.is_observer,
                     };
                     self.on_from_learner(from, info, out);
+                    if !matches!(self.state, State::Leading(_)) {
+                        break;
+                    }
                 }
             } else {
                 for from in early.into_keys() {
@@ -959,6 +1063,8 @@ impl Replica {
             frame: frame(&PeerMsg::FollowerInfo {
                 server_id: self.cfg.id,
                 accepted_epoch: self.accepted_epoch,
+                current_epoch: self.current_epoch,
+                accepted_from: self.accepted_from,
                 last_zxid: self.last_zxid(),
                 is_observer: self.is_observer,
             }),
@@ -999,12 +1105,14 @@ impl Replica {
                     self.accepted_from = leader;
                     out.push(self.epochs_output());
                 }
-                let last = self.log.back().map_or(self.base, |e| e.zxid());
+                let last = self.last_zxid();
+                let shape = self.log_shape();
                 out.push(Output::Send {
                     to: leader,
                     frame: frame(&PeerMsg::AckEpoch {
                         current_epoch: self.current_epoch,
                         last_zxid: last,
+                        shape: LogShape::from_slice(&shape),
                     }),
                 });
             }
@@ -1348,6 +1456,8 @@ impl Replica {
         if let PeerMsg::FollowerInfo {
             server_id,
             accepted_epoch,
+            current_epoch,
+            accepted_from,
             is_observer,
             ..
         } = msg
@@ -1357,6 +1467,21 @@ impl Replica {
                 out.push(Output::Disconnect { peer: from });
                 l.learners.remove(&from);
                 return;
+            }
+            if let Some(e) = l.epoch {
+                // The learner takes a LEADERINFO of `e` only if it never
+                // promised a later epoch, nor acked NEWLEADER of `e` for
+                // another leader (see `on_from_leader`). If it cannot, only
+                // a new epoch brings it back: step down, and the next
+                // election picks an epoch above its promise. (Staying would
+                // leave it outside for as long as we lead.)
+                let promised = accepted_epoch > e
+                    || (accepted_epoch == e && accepted_from != self.cfg.id && current_epoch >= e);
+                if promised {
+                    self.stats.step_downs += 1;
+                    self.go_looking(out);
+                    return;
+                }
             }
             let mut x = Learner {
                 observer: is_observer,
@@ -1392,7 +1517,14 @@ impl Replica {
             PeerMsg::AckEpoch {
                 current_epoch,
                 last_zxid,
+                shape,
             } if x.phase == LPhase::AwaitAckEpoch => {
+                if !shape_is_valid(shape, last_zxid) {
+                    self.stats.bad_frames += 1;
+                    l.learners.remove(&from);
+                    out.push(Output::Disconnect { peer: from });
+                    return;
+                }
                 let mine = (
                     self.current_epoch,
                     self.log.back().map_or(self.base, |e| e.zxid()),
@@ -1403,9 +1535,17 @@ impl Replica {
                     self.go_looking(out);
                     return;
                 }
+                let common = self.common_point(shape);
+                let State::Leading(l) = &mut self.state else {
+                    return;
+                };
+                let Some(x) = l.learners.get_mut(&from) else {
+                    return;
+                };
                 x.phase = LPhase::AckedEpoch {
                     current: current_epoch,
                     last: last_zxid,
+                    common,
                 };
                 if l.synced {
                     self.sync_learner(from, out);
@@ -1545,37 +1685,45 @@ impl Replica {
         let Some(x) = l.learners.get_mut(&to) else {
             return;
         };
-        let LPhase::AckedEpoch { last: fz, .. } = x.phase else {
+        let LPhase::AckedEpoch {
+            last: fz, common, ..
+        } = x.phase
+        else {
             return;
         };
-        let has = |z: Zxid| z == base || self.log.binary_search_by_key(&z, |e| e.zxid()).is_ok();
-        // The newest zxid of ours at or below the learner's last.
-        let below = match self.log.binary_search_by_key(&fz, |e| e.zxid()) {
-            Ok(i) => Some(self.log[i].zxid()),
-            Err(0) => (base <= fz).then_some(base),
-            Err(i) => Some(self.log[i - 1].zxid()),
-        };
-        let from = if fz >= base && has(fz) {
-            out.push(Output::Send {
-                to,
-                frame: frame(&PeerMsg::Diff { zxid: last }),
-            });
-            self.stats.diffs += 1;
-            fz
-        } else if let Some(t) = below.filter(|&t| fz > base && epoch_of(t) == epoch_of(fz)) {
-            out.push(Output::Send {
-                to,
-                frame: frame(&PeerMsg::Trunc { zxid: t }),
-            });
-            self.stats.truncs += 1;
-            t
-        } else {
-            out.push(Output::SendSnapshot {
-                to,
-                zxid: committed,
-            });
-            self.stats.snaps += 1;
-            committed
+        // Every txn that may be committed is in our history, so the
+        // learner's possibly committed txns are at most `common` (those it
+        // shares with our log) or below our base. DIFF or TRUNC to the
+        // common point keeps them; a SNAP is only needed when the common
+        // point is below our base, and then our committed state covers
+        // all of them (a SNAP below them would let the learner durably
+        // drop committed txns before the proposals that bring them back
+        // are durable).
+        let from = match common.filter(|&p| p >= base) {
+            Some(p) if p == fz => {
+                out.push(Output::Send {
+                    to,
+                    frame: frame(&PeerMsg::Diff { zxid: last }),
+                });
+                self.stats.diffs += 1;
+                p
+            }
+            Some(p) => {
+                out.push(Output::Send {
+                    to,
+                    frame: frame(&PeerMsg::Trunc { zxid: p }),
+                });
+                self.stats.truncs += 1;
+                p
+            }
+            None => {
+                out.push(Output::SendSnapshot {
+                    to,
+                    zxid: committed,
+                });
+                self.stats.snaps += 1;
+                committed
+            }
         };
         let start = match self.log.binary_search_by_key(&from, |e| e.zxid()) {
             Ok(i) => i + 1,
@@ -1868,13 +2016,23 @@ impl Replica {
                 if let PeerMsg::FollowerInfo {
                     server_id,
                     accepted_epoch,
+                    current_epoch,
+                    accepted_from,
                     last_zxid,
                     is_observer,
                 } = msg
                 {
                     if server_id == from {
-                        self.early_infos
-                            .insert(from, (accepted_epoch, last_zxid, is_observer));
+                        self.early_infos.insert(
+                            from,
+                            EarlyInfo {
+                                accepted_epoch,
+                                current_epoch,
+                                accepted_from,
+                                last_zxid,
+                                is_observer,
+                            },
+                        );
                         return;
                     }
                 }

@@ -183,6 +183,8 @@ fn unexpected_frames_never_panic() {
         PeerMsg::FollowerInfo {
             server_id: 2,
             accepted_epoch: 1,
+            current_epoch: 1,
+            accepted_from: 3,
             last_zxid: 0,
             is_observer: true,
         },
@@ -190,6 +192,12 @@ fn unexpected_frames_never_panic() {
         PeerMsg::AckEpoch {
             current_epoch: 99,
             last_zxid: i64::MAX,
+            shape: LogShape::from_slice(&[0, i64::MAX]),
+        },
+        PeerMsg::AckEpoch {
+            current_epoch: 0,
+            last_zxid: 7,
+            shape: LogShape::from_slice(&[9, 3]),
         },
         PeerMsg::Diff { zxid: -1 },
         PeerMsg::Trunc { zxid: 5 },
