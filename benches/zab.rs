@@ -122,7 +122,9 @@ fn bench(c: &mut Criterion) {
             let before = cl.commits;
             for k in 0..BATCH {
                 let mut out = Vec::new();
-                cl.rs[leader].step(Input::Propose(set_data(k)), &mut out);
+                let mut t = set_data(k);
+                t.header.zxid = cl.rs[leader].next_zxid().expect("leading");
+                cl.rs[leader].step(Input::Propose(std::sync::Arc::new(t)), &mut out);
                 cl.perform(leader, out);
             }
             cl.settle();

@@ -204,21 +204,6 @@ pub fn examples() -> Vec<(String, Vec<u8>)> {
                 valid: true,
             },
         ),
-        (
-            "sync_request",
-            PeerMsg::SyncRequest {
-                session: TOUCHES[0].0,
-                cxid: 13,
-            },
-        ),
-        (
-            "sync_reply",
-            PeerMsg::SyncReply {
-                zxid: z + 1,
-                session: TOUCHES[0].0,
-                cxid: 13,
-            },
-        ),
     ];
     let one = |m: &PeerMsg<'_>| {
         let mut v = Vec::new();
@@ -265,8 +250,6 @@ pub fn examples() -> Vec<(String, Vec<u8>)> {
             "ping",
             "revalidate",
             "revalidate_reply",
-            "sync_request",
-            "sync_reply",
         ]),
     ));
     let mut partial = stream(&["ping", "proposal"]);

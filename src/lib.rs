@@ -3,9 +3,10 @@
 //! Reading order: [`types`], [`proto`] (the client wire protocol), [`peer`]
 //! (server-to-server frames),
 //! [`tree`] (the DataTree, ACLs, watches), [`session`] (sessions and prep),
-//! [`server`] (the sans-IO request pipeline), [`storage`] (the txn log
-//! format, writer and recovery), [`config`], and [`runtime`]
-//! (the only code touching glommio, sockets, files and clocks).
+//! [`server`] (the sans-IO request pipeline), [`zab`] (replication),
+//! [`node`] (an ensemble member: the core and its replica, joined),
+//! [`storage`] (the txn log format, writer and recovery), [`config`], and
+//! [`runtime`] (the only code touching glommio, sockets, files and clocks).
 //!
 //! A request's path: a connection shard reads bytes and cuts frames; the
 //! core shard's [`server::Core`] decodes each frame zero-copy, answers reads
@@ -18,6 +19,7 @@ pub mod client;
 pub mod config;
 pub mod dev;
 pub mod lincheck;
+pub mod node;
 pub mod peer;
 pub mod proto;
 pub mod runtime;

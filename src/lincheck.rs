@@ -195,6 +195,8 @@ pub enum ZnodeIn {
     Write { data: Vec<u8>, expected: i32 },
     /// create (persistent).
     Create { data: Vec<u8> },
+    /// delete with an expected version (-1: any).
+    Delete { expected: i32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,6 +205,8 @@ pub enum ZnodeOut {
     Read(Option<(Vec<u8>, i32)>),
     /// Write/create succeeded; a write reports the new version.
     Ok { version: i32 },
+    /// Delete succeeded.
+    Deleted,
     /// BadVersion, NoNode, NodeExists: no effect.
     Rejected,
 }
@@ -226,6 +230,10 @@ impl Model for Znode {
                 (Some((data.clone(), 0)), ZnodeOut::Ok { version: 0 })
             }
             (ZnodeIn::Create { .. }, Some(_)) => (s.clone(), ZnodeOut::Rejected),
+            (ZnodeIn::Delete { expected }, Some((_, v))) if *expected == -1 || expected == v => {
+                (None, ZnodeOut::Deleted)
+            }
+            (ZnodeIn::Delete { .. }, _) => (s.clone(), ZnodeOut::Rejected),
         };
         match o {
             Some(o) if *o == effect.1 => vec![effect.0],
@@ -370,5 +378,37 @@ mod tests {
         ];
         let bad_keys = check_partitioned(&Znode, vec![("/a", init(), good), ("/b", init(), bad)]);
         assert_eq!(bad_keys, vec!["/b"]);
+    }
+
+    #[test]
+    fn deletes_and_recreates_follow_the_model() {
+        let del = |inv, done, expected, out| Op {
+            invoke: inv,
+            complete: Some(done),
+            input: ZnodeIn::Delete { expected },
+            output: Some(out),
+        };
+        let create = |inv, done, out| Op {
+            invoke: inv,
+            complete: Some(done),
+            input: ZnodeIn::Create {
+                data: b"n".to_vec(),
+            },
+            output: Some(out),
+        };
+        let ok = vec![
+            del(0, 1, 3, ZnodeOut::Rejected),
+            del(2, 3, 0, ZnodeOut::Deleted),
+            r(4, 5, None),
+            create(6, 7, ZnodeOut::Ok { version: 0 }),
+            r(8, 9, Some((b"n", 0))),
+        ];
+        assert!(check(&Znode, init(), &ok));
+        // A second delete of the same version cannot succeed.
+        let twice = vec![
+            del(0, 1, 0, ZnodeOut::Deleted),
+            del(2, 3, 0, ZnodeOut::Deleted),
+        ];
+        assert!(!check(&Znode, init(), &twice));
     }
 }

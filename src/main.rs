@@ -259,6 +259,7 @@ fn main() {
             max_client_cnxns: cfg.max_client_cnxns,
             max_cnxns: cfg.max_cnxns,
             observer: cfg.is_observer() && ensemble.is_some(),
+            ..CoreConfig::default()
         },
         max_frame: cfg.jute_max_buffer,
         outstanding_limit: cfg.global_outstanding_limit as usize,

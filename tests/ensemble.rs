@@ -1,24 +1,28 @@
 //! Ensembles of real `corral` processes on loopback, under faults.
 //!
 //! * `three_servers_serve_and_survive_faults`: a 3-server ensemble; client
-//!   threads run compare-and-set (setData with the version they read) on a
-//!   few znodes and sequential creates, against all servers, reconnecting
-//!   with their session to another server when one fails; a nemesis cycles
-//!   through SIGKILL of the leader (restarted after a pause), SIGSTOP/SIGCONT
-//!   of the leader, and a follower restarted with a wiped data directory.
+//!   threads run compare-and-set (setData with the version they read, often
+//!   stale), unconditional setData and sync+getData on a few znodes, and
+//!   sequential creates, against all servers, reconnecting with their
+//!   session to another server when one fails; a nemesis cycles through
+//!   SIGKILL of the leader (restarted after a pause), SIGSTOP/SIGCONT of
+//!   the leader, and a follower restarted with a wiped data directory.
 //!   Every operation is recorded (invoke, complete or unknown, result).
-//!   Checked at the end: the setData history of each znode is linearizable
-//!   (`corral::lincheck`, final reads included, so an acknowledged write
-//!   that was lost fails it), every acknowledged sequential create exists,
-//!   no sequential name was handed out twice, and each session saw reply
-//!   zxids that never went down.
+//!   Checked at the end: each znode's history is linearizable
+//!   (`corral::lincheck`): successful and failed conditional writes (a
+//!   BadVersion observes the version), unconditional writes, reads after a
+//!   sync, and final reads (so an acknowledged write that was lost fails
+//!   it); every acknowledged sequential create exists, no sequential name
+//!   was handed out twice, and each session saw reply zxids that never
+//!   went down.
 //!
 //! * `partitioned_leaders_are_replaced_and_lose_nothing`: the same
 //!   workload and checks, with the leader isolated by iptables (both ways,
 //!   and only its outgoing packets) until the others have elected a new one.
 //!
 //! `ENSEMBLE_CYCLES=N` sets the number of nemesis cycles of each test
-//! (default 10 for the first, 4 for the partitions).
+//! (default 10 for the first, 4 for the partitions); `CORRAL_TEST_BIN`
+//! runs another build of the server (to show a test fails on it).
 
 mod common;
 
@@ -109,7 +113,10 @@ impl Ensemble {
             .append(true)
             .open(n.dir.join("out.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_corral"))
+        let bin = std::env::var_os("CORRAL_TEST_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_corral")));
+        let child = Command::new(bin)
             .arg("--config")
             .arg(n.dir.join("zoo.cfg"))
             .stdin(Stdio::null())
@@ -205,6 +212,18 @@ impl Ensemble {
             let text = std::fs::read_to_string(n.dir.join("out.log")).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(15).collect();
             s.push_str(&format!("--- server {} ---\n", n.id));
+            // A panic's message, wherever it is (a backtrace follows it).
+            let lines: Vec<&str> = text.lines().collect();
+            for (k, l) in lines.iter().enumerate() {
+                if l.contains("panicked at") {
+                    s.push_str(l);
+                    s.push('\n');
+                    if let Some(m) = lines.get(k + 1) {
+                        s.push_str(m);
+                        s.push('\n');
+                    }
+                }
+            }
             for l in tail.iter().rev() {
                 s.push_str(l);
                 s.push('\n');
@@ -363,6 +382,8 @@ struct History {
     regressions: Vec<(i64, i64)>,
     ops: u64,
     unknown: u64,
+    failed_cas: u64,
+    synced_reads: u64,
 }
 
 fn worker(
@@ -384,19 +405,24 @@ fn worker(
     while !stop.load(Ordering::Relaxed) {
         n += 1;
         let r = next();
-        if r % 10 < 7 {
-            let k = (r >> 8) as usize % KEYS;
-            let path = format!("/cas{k}");
-            // Read the current version (anywhere: it may be stale), then CAS.
-            let Ok(rep) = c.call(op::GET_DATA, &raw::path_watch_req(&path, false)) else {
-                continue;
+        let k = (r >> 8) as usize % KEYS;
+        let path = format!("/cas{k}");
+        if r % 10 < 6 {
+            // A write: with the version last read here (a read anywhere: it
+            // may be stale, so many fail), or now and then unconditional.
+            let version = if r % 10 == 5 {
+                -1
+            } else {
+                let Ok(rep) = c.call(op::GET_DATA, &raw::path_watch_req(&path, false)) else {
+                    continue;
+                };
+                if rep.err != err::OK {
+                    continue;
+                }
+                let mut d = rep.dec();
+                let _ = d.buf();
+                d.stat().version
             };
-            if rep.err != err::OK {
-                continue;
-            }
-            let mut d = rep.dec();
-            let _ = d.buf();
-            let version = d.stat().version;
             let data = format!("w{me}-{n}").into_bytes();
             let invoke = now_ns(t0);
             let res = c.call(
@@ -422,6 +448,7 @@ fn worker(
             let mut h = hist.lock().unwrap();
             h.ops += 1;
             h.unknown += u64::from(complete.is_none());
+            h.failed_cas += u64::from(output == Some(ZnodeOut::Rejected));
             h.writes.entry(k).or_default().push(Op {
                 invoke,
                 complete,
@@ -430,6 +457,28 @@ fn worker(
                     expected: version,
                 },
                 output,
+            });
+        } else if r % 10 < 8 {
+            // sync then getData: a linearizable read.
+            let invoke = now_ns(t0);
+            let Ok(rep) = c.call(op::SYNC, &raw::path_req(&path)) else {
+                continue;
+            };
+            assert_eq!(rep.err, err::OK, "sync {path}");
+            let Ok(rep) = c.call(op::GET_DATA, &raw::path_watch_req(&path, false)) else {
+                continue;
+            };
+            let mut d = rep.ok();
+            let data = d.buf().unwrap_or_default();
+            let version = d.stat().version;
+            let mut h = hist.lock().unwrap();
+            h.ops += 1;
+            h.synced_reads += 1;
+            h.writes.entry(k).or_default().push(Op {
+                invoke,
+                complete: Some(now_ns(t0)),
+                input: ZnodeIn::Read,
+                output: Some(ZnodeOut::Read(Some((data, version)))),
             });
         } else {
             let data = format!("s{me}-{n}").into_bytes();
@@ -543,7 +592,7 @@ fn exercise(e: &mut Ensemble, cycles: usize, faults: &[Fault], mut fw: Option<&m
     let t0 = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let hist = Arc::new(Mutex::new(History::default()));
-    let workers: Vec<_> = (0..4)
+    let workers: Vec<_> = (0..6)
         .map(|me| {
             let (addrs, stop, hist) = (e.addrs(), stop.clone(), hist.clone());
             std::thread::spawn(move || worker(addrs, me, t0, stop, hist))
@@ -623,11 +672,17 @@ fn exercise(e: &mut Ensemble, cycles: usize, faults: &[Fault], mut fw: Option<&m
     let children: BTreeSet<String> = rep.ok().strs().into_iter().collect();
     let acked = h.seq_acked.len();
     eprintln!(
-        "ensemble: {cycles} nemesis cycles {done:?}; {} ops ({} with unknown outcome), {} CAS writes, {acked} sequential creates acknowledged, {} znodes under /seq",
+        "ensemble: {cycles} nemesis cycles {done:?}; {} ops ({} with unknown outcome), {} znode ops ({} failed CAS, {} sync+reads), {acked} sequential creates acknowledged, {} znodes under /seq",
         h.ops,
         h.unknown,
         h.writes.values().map(Vec::len).sum::<usize>(),
+        h.failed_cas,
+        h.synced_reads,
         children.len()
+    );
+    assert!(
+        h.failed_cas > 0 && h.synced_reads > 0,
+        "the workload lacks observations"
     );
     assert!(h.ops > 50, "the workload made no progress:\n{}", e.logs());
     // Linearizable CAS histories (final reads included).

@@ -142,6 +142,14 @@ impl Cluster {
         }
     }
 
+    /// Proposes `t` at node `i` under the zxid its replica expects next
+    /// (as the core assigns it).
+    fn propose_at(&mut self, i: usize, mut t: Txn) {
+        let next = self.nodes[i].r.as_ref().and_then(|r| r.next_zxid());
+        t.header.zxid = next.unwrap_or(0);
+        self.input(i, Input::Propose(Arc::new(t)));
+    }
+
     fn input(&mut self, i: usize, input: Input<'_>) {
         let mut out = Vec::new();
         let Some(r) = self.nodes[i].r.as_mut() else {
@@ -235,6 +243,12 @@ impl Cluster {
                     let t = corral::storage::record::decode_txn_body(0, &body).expect("request");
                     self.pending_proposals.push((i, t));
                 }
+                // The core proposes the close of a session the replica
+                // found silent.
+                Output::Expire { session } => {
+                    self.pending_proposals
+                        .push((i, txn(session, 0, TxnOp::CloseSession)));
+                }
                 _ => {}
             }
         }
@@ -286,7 +300,7 @@ impl Cluster {
             }
             let props = std::mem::take(&mut self.pending_proposals);
             for (i, t) in props {
-                self.input(i, Input::Propose(t));
+                self.propose_at(i, t);
                 moved = true;
             }
             if !moved {
@@ -349,7 +363,7 @@ impl Cluster {
     fn propose(&mut self, t: Txn) -> Zxid {
         let l = self.leader().expect("a leader");
         let before = self.nodes[l].r.as_ref().map_or(0, |r| r.last_zxid());
-        self.input(l, Input::Propose(t));
+        self.propose_at(l, t);
         self.settle();
         let after = self.nodes[l].r.as_ref().map_or(0, |r| r.last_zxid());
         assert!(after > before, "proposal refused");
@@ -381,10 +395,7 @@ fn zk1154_returning_ex_leader_is_truncated_exactly() {
     let common = c.propose(txn(S1, 2, create("/a", 0, b"a".to_vec())));
     // The leader logs X, but its frames never leave.
     c.cut.insert(l);
-    c.input(
-        l,
-        Input::Propose(txn(S1, 3, create("/x", 0, b"x".to_vec()))),
-    );
+    c.propose_at(l, txn(S1, 3, create("/x", 0, b"x".to_vec())));
     c.settle();
     let x = c.nodes[l].r.as_ref().unwrap().last_zxid();
     assert!(x > common);
@@ -489,10 +500,7 @@ fn zk2355_torn_proposal_leaves_no_stale_ephemeral() {
     // G misses the proposal; F gets only half of it, then crashes.
     c.cut.insert(g);
     c.tear_to = Some(f);
-    c.input(
-        l,
-        Input::Propose(txn(S1, 2, create("/eph", S1, b"e".to_vec()))),
-    );
+    c.propose_at(l, txn(S1, 2, create("/eph", S1, b"e".to_vec())));
     c.settle();
     assert!(c.tear_to.is_none(), "the proposal reached F torn");
     c.crash(f);
@@ -683,10 +691,7 @@ fn sim942_sync_never_makes_a_learner_drop_committed_txns() {
     let e2 = c.nodes[2].r.as_ref().unwrap().current_epoch();
     // Node 3 logs Y in its epoch, durably, but no frame leaves it.
     c.cut.insert(2);
-    c.input(
-        2,
-        Input::Propose(txn(S1, 9, create("/y", 0, b"y".to_vec()))),
-    );
+    c.propose_at(2, txn(S1, 9, create("/y", 0, b"y".to_vec())));
     c.settle();
     let y = c.nodes[2].r.as_ref().unwrap().last_zxid();
     assert_eq!(y >> 32, e2 as i64);

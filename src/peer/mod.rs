@@ -43,8 +43,9 @@
 //! | 15 | Request | session i64, cxid i32, opcode i32, request rest (the client's request body) |
 //! | 16 | Revalidate | session i64, timeout i32 |
 //! | 17 | RevalidateReply | session i64, valid bool |
-//! | 18 | SyncRequest | session i64, cxid i32 |
-//! | 19 | SyncReply | zxid i64, session i64, cxid i32 |
+//!
+//! (Types 18 and 19, version 1's sync request and reply, are gone: a sync
+//! is a txn now.)
 //!
 //! Invariants: decoding never panics, never allocates, and is strict: no
 //! trailing bytes, bools 0 or 1, known states, a consistent ping count. So
@@ -103,13 +104,11 @@ pub enum MsgType {
     Request = 15,
     Revalidate = 16,
     RevalidateReply = 17,
-    SyncRequest = 18,
-    SyncReply = 19,
 }
 
 impl MsgType {
     /// Every type, in code order.
-    pub const ALL: [MsgType; 19] = [
+    pub const ALL: [MsgType; 17] = [
         MsgType::Notification,
         MsgType::FollowerInfo,
         MsgType::LeaderInfo,
@@ -127,13 +126,11 @@ impl MsgType {
         MsgType::Request,
         MsgType::Revalidate,
         MsgType::RevalidateReply,
-        MsgType::SyncRequest,
-        MsgType::SyncReply,
     ];
 
     pub fn from_u8(b: u8) -> Option<MsgType> {
         match b {
-            1..=19 => Some(MsgType::ALL[b as usize - 1]),
+            1..=17 => Some(MsgType::ALL[b as usize - 1]),
             _ => None,
         }
     }
@@ -408,17 +405,6 @@ pub enum PeerMsg<'a> {
         session: SessionId,
         valid: bool,
     },
-    /// A learner forwards a client's sync.
-    SyncRequest {
-        session: SessionId,
-        cxid: i32,
-    },
-    /// The leader's answer: the learner may reply once it applied `zxid`.
-    SyncReply {
-        zxid: Zxid,
-        session: SessionId,
-        cxid: i32,
-    },
 }
 
 impl PeerMsg<'_> {
@@ -441,8 +427,6 @@ impl PeerMsg<'_> {
             PeerMsg::Request { .. } => MsgType::Request,
             PeerMsg::Revalidate { .. } => MsgType::Revalidate,
             PeerMsg::RevalidateReply { .. } => MsgType::RevalidateReply,
-            PeerMsg::SyncRequest { .. } => MsgType::SyncRequest,
-            PeerMsg::SyncReply { .. } => MsgType::SyncReply,
         }
     }
 }
@@ -649,22 +633,6 @@ pub fn decode_body(ty: MsgType, b: &[u8]) -> Result<PeerMsg<'_>, &'static str> {
             let valid = boolean(valid)?;
             done(rest, PeerMsg::RevalidateReply { session, valid })
         }
-        MsgType::SyncRequest => {
-            let (rest, (session, cxid)) = tuple((le_i64, le_i32))(b).map_err(short)?;
-            done(rest, PeerMsg::SyncRequest { session, cxid })
-        }
-        MsgType::SyncReply => {
-            let (rest, (zxid, session, cxid)) =
-                tuple((le_i64, le_i64, le_i32))(b).map_err(short)?;
-            done(
-                rest,
-                PeerMsg::SyncReply {
-                    zxid,
-                    session,
-                    cxid,
-                },
-            )
-        }
     }
 }
 
@@ -793,19 +761,6 @@ fn encode_body(msg: &PeerMsg<'_>, out: &mut Vec<u8>) {
         PeerMsg::RevalidateReply { session, valid } => {
             i64_(out, session);
             out.push(valid as u8);
-        }
-        PeerMsg::SyncRequest { session, cxid } => {
-            i64_(out, session);
-            i32_(out, cxid);
-        }
-        PeerMsg::SyncReply {
-            zxid,
-            session,
-            cxid,
-        } => {
-            i64_(out, zxid);
-            i64_(out, session);
-            i32_(out, cxid);
         }
     }
 }

@@ -25,15 +25,15 @@
 use super::peers::{self, PeerEvent, PeerNet, PeerNetConfig, ServerId};
 use super::storage::{fatal, StorageConfig, StorageStats, MAX_BATCH};
 use super::{conn, Clock, CoreHandle, CoreLink, RuntimeConfig};
-use crate::peer::{self, PeerMsg};
-use crate::server::{Core, Forward, Mode};
+use crate::node::{self, Effect, Node, NodeBoot, Notice};
+use crate::peer;
 use crate::storage::log::{recover_after, LogConfig, TxnLog};
 use crate::storage::mmap::{sync_dir, MmapDir};
 use crate::storage::snapshot::{snapshot_name, SNAP_PREFIX};
 use crate::storage::state;
 use crate::tree::txn::Txn;
-use crate::types::{Now, SessionId, Zxid};
-use crate::zab::{self, Boot, Input, Output, Replica, Role};
+use crate::types::{Now, Zxid};
+use crate::zab::{self, Role};
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
 use glommio::Placement;
 use std::cell::{Cell, RefCell};
@@ -113,12 +113,9 @@ fn write_epochs(dir: &Path, accepted: u32, current: u32, from: ServerId) -> std:
     sync_dir(dir)
 }
 
-/// What startup found.
+/// What startup found: the node's boot state and the open log.
 struct Started {
-    tree: crate::tree::DataTree,
-    sessions: Vec<(SessionId, i32)>,
-    base: Zxid,
-    tail: Vec<Txn>,
+    boot: NodeBoot,
     log: TxnLog<MmapDir>,
 }
 
@@ -172,8 +169,7 @@ fn start_storage(sc: &StorageConfig) -> Result<Started, String> {
     }
     let mut dir = MmapDir::new(&log_path);
     let skip = snap.as_ref().map_or(0, |s| s.zxid);
-    let end = snap.as_ref().map_or(0, |s| s.end_zxid);
-    let mut rec = recover_after(&mut dir, skip).map_err(|e| {
+    let rec = recover_after(&mut dir, skip).map_err(|e| {
         format!(
             "txn log corrupt: {}: offset {}: {}",
             log_path.join(&e.file).display(),
@@ -182,30 +178,13 @@ fn start_storage(sc: &StorageConfig) -> Result<Started, String> {
         )
     })?;
     let rec_end = rec.clone_without_txns();
-    let all = std::mem::take(&mut rec.txns);
-    let (head, tail): (Vec<Txn>, Vec<Txn>) = all.into_iter().partition(|t| t.header.zxid <= end);
-    rec.txns = head;
-    let loaded = state::load_built(snap, rec, None).map_err(|e| e.to_string())?;
-    if let Some(first) = tail.first() {
-        if !crate::storage::log::is_successor(loaded.last_zxid, first.header.zxid) {
-            return Err(format!(
-                "{}: the log continues at {:#x} after state {:#x}: txns missing",
-                log_path.display(),
-                first.header.zxid,
-                loaded.last_zxid
-            ));
-        }
-    }
+    let mut boot =
+        node::boot_state(snap, rec).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    boot.epochs = read_epochs(&snap_path)?;
     let dir = MmapDir::new(&log_path).with_sync(sc.force_sync);
     let log = TxnLog::open(dir, log_cfg(sc), &rec_end)
         .map_err(|e| format!("{}: {e}", log_path.display()))?;
-    Ok(Started {
-        base: loaded.last_zxid,
-        tree: loaded.tree,
-        sessions: loaded.sessions,
-        tail,
-        log,
-    })
+    Ok(Started { boot, log })
 }
 
 /// Rewrites the log keeping the txns through `keep_through` (none when
@@ -361,14 +340,13 @@ fn spawn_log_thread(
     })
 }
 
-/// The ensemble side of the core shard.
+/// The ensemble side of the core shard: performs the [`Node`]'s effects on
+/// real sockets and files, and keeps the figures `mntr` shows.
 pub(crate) struct Ens {
-    replica: RefCell<Replica>,
     net: PeerNet,
     to_log: super::storage::MailboxTx<LogCmd>,
     appends: RefCell<Vec<Arc<Txn>>>,
     storage: StorageConfig,
-    epoch: Cell<u32>,
     role: Cell<Option<(Role, bool)>>,
     election_started: Cell<Option<Instant>>,
     /// How long the last election plus sync took, until serving.
@@ -391,14 +369,12 @@ fn histogram() -> hdrhistogram::Histogram<u64> {
 }
 
 impl Ens {
-    fn now(h: &CoreHandle) -> Now {
-        h.clock.now()
-    }
-
     /// `mntr`'s ensemble figures.
-    pub fn figures(&self) -> crate::server::QuorumFigures {
+    pub fn figures(&self, node: &Node) -> crate::server::QuorumFigures {
         use crate::proto::fourlw::{LeaderMntr, MntrValue};
-        let r = self.replica.borrow();
+        let Some(r) = node.replica() else {
+            return Default::default();
+        };
         let (role, serving) = self.role.get().unwrap_or((Role::Looking, false));
         let phase = if serving {
             "broadcast"
@@ -471,249 +447,140 @@ impl Ens {
         }
     }
 
-    /// Feeds what the core produced since the last call to the replica.
-    pub fn pump(&self, h: &CoreHandle) {
-        loop {
-            let mut inputs: Vec<Owned> = Vec::new();
-            {
-                let mut core = h.core.borrow_mut();
-                core.take_proposals(|t| inputs.push(Owned::Propose(t.clone())));
-                core.take_forwards(|f| inputs.push(Owned::Forward(f)));
-                core.take_touched(|s| inputs.push(Owned::Touch(s)));
-            }
-            if inputs.is_empty() {
-                return;
-            }
-            for i in inputs {
-                match i {
-                    Owned::Propose(t) => self.step(h, Input::Propose(t)),
-                    Owned::Forward(Forward::Write {
-                        session,
-                        cxid,
-                        opcode,
-                        body,
-                    }) => self.step(
-                        h,
-                        Input::Forward {
-                            session,
-                            cxid,
-                            opcode,
-                            body: &body,
-                        },
-                    ),
-                    Owned::Forward(Forward::Sync { session, cxid }) => {
-                        self.step(h, Input::Sync { session, cxid })
-                    }
-                    Owned::Touch(session) => self.step(h, Input::Touch { session }),
-                }
-            }
-        }
-    }
-
-    fn step(&self, h: &CoreHandle, input: Input<'_>) {
-        let mut outs = Vec::new();
-        self.replica.borrow_mut().step(input, &mut outs);
-        for o in outs {
-            self.perform(h, o);
-        }
-    }
-
     fn flush_appends(&self) {
         let batch = std::mem::take(&mut *self.appends.borrow_mut());
         self.to_log.send([LogCmd::Append(batch)]);
     }
 
-    fn perform(&self, h: &CoreHandle, o: Output) {
-        let now = Self::now(h);
-        match o {
-            Output::Send { to, frame } => {
-                self.net.send(to, frame.to_vec());
-            }
-            Output::SendSnapshot { to, zxid } => {
-                let data = {
-                    let core = h.core.borrow();
-                    if core.tree.last_zxid != zxid {
-                        tracing::error!(
-                            "snapshot for {to} asked at {zxid:#x} but the tree is at {:#x}",
-                            core.tree.last_zxid
-                        );
+    /// Performs the node's effects, in order; returns how many txns
+    /// committed.
+    pub fn perform(&self, node: &mut Node) -> u64 {
+        let mut committed = 0u64;
+        for e in node.take_effects() {
+            match e {
+                Effect::Send { to, frame } => {
+                    self.net.send(to, frame.to_vec());
+                }
+                Effect::Disconnect { peer } => self.net.reset(peer),
+                Effect::PersistEpochs {
+                    accepted,
+                    current,
+                    accepted_from,
+                } => {
+                    if let Err(e) =
+                        write_epochs(&self.storage.snap_path(), accepted, current, accepted_from)
+                    {
+                        fatal(&format!("writing the epochs: {e}"));
                     }
-                    full_snapshot(&core)
-                };
-                let mut f = Vec::with_capacity(data.len() + 32);
-                peer::encode(&PeerMsg::Snap { zxid, data: &data }, &mut f);
-                tracing::info!(
-                    "sending a snapshot at {zxid:#x} ({} bytes) to server {to}",
-                    data.len()
-                );
-                self.net.send(to, f);
-            }
-            Output::Disconnect { peer } => self.net.reset(peer),
-            Output::PersistEpochs {
-                accepted,
-                current,
-                accepted_from,
-            } => {
-                if let Err(e) =
-                    write_epochs(&self.storage.snap_path(), accepted, current, accepted_from)
-                {
-                    fatal(&format!("writing the epochs: {e}"));
                 }
-            }
-            Output::Append(t) => {
-                if h.core.borrow().mode() == Mode::Leader {
-                    h.core.borrow_mut().adopt_proposal(&t);
-                    self.proposed
-                        .borrow_mut()
-                        .push_back((t.header.zxid, Instant::now()));
-                }
-                self.last_appended.set(t.header.zxid);
-                self.appends.borrow_mut().push(t);
-            }
-            Output::Sync => {
-                self.syncs
-                    .borrow_mut()
-                    .push_back((self.last_appended.get(), Instant::now()));
-                self.flush_appends()
-            }
-            Output::Truncate { after } => {
-                if !self.appends.borrow().is_empty() {
-                    self.flush_appends();
-                }
-                self.to_log.send([LogCmd::TruncateAfter(after)]);
-            }
-            Output::InstallSnapshot { zxid, data } => {
-                let built = match state::build_snapshot("the leader's snapshot", &data) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::error!(
-                            "the leader's snapshot is invalid at offset {}: {}",
-                            e.offset,
-                            e.what
-                        );
-                        self.net.reset(self.replica.borrow().leader().unwrap_or(0));
-                        return;
-                    }
-                };
-                let dir = self.storage.snap_path();
-                let tmp = dir.join(format!("{}.tmp", snapshot_name(zxid)));
-                let r = (|| -> std::io::Result<()> {
-                    let mut f = std::fs::File::create(&tmp)?;
-                    f.write_all(&data)?;
-                    f.sync_all()?;
-                    std::fs::rename(&tmp, dir.join(snapshot_name(zxid)))?;
-                    sync_dir(&dir)
-                })();
-                if let Err(e) = r {
-                    fatal(&format!("writing the leader's snapshot: {e}"));
-                }
-                if !self.appends.borrow().is_empty() {
-                    self.flush_appends();
-                }
-                self.to_log.send([LogCmd::Reset]);
-                let sessions = built.sessions.clone();
-                h.core
-                    .borrow_mut()
-                    .replace_state(built.tree, &built.sessions, now);
-                tracing::info!("installed the leader's snapshot at {zxid:#x}");
-                self.step(h, Input::SessionsRestored { sessions });
-            }
-            Output::Commit(t) => {
-                let z = t.header.zxid;
-                let mut p = self.proposed.borrow_mut();
-                while let Some(&(pz, at)) = p.front() {
-                    if pz > z {
-                        break;
-                    }
-                    p.pop_front();
-                    if pz == z {
-                        let _ = self
-                            .commit_us
+                Effect::Append(t) => {
+                    if self.role.get() == Some((Role::Leading, true)) {
+                        self.proposed
                             .borrow_mut()
-                            .record(at.elapsed().as_micros() as u64);
+                            .push_back((t.header.zxid, Instant::now()));
+                    }
+                    self.last_appended.set(t.header.zxid);
+                    self.appends.borrow_mut().push(t);
+                }
+                Effect::Sync => {
+                    self.syncs
+                        .borrow_mut()
+                        .push_back((self.last_appended.get(), Instant::now()));
+                    self.flush_appends()
+                }
+                Effect::Truncate { after } => {
+                    if !self.appends.borrow().is_empty() {
+                        self.flush_appends();
+                    }
+                    self.to_log.send([LogCmd::TruncateAfter(after)]);
+                }
+                Effect::InstallSnapshot { zxid, data } => {
+                    let dir = self.storage.snap_path();
+                    let tmp = dir.join(format!("{}.tmp", snapshot_name(zxid)));
+                    let r = (|| -> std::io::Result<()> {
+                        let mut f = std::fs::File::create(&tmp)?;
+                        f.write_all(&data)?;
+                        f.sync_all()?;
+                        std::fs::rename(&tmp, dir.join(snapshot_name(zxid)))?;
+                        sync_dir(&dir)
+                    })();
+                    if let Err(e) = r {
+                        fatal(&format!("writing the leader's snapshot: {e}"));
+                    }
+                    if !self.appends.borrow().is_empty() {
+                        self.flush_appends();
+                    }
+                    self.to_log.send([LogCmd::Reset]);
+                }
+                Effect::Committed(t) => {
+                    committed += 1;
+                    let z = t.header.zxid;
+                    let mut p = self.proposed.borrow_mut();
+                    while let Some(&(pz, at)) = p.front() {
+                        if pz > z {
+                            break;
+                        }
+                        p.pop_front();
+                        if pz == z {
+                            let _ = self
+                                .commit_us
+                                .borrow_mut()
+                                .record(at.elapsed().as_micros() as u64);
+                        }
                     }
                 }
-                drop(p);
-                h.core.borrow_mut().commit_txn(&t, now)
-            }
-            Output::Request {
-                session,
-                cxid,
-                opcode,
-                body,
-                ..
-            } => h
-                .core
-                .borrow_mut()
-                .remote_request(session, cxid, opcode, &body, now),
-            Output::Rejected { session, .. } => {
-                let mut core = h.core.borrow_mut();
-                if core.mode() == Mode::Leader {
-                    // A proposal of ours was refused: our zxids no longer
-                    // match the replica's; start the pipeline over.
-                    tracing::warn!("the replica refused a proposal; resetting client connections");
-                    let e = self.epoch.get();
-                    core.set_mode(Mode::NotServing, e, now);
-                    core.set_mode(Mode::Leader, e, now);
-                } else {
-                    core.forward_rejected(session);
-                }
-            }
-            Output::SyncDone {
-                session,
-                cxid,
-                zxid,
-            } => h.core.borrow_mut().sync_done(session, cxid, zxid, now),
-            Output::RoleChanged {
-                role,
-                epoch,
-                leader,
-                serving,
-            } => {
-                let mode = match (role, serving) {
-                    (Role::Leading, true) => Mode::Leader,
-                    (Role::Following | Role::Observing, true) => Mode::Learner,
-                    _ => Mode::NotServing,
-                };
-                if role == Role::Looking && self.election_started.get().is_none() {
-                    self.election_started.set(Some(Instant::now()));
-                }
-                if serving {
-                    if let Some(t0) = self.election_started.take() {
-                        tracing::info!("serving after {:?} of election and sync", t0.elapsed());
-                        self.last_election.set(Some(t0.elapsed()));
+                Effect::RoleChanged {
+                    role,
+                    epoch,
+                    leader,
+                    serving,
+                } => {
+                    if role == Role::Looking && self.election_started.get().is_none() {
+                        self.election_started.set(Some(Instant::now()));
                     }
+                    if serving {
+                        if let Some(t0) = self.election_started.take() {
+                            tracing::info!("serving after {:?} of election and sync", t0.elapsed());
+                            self.last_election.set(Some(t0.elapsed()));
+                        }
+                    }
+                    if !matches!(role, Role::Leading) {
+                        self.proposed.borrow_mut().clear();
+                    }
+                    tracing::info!(
+                        "role {role:?}, epoch {epoch}, leader {leader:?}, serving {serving}"
+                    );
+                    self.role.set(Some((role, serving)));
                 }
-                if !matches!(role, Role::Leading) {
-                    self.proposed.borrow_mut().clear();
+                Effect::Established { epoch } => {
+                    tracing::info!("established as leader of epoch {epoch}")
                 }
-                tracing::info!(
-                    "role {role:?}, epoch {epoch}, leader {leader:?}, serving {serving}"
-                );
-                self.epoch.set(epoch);
-                self.role.set(Some((role, serving)));
-                h.core.borrow_mut().set_mode(mode, epoch, now);
-            }
-            Output::Established { epoch } => {
-                tracing::info!("established as leader of epoch {epoch}")
-            }
-            // Reconnects are checked against the replicated session table
-            // here; the core never asks the leader to revalidate.
-            Output::Revalidated { session, valid } => {
-                tracing::debug!("revalidated session {session:#x}: {valid}")
+                Effect::Notice(n) => match n {
+                    Notice::SnapshotSent { to, zxid, bytes } => tracing::info!(
+                        "sending a snapshot at {zxid:#x} ({bytes} bytes) to server {to}"
+                    ),
+                    Notice::SnapshotInstalled { zxid } => {
+                        tracing::info!("installed the leader's snapshot at {zxid:#x}")
+                    }
+                    Notice::BadSnapshot { from, what } => {
+                        tracing::error!("the snapshot from server {from} is invalid: {what}")
+                    }
+                    Notice::ProposalRefused { zxid } => tracing::warn!(
+                        "the replica refused proposal {zxid:#x}; resetting client connections"
+                    ),
+                },
             }
         }
+        committed
     }
 
-    fn on_peer_event(&self, h: &CoreHandle, ev: PeerEvent) {
+    fn on_peer_event(&self, node: &mut Node, ev: PeerEvent, now: Now) {
         match ev {
             PeerEvent::Up { .. } => {}
-            PeerEvent::Down { peer, .. } => self.step(h, Input::PeerDisconnected(peer)),
+            PeerEvent::Down { peer, .. } => node.peer_down(peer, now),
             PeerEvent::Frame { peer, frame } => match peer::decode_frame_max(&frame, MAX_PEER_BODY)
             {
-                Ok(Some((msg, n))) if n == frame.len() => {
-                    self.step(h, Input::Peer { from: peer, msg })
-                }
+                Ok(Some((msg, n))) if n == frame.len() => node.peer(peer, msg, now),
                 other => {
                     tracing::warn!("bad frame from server {peer}: {other:?}; resetting the link");
                     self.net.reset(peer);
@@ -721,28 +588,6 @@ impl Ens {
             },
         }
     }
-}
-
-/// Inputs produced by the core, owned until they are stepped.
-enum Owned {
-    Propose(Txn),
-    Forward(Forward),
-    Touch(SessionId),
-}
-
-/// The whole tree as one snapshot (the SNAP payload): same format as the
-/// snapshot files.
-fn full_snapshot(core: &Core) -> Vec<u8> {
-    let (z, header, mut enc) = super::storage::snapshot_begin(&core.tree, &core.session_list());
-    let mut out = header;
-    core.tree.for_each_node(|p, n| {
-        enc.node(p, n);
-        while let Some(b) = enc.take_block() {
-            out.extend_from_slice(&b);
-        }
-    });
-    out.extend_from_slice(&enc.finish(z));
-    out
 }
 
 /// Runs this server as a member of an ensemble.
@@ -753,13 +598,13 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
         .ok_or_else(|| std::io::Error::other("an ensemble needs a dataDir"))?;
     let t0 = Instant::now();
     let started = start_storage(&sc).map_err(std::io::Error::other)?;
-    let (accepted, current, from) = read_epochs(&sc.snap_path()).map_err(std::io::Error::other)?;
+    let (accepted, current, _) = started.boot.epochs;
     tracing::info!(
         "server {} recovered {} znodes at {:#x} and {} logged txns after it (epochs {accepted}/{current}) in {:?}",
         ens.my_id,
-        started.tree.node_count(),
-        started.base,
-        started.tail.len(),
+        started.boot.tree.node_count(),
+        started.boot.base,
+        started.boot.tail.len(),
         t0.elapsed()
     );
     let my_quorum = ens
@@ -784,20 +629,20 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
         .spin_before_park(Duration::from_micros(cfg.spin_us))
         .spawn(move || async move {
             let now = clock.now();
-            let mut core = Core::restore(
-                cfg.core.clone(),
-                started.tree,
-                started.sessions.clone(),
-                now,
-            );
-            core.set_mode(Mode::NotServing, 0, now);
+            let per_tick = |limit: u32| u64::from(limit) * u64::from(ens.tick_time_ms) / TICK_MS;
+            let mut zc = zab::Config::new(ens.my_id, ens.voters.clone(), ens.observers.clone());
+            zc.tick_ms = TICK_MS;
+            zc.init_limit = per_tick(ens.init_limit).max(20);
+            zc.sync_limit = per_tick(ens.sync_limit).max(10);
+            let mut node = Node::new(cfg.core.clone(), zc, started.boot, now);
+            node.record_commits(true);
             let local = Rc::new(conn::ConnTable::default());
             let shared = conn::ConnShared {
                 throttle: conn::Throttle::default(),
                 load: core_load,
             };
             let handle = Rc::new(CoreHandle {
-                core: RefCell::new(core),
+                node: RefCell::new(node),
                 local: local.clone(),
                 remote: vec![None],
                 clock,
@@ -837,28 +682,11 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                 mailbox: log.mailbox,
                 bell: log.bell.connect().await,
             };
-            let per_tick = |limit: u32| u64::from(limit) * u64::from(ens.tick_time_ms) / TICK_MS;
-            let mut zc = zab::Config::new(ens.my_id, ens.voters.clone(), ens.observers.clone());
-            zc.tick_ms = TICK_MS;
-            zc.init_limit = per_tick(ens.init_limit).max(20);
-            zc.sync_limit = per_tick(ens.sync_limit).max(10);
-            let boot = Boot {
-                accepted_epoch: accepted,
-                accepted_from: from,
-                current_epoch: current,
-                base: started.base,
-                sessions: started.sessions,
-                log: started.tail,
-            };
-            let mut outs = Vec::new();
-            let replica = Replica::new(zc, boot, &mut outs);
             let e = Rc::new(Ens {
-                replica: RefCell::new(replica),
                 net: net.clone(),
                 to_log,
                 appends: RefCell::new(Vec::new()),
                 storage: sc,
-                epoch: Cell::new(current),
                 role: Cell::new(None),
                 election_started: Cell::new(Some(Instant::now())),
                 last_election: Cell::new(None),
@@ -870,9 +698,6 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                 storage_stats: stats,
             });
             let _ = handle.ens.set(e.clone());
-            for o in outs {
-                e.perform(&handle, o);
-            }
             handle.flush();
             // Peer frames.
             {
@@ -880,9 +705,13 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                 glommio::spawn_local(async move {
                     loop {
                         let ev = e.net.next().await;
-                        e.on_peer_event(&h, ev);
-                        while let Some(ev) = e.net.try_next() {
-                            e.on_peer_event(&h, ev);
+                        {
+                            let now = h.clock.now();
+                            let mut node = h.node.borrow_mut();
+                            e.on_peer_event(&mut node, ev, now);
+                            while let Some(ev) = e.net.try_next() {
+                                e.on_peer_event(&mut node, ev, now);
+                            }
                         }
                         h.flush();
                     }
@@ -909,7 +738,8 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                                     .record(at.elapsed().as_micros() as u64);
                             }
                         }
-                        e.step(&h, Input::Persisted { through: z });
+                        let now = h.clock.now();
+                        h.node.borrow_mut().durable(z, now);
                         h.flush();
                     }
                     fatal("the log thread stopped");
@@ -918,33 +748,14 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
             }
             // Ticks.
             {
-                let (h, e) = (handle.clone(), e.clone());
+                let h = handle.clone();
                 glommio::spawn_local(async move {
-                    let mut applied = h.core.borrow().last_zxid();
                     loop {
                         glommio::timer::sleep(Duration::from_millis(TICK_MS)).await;
                         h.flush();
                         let now = h.clock.now();
-                        e.step(
-                            &h,
-                            Input::Tick {
-                                wall_ms: now.wall_ms,
-                            },
-                        );
-                        h.core.borrow_mut().tick(now);
+                        h.node.borrow_mut().tick(now);
                         h.flush();
-                        // Snapshots count applied txns (a new epoch's
-                        // counter restarts: count from its start).
-                        let z = h.core.borrow().last_zxid();
-                        if z != applied {
-                            let n = if (z >> 32) == (applied >> 32) {
-                                (z - applied).max(0) as u64
-                            } else {
-                                u64::from(z as u32)
-                            };
-                            applied = z;
-                            super::count_commits(&h, n);
-                        }
                     }
                 })
                 .detach();
@@ -966,7 +777,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::CoreConfig;
+    use crate::server::{Core, CoreConfig};
 
     #[test]
     fn a_full_snapshot_loads_back_into_the_same_tree() {
@@ -996,7 +807,7 @@ mod tests {
             };
             core.replay(t.clone(), now);
         }
-        let data = full_snapshot(&core);
+        let data = crate::storage::snapshot::encode_tree(&core.tree, &core.session_list(), 1 << 18);
         let built = state::build_snapshot("test", &data).expect("loads");
         assert_eq!(built.zxid, 4);
         assert_eq!(built.end_zxid, 4);

@@ -37,7 +37,8 @@ pub(crate) async fn serve(listener: TcpListener, h: Rc<CoreHandle>) {
             let path = head.split_whitespace().nth(1).unwrap_or("/");
             let (status, body) = if path == "/metrics" || path == "/" {
                 let now = h.clock.now();
-                let core = h.core.borrow();
+                let node = h.node.borrow();
+                let core = node.core();
                 let up = now.mono_ms.saturating_sub(core.stats.started_mono_ms);
                 let mut body = core.prometheus(up);
                 if let Some(log) = &h.log {

@@ -1,9 +1,10 @@
 //! The glommio runtime: the only code that touches threads, sockets, files
 //! and clocks. One executor per shard, pinned to a core when there are
-//! enough cores. Every shard accepts client connections on the same port
-//! (SO_REUSEPORT) and cuts frames; shard 0 (the core shard) owns the
-//! [`Core`]. Other shards send it frames over one bounded channel each and
-//! get replies and notifications back on one ordered channel each.
+//! enough cores. One acceptor thread deals client connections to the
+//! shards, which cut frames; shard 0 (the core shard) owns the [`Node`]
+//! (the [`Core`], and in an ensemble its ZAB replica). Other shards send it
+//! frames over one bounded channel each and get replies and notifications
+//! back on one ordered channel each.
 
 mod conn;
 pub mod ensemble;
@@ -13,6 +14,7 @@ pub mod peers;
 mod poll;
 pub mod storage;
 
+use crate::node::Node;
 use crate::server::{AdminExtras, Core, CoreConfig};
 use crate::types::{ConnId, Now};
 use glommio::channels::local_channel::{self, LocalSender};
@@ -106,9 +108,9 @@ impl Clock {
     }
 }
 
-/// Shard 0's view of everything: the core plus how to reach every shard.
+/// Shard 0's view of everything: the node plus how to reach every shard.
 pub(crate) struct CoreHandle {
-    pub core: RefCell<Core>,
+    pub node: RefCell<Node>,
     /// Local connections of shard 0.
     pub local: Rc<conn::ConnTable>,
     /// One queue per other shard (index = shard).
@@ -139,11 +141,24 @@ pub(crate) struct LogSide {
 impl CoreHandle {
     /// Hands new proposals to the log (or commits them at once without
     /// one), then routes every pending output to its connection.
-    pub fn flush(&self) {
-        if let Some(e) = self.ens.get() {
-            e.pump(self);
+    pub fn flush(self: &Rc<Self>) {
+        let committed = self.flush_node();
+        if committed > 0 {
+            // Outside the node's borrow: this may start a snapshot task.
+            count_commits(self, committed);
         }
-        let mut core = self.core.borrow_mut();
+    }
+
+    /// [`CoreHandle::flush`] while the node is borrowed; returns how many
+    /// txns an ensemble member committed.
+    fn flush_node(&self) -> u64 {
+        let mut node = self.node.borrow_mut();
+        let mut committed = 0;
+        if let Some(e) = self.ens.get() {
+            node.pump(self.clock.now());
+            committed = e.perform(&mut node);
+        }
+        let core = node.core_mut();
         match self.log.as_ref().map(|l| &l.to_log) {
             _ if self.ens.get().is_some() => {}
             // Reads propose nothing: no need to lock the log's mailbox.
@@ -173,23 +188,25 @@ impl CoreHandle {
                 });
             }
         });
+        committed
     }
 
     /// Feeds frames to the core and records how long they took.
-    fn input(&self, core: &mut Core, id: ConnId, frames: &[u8], now: Now) {
+    fn input(&self, node: &mut Node, id: ConnId, frames: &[u8], now: Now) {
         let t0 = Instant::now();
-        core.conn_input(id, frames, now);
-        core.record_batch_latency(t0.elapsed().as_micros() as u64);
+        node.conn_input(id, frames, now);
+        node.core_mut()
+            .record_batch_latency(t0.elapsed().as_micros() as u64);
     }
 
-    pub fn handle(&self, msg: ToCore<'_>) {
+    pub fn handle(self: &Rc<Self>, msg: ToCore<'_>) {
         let now = self.clock.now();
         {
-            let mut core = self.core.borrow_mut();
+            let mut node = self.node.borrow_mut();
             match msg {
-                ToCore::Open(id, addr) => core.conn_open(id, addr, now),
-                ToCore::Input(id, bytes) => self.input(&mut core, id, &bytes, now),
-                ToCore::Frames(id, bytes) => self.input(&mut core, id, bytes, now),
+                ToCore::Open(id, addr) => node.conn_open(id, addr, now),
+                ToCore::Input(id, bytes) => self.input(&mut node, id, &bytes, now),
+                ToCore::Frames(id, bytes) => self.input(&mut node, id, bytes, now),
                 ToCore::FourLetter(id, w) => {
                     let word = std::str::from_utf8(&w).unwrap_or("");
                     let ok = self.cfg.four_lw.allows(word);
@@ -198,7 +215,7 @@ impl CoreHandle {
                         b"envi" => extras.env = Some(env::detect_env()),
                         b"mntr" => {
                             extras.fds = env::process_fd_counts();
-                            extras.quorum = self.ens.get().map(|e| e.figures());
+                            extras.quorum = self.ens.get().map(|e| e.figures(&node));
                             if let Some(log) = &self.log {
                                 extras.mntr_extra = log.stats.mntr();
                             }
@@ -212,9 +229,9 @@ impl CoreHandle {
                         }
                         _ => {}
                     }
-                    core.four_letter(id, w, ok, now, &extras);
+                    node.core_mut().four_letter(id, w, ok, now, &extras);
                 }
-                ToCore::Closed(id) => core.conn_closed(id),
+                ToCore::Closed(id) => node.conn_closed(id, now),
             }
         }
         self.flush();
@@ -404,7 +421,7 @@ async fn core_shard(
         remote.push(Some(ltx));
     }
     let handle = Rc::new(CoreHandle {
-        core: RefCell::new(core),
+        node: RefCell::new(Node::standalone(core)),
         local: local.clone(),
         remote,
         clock,
@@ -421,9 +438,9 @@ async fn core_shard(
         let h = handle.clone();
         glommio::spawn_local(async move {
             let rx = rx.connect().await;
-            let mut last = h.core.borrow().last_zxid();
+            let mut last = h.node.borrow().core().last_zxid();
             while let Some(z) = rx.recv().await {
-                h.core.borrow_mut().commit_through(z, h.clock.now());
+                h.node.borrow_mut().durable(z, h.clock.now());
                 h.flush();
                 count_commits(&h, (z - last).max(0) as u64);
                 last = z;
@@ -450,7 +467,7 @@ async fn core_shard(
             loop {
                 glommio::timer::sleep(every).await;
                 let now = h.clock.now();
-                h.core.borrow_mut().tick(now);
+                h.node.borrow_mut().tick(now);
                 h.flush();
             }
         })
@@ -485,7 +502,8 @@ pub(crate) fn count_commits(h: &Rc<CoreHandle>, n: u64) {
 async fn snapshot(h: Rc<CoreHandle>) {
     let Some(log) = &h.log else { return };
     let (z, header, mut enc, walk) = {
-        let mut core = h.core.borrow_mut();
+        let mut node = h.node.borrow_mut();
+        let core = node.core_mut();
         let (z, header, enc) = storage::snapshot_begin(&core.tree, &core.session_list());
         (z, header, enc, core.tree.walk_begin())
     };
@@ -512,8 +530,9 @@ async fn snapshot(h: Rc<CoreHandle>) {
         let mut blocks = Vec::new();
         let done = {
             let t0 = Instant::now();
-            let mut core = h.core.borrow_mut();
-            let done = core
+            let mut node = h.node.borrow_mut();
+            let done = node
+                .core_mut()
                 .tree
                 .walk_step(&walk, storage::SNAP_STEP_NODES, |p, n| enc.node(p, n));
             while let Some(b) = enc.take_block() {
@@ -545,7 +564,7 @@ async fn snapshot(h: Rc<CoreHandle>) {
         // channels between steps, or a ready walker starves them.
         glommio::timer::sleep(Duration::from_micros(200)).await;
     }
-    let end = h.core.borrow().tree.last_zxid;
+    let end = h.node.borrow().core().tree.last_zxid;
     log.stats
         .walk_step_max_micros
         .fetch_max(longest.as_micros() as u64, Ordering::Relaxed);

@@ -186,11 +186,26 @@ impl Core {
             }
             Request::Check { .. } => {
                 self.batch.1 += 1;
-                self.write(id, sid, xid, opcode, &req, now)
+                if self.mode == Mode::Learner {
+                    self.forward_write(id, sid, xid, opcode, &req, body);
+                } else {
+                    self.write(id, sid, xid, opcode, &req, now)
+                }
             }
+            // In an ensemble a sync is a txn (see `TxnOp::Sync`); standalone
+            // it is answered in order, like a read.
             Request::Sync { path } if self.mode == Mode::Learner => {
                 self.batch.0 += 1;
-                self.forward_sync(id, sid, xid, &path)
+                self.forward_sync(id, sid, xid, &path, body)
+            }
+            Request::Sync { path } if self.mode == Mode::Leader => {
+                self.batch.0 += 1;
+                let reply = Reply::Sync {
+                    conn: id,
+                    xid,
+                    path: path.as_ref().into(),
+                };
+                self.propose(sid, xid, TxnOp::Sync, now, reply);
             }
             Request::Multi(ops) => {
                 if opcode == op::MULTI_READ {
@@ -261,6 +276,11 @@ impl Core {
         }
     }
 
+    /// A write on a leader or a standalone server: prepped against the
+    /// tree and the txns in flight, and proposed. A write that fails prep
+    /// is proposed too, as an error txn (ZooKeeper's): its answer goes out
+    /// when it applies, so only after every txn it saw has committed, and
+    /// never if those are discarded (the connection is closed then).
     fn write(&mut self, id: ConnId, sid: i64, xid: i32, opcode: i32, req: &Request<'_>, now: Now) {
         let cfg = self.prep_cfg();
         let caller = &self.conns[&id].caller;
@@ -268,22 +288,16 @@ impl Core {
         let txn = prep_op(opcode, req, sid, caller, cfg, &mut pending);
         let changes = pending.into_changes();
         let txn = match txn {
-            Ok(t) => t,
-            Err(code) => return self.reply_err(id, xid, self.last_zxid(), code),
+            Ok(t) => {
+                let zxid = self.next_zxid();
+                self.outstanding.merge(changes, zxid);
+                t
+            }
+            Err(code) if self.cfg.faults.errors_at_once => {
+                return self.reply_err(id, xid, self.last_zxid(), code);
+            }
+            Err(code) => TxnOp::Error { code },
         };
-        if let TxnOp::Check { path } = &txn {
-            // A standalone check answers like setData: the node's Stat.
-            let zxid = self.last_zxid();
-            let stat = self.tree.get(path).map(|n| n.stat()).unwrap_or_default();
-            let c = self.conns.get_mut(&id).expect("open");
-            let at = begin_ok(&mut c.out, xid, zxid);
-            stat.encode(&mut c.out);
-            jute::end_frame(&mut c.out, at);
-            self.stats.packets_sent += 1;
-            return self.mark(id);
-        }
-        let zxid = self.next_zxid();
-        self.outstanding.merge(changes, zxid);
         self.propose(
             sid,
             xid,
@@ -308,22 +322,15 @@ impl Core {
         let caller = &self.conns[&id].caller;
         match prep_multi(ops, sid, caller, cfg, &self.tree, &self.outstanding) {
             Err((k, code)) => {
-                let zxid = self.last_zxid();
-                let c = self.conns.get_mut(&id).expect("open");
-                let at = begin_ok(&mut c.out, xid, zxid);
-                for i in 0..ops.len() {
-                    let e = match i.cmp(&k) {
-                        std::cmp::Ordering::Less => 0,
-                        std::cmp::Ordering::Equal => code,
-                        std::cmp::Ordering::Greater => err::RUNTIME_INCONSISTENCY,
-                    };
-                    multi_header(&mut c.out, -1, false, e);
-                    jute::put_int(&mut c.out, e);
-                }
-                multi_header(&mut c.out, -1, true, -1);
-                jute::end_frame(&mut c.out, at);
-                self.stats.packets_sent += 1;
-                self.mark(id);
+                // An error txn per op, answered when it applies (see write).
+                let errors = super::ensemble::multi_errors(ops.len(), k, code);
+                let opcodes = ops.iter().map(|(o, _)| *o).collect();
+                let reply = Reply::Multi {
+                    conn: id,
+                    xid,
+                    opcodes,
+                };
+                self.propose(sid, xid, TxnOp::Multi(errors), now, reply);
             }
             Ok((txns, changes)) => {
                 let zxid = self.next_zxid();
@@ -600,12 +607,14 @@ pub(super) fn multi_reply(
                 stat.encode(out);
             }
             OpResult::Deleted => multi_header(out, op::DELETE, false, 0),
-            OpResult::Checked => multi_header(out, op::CHECK, false, 0),
+            OpResult::Checked { .. } => multi_header(out, op::CHECK, false, 0),
             OpResult::Error(e) => {
                 multi_header(out, -1, false, *e);
                 jute::put_int(out, *e);
             }
-            OpResult::SetAcl { .. } | OpResult::Session => multi_header(out, *opcode, false, 0),
+            OpResult::SetAcl { .. } | OpResult::Session | OpResult::Synced => {
+                multi_header(out, *opcode, false, 0)
+            }
         }
     }
     multi_header(out, -1, true, -1);
@@ -627,6 +636,7 @@ fn runs_at_arrival(opcode: i32) -> bool {
             | op::DELETE
             | op::SET_DATA
             | op::SET_ACL
+            | op::CHECK
             | op::MULTI
             | op::CLOSE_SESSION
     )

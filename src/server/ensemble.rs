@@ -1,17 +1,17 @@
 //! The core's part in an ensemble: what changes with the server's role.
 //!
 //! * **Standalone** and **Leader**: writes are prepped here and proposed
-//!   (`take_proposals`); the leader also preps the writes learners forward
-//!   ([`Core::remote_request`]), answering nobody itself: a failed one is
-//!   proposed as an error txn so that the learner holding the client can
-//!   answer it in order. Only the leader (or a standalone server) expires
-//!   sessions and reaps containers.
+//!   (`take_proposals`); the leader also preps the requests learners
+//!   forward ([`Core::remote_request`]), answering nobody itself: a failed
+//!   one is proposed as an error txn so that the learner holding the
+//!   client can answer it in order. Only the leader (or a standalone
+//!   server) expires sessions (in an ensemble when its replica says so,
+//!   [`Core::expire_session`]) and reaps containers.
 //! * **Learner** (follower or observer): reads are served from the local
-//!   tree; writes, session creation and close, and syncs are handed to the
-//!   runtime as [`Forward`]s for the leader, and the connection owes a
+//!   tree; writes, checks, syncs, session creation and close are handed to
+//!   the runtime as [`Forward`]s for the leader, and the connection owes a
 //!   [`Held::Remote`] entry that the matching committed txn
-//!   ([`Core::apply_committed`], matched by session and cxid) or sync
-//!   completion ([`Core::sync_done`]) answers.
+//!   ([`Core::apply_committed`], matched by session and cxid) answers.
 //! * **NotServing** (no quorum): new connections are closed at once.
 //!
 //! A role change closes every client connection, as ZooKeeper does: what a
@@ -26,7 +26,7 @@ use crate::proto::records::{decode_request, Request};
 use crate::session::prep::{prep_multi, prep_op, Pending, PrepConfig};
 use crate::tree::acl::{Caller, Id};
 use crate::tree::txn::{Txn, TxnOp};
-use crate::types::{ConnId, FxHashSet, Now, SessionId, Zxid};
+use crate::types::{ConnId, FxHashSet, Now, SessionId};
 
 /// The server's role as the core sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,21 +37,30 @@ pub enum Mode {
     NotServing,
 }
 
-/// Something a learner's client asked for that only the leader can do.
+/// Something a learner's client asked for that only the leader can do: a
+/// write, a check, a sync, createSession or closeSession. `body` is the
+/// caller's identity ([`encode_caller`]) followed by the request body.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Forward {
-    /// A write (or createSession / closeSession); `body` is the caller's
-    /// identity ([`encode_caller`]) followed by the request body.
-    Write {
-        session: SessionId,
-        cxid: i32,
-        opcode: i32,
-        body: Vec<u8>,
-    },
-    Sync {
-        session: SessionId,
-        cxid: i32,
-    },
+pub struct Forward {
+    pub session: SessionId,
+    pub cxid: i32,
+    pub opcode: i32,
+    pub body: Vec<u8>,
+}
+
+/// The error txns of a multi whose op `k` failed prep with `code`: the ops
+/// before it report 0, the ones after it RuntimeInconsistency (ZooKeeper's
+/// answer).
+pub(super) fn multi_errors(n: usize, k: usize, code: i32) -> Vec<TxnOp> {
+    (0..n)
+        .map(|i| TxnOp::Error {
+            code: match i.cmp(&k) {
+                std::cmp::Ordering::Less => 0,
+                std::cmp::Ordering::Equal => code,
+                std::cmp::Ordering::Greater => err::RUNTIME_INCONSISTENCY,
+            },
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -121,6 +130,14 @@ impl Core {
             for s in std::mem::take(&mut self.ensemble.provisional) {
                 self.sessions.remove(s);
             }
+            // Closes in flight were dropped with the pipeline: only
+            // committed closes count, and the new leader may expire again.
+            let ids: Vec<SessionId> = self.sessions.ids().collect();
+            for s in ids {
+                if let Some(x) = self.sessions.get_mut(s) {
+                    x.closing = false;
+                }
+            }
         }
         let base = (i64::from(epoch) << 32).max(self.tree.last_zxid);
         self.pipeline.last_proposed = if mode == Mode::Leader {
@@ -189,7 +206,7 @@ impl Core {
             },
         };
         c.held.push_back(Held::Remote { cxid: xid, reply });
-        self.ensemble.forwards.push(Forward::Write {
+        self.ensemble.forwards.push(Forward {
             session: sid,
             cxid: xid,
             opcode,
@@ -197,20 +214,33 @@ impl Core {
         });
     }
 
-    /// Learner: a sync waits for the leader's state as of now.
-    pub(super) fn forward_sync(&mut self, id: ConnId, sid: SessionId, xid: i32, path: &str) {
+    /// Learner: a sync goes to the leader as a request; the leader proposes
+    /// it as a sync txn, answered here when it commits (see `TxnOp::Sync`).
+    pub(super) fn forward_sync(
+        &mut self,
+        id: ConnId,
+        sid: SessionId,
+        xid: i32,
+        path: &str,
+        body: &[u8],
+    ) {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
+        let mut fwd = Vec::with_capacity(body.len() + 32);
+        encode_caller(&mut fwd, &c.caller);
+        fwd.extend_from_slice(body);
         let reply = Reply::Sync {
             conn: id,
             xid,
             path: path.into(),
         };
         c.held.push_back(Held::Remote { cxid: xid, reply });
-        self.ensemble.forwards.push(Forward::Sync {
+        self.ensemble.forwards.push(Forward {
             session: sid,
             cxid: xid,
+            opcode: op::SYNC,
+            body: fwd,
         });
     }
 
@@ -245,7 +275,7 @@ impl Core {
         let mut body = Vec::new();
         encode_caller(&mut body, &c.caller);
         jute::put_int(&mut body, timeout as i32);
-        self.ensemble.forwards.push(Forward::Write {
+        self.ensemble.forwards.push(Forward {
             session: sid,
             cxid: 0,
             opcode: op::CREATE_SESSION,
@@ -304,6 +334,9 @@ impl Core {
             self.begin_close(session, self.next_zxid());
             return Ok((cxid, TxnOp::CloseSession));
         }
+        if opcode == op::SYNC {
+            return Ok((cxid, TxnOp::Sync));
+        }
         let cfg = PrepConfig {
             ttl_enabled: self.cfg.ttl_enabled,
         };
@@ -316,17 +349,7 @@ impl Core {
                         self.outstanding.merge(changes, zxid);
                         TxnOp::Multi(txns)
                     }
-                    Err((k, code)) => TxnOp::Multi(
-                        (0..ops.len())
-                            .map(|i| TxnOp::Error {
-                                code: match i.cmp(&k) {
-                                    std::cmp::Ordering::Less => 0,
-                                    std::cmp::Ordering::Equal => code,
-                                    std::cmp::Ordering::Greater => err::RUNTIME_INCONSISTENCY,
-                                },
-                            })
-                            .collect(),
-                    ),
+                    Err((k, code)) => TxnOp::Multi(multi_errors(ops.len(), k, code)),
                 }
             }
             _ => {
@@ -373,9 +396,7 @@ impl Core {
             return;
         };
         match c.held.front() {
-            Some(Held::Remote { cxid: w, reply })
-                if *w == cxid && !matches!(reply, Reply::Sync { .. }) =>
-            {
+            Some(Held::Remote { cxid: w, .. }) if *w == cxid => {
                 let Some(Held::Remote { reply, .. }) = c.held.pop_front() else {
                     unreachable!("matched above");
                 };
@@ -414,30 +435,15 @@ impl Core {
         }
     }
 
-    /// Leader: a txn ZAB proposed by itself (a session it expired) with a
-    /// zxid after our last proposal: it joins the pipeline so that our
-    /// zxids stay in step and its effects are visible to prep.
-    pub fn adopt_proposal(&mut self, txn: &Txn) {
-        if txn.header.zxid <= self.pipeline.last_proposed {
+    /// Leader: ZAB found `session` silent past its timeout (it tracks the
+    /// activity of every server's clients): propose its close, as
+    /// standalone expiry does. Unknown or closing sessions are left alone.
+    pub fn expire_session(&mut self, session: SessionId, now: Now) {
+        if self.mode != Mode::Leader || self.sessions.get(session).is_none_or(|s| s.closing) {
             return;
         }
-        let sid = txn.header.session;
-        let mut reply = Reply::Nobody;
-        if let TxnOp::CloseSession = txn.op {
-            let conn = self.sessions.get(sid).and_then(|s| s.conn);
-            reply = Reply::Expire { conn };
-            self.begin_close(sid, txn.header.zxid);
-        }
-        self.pipeline.last_proposed = txn.header.zxid;
-        // Already taken (ZAB has it): insert before the fresh tail.
-        let at = self.pipeline.queue.len() - self.pipeline.fresh;
-        self.pipeline.queue.insert(
-            at,
-            super::pipeline::InFlight {
-                txn: std::sync::Arc::new(txn.clone()),
-                reply,
-            },
-        );
+        let conn = self.sessions.get(session).and_then(|s| s.conn);
+        self.close_session(session, 0, now, Reply::Expire { conn });
     }
 
     /// Replaces the whole state (a snapshot from the leader was installed).
@@ -461,29 +467,6 @@ impl Core {
         self.ensemble.provisional.clear();
     }
 
-    /// Learner: a client's sync is complete (the leader's state as of the
-    /// sync is applied here).
-    pub fn sync_done(&mut self, session: SessionId, cxid: i32, zxid: Zxid, now: Now) {
-        let Some(id) = self.sessions.get(session).and_then(|s| s.conn) else {
-            return;
-        };
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        if let Some(Held::Remote {
-            cxid: w,
-            reply: Reply::Sync { .. },
-        }) = c.held.front()
-        {
-            if *w == cxid {
-                let Some(Held::Remote { reply, .. }) = c.held.pop_front() else {
-                    unreachable!("matched above");
-                };
-                self.answer(reply, zxid.max(self.tree.last_zxid), now);
-            }
-        }
-    }
-
     /// Learner: the leader refused a forwarded request (no leader right
     /// now): the client's connection is closed, as on a role change.
     pub fn forward_rejected(&mut self, session: SessionId) {
@@ -497,7 +480,7 @@ impl Core {
 mod tests {
     use super::super::pipeline::tests::*;
     use super::super::{Core, CoreConfig};
-    use super::{Forward, Mode};
+    use super::Mode;
     use crate::proto::codes::{err, op, perm};
     use crate::proto::jute;
     use crate::proto::records::put_acl;
@@ -530,17 +513,8 @@ mod tests {
             if fwd.is_empty() {
                 return all;
             }
-            let mut syncs = Vec::new();
             for x in fwd {
-                match x {
-                    Forward::Write {
-                        session,
-                        cxid,
-                        opcode,
-                        body,
-                    } => l.remote_request(session, cxid, opcode, &body, now()),
-                    Forward::Sync { session, cxid } => syncs.push((session, cxid)),
-                }
+                l.remote_request(x.session, x.cxid, x.opcode, &x.body, now());
             }
             let mut txns = Vec::new();
             l.take_proposals(|t| txns.push(t.clone()));
@@ -549,9 +523,6 @@ mod tests {
             }
             for t in &txns {
                 f.apply_committed(t.clone(), now());
-            }
-            for (s, c) in syncs {
-                f.sync_done(s, c, l.last_zxid(), now());
             }
             all.extend(txns);
         }
@@ -700,27 +671,27 @@ mod tests {
         });
         assert_eq!(closed, Some(true));
         assert_eq!((l.sessions.len(), f.sessions.len()), (1, 1));
-        // The leader's ZAB replica expires a (no pings for long): its
-        // CloseSession joins the leader's pipeline, commits everywhere, the
-        // ephemeral goes and the learner closes a's connection.
+        // The leader's ZAB replica finds a silent (no pings for long) and
+        // asks the core to expire it: a CloseSession proposed like any
+        // write, committed everywhere; the ephemeral goes and the learner
+        // closes a's connection.
         let mut later = now();
         later.mono_ms += 120_000;
-        l.tick(later); // in an ensemble the replica expires sessions
+        l.tick(later); // in an ensemble the replica decides expiry
         f.tick(later); // and learners never do
         assert_eq!(l.in_flight(), 0);
         assert!(f.tree.get("/eph").is_some());
         let sid = f.session_list()[0].0;
-        let close = Txn {
-            header: crate::tree::txn::TxnHeader {
-                session: sid,
-                cxid: 0,
-                zxid: l.last_proposed_zxid() + 1,
-                time: later.wall_ms,
-            },
-            op: crate::tree::txn::TxnOp::CloseSession,
-        };
-        l.adopt_proposal(&close);
-        assert_eq!(l.last_proposed_zxid(), close.header.zxid);
+        f.expire_session(sid, later); // only a leader expires
+        assert_eq!(f.in_flight(), 0);
+        l.expire_session(sid, later);
+        l.expire_session(sid, later); // once: it is closing now
+        let mut txns = Vec::new();
+        l.take_proposals(|t| txns.push(t.clone()));
+        assert_eq!(txns.len(), 1);
+        let close = txns.pop().unwrap();
+        assert_eq!(close.op, crate::tree::txn::TxnOp::CloseSession);
+        assert_eq!(close.header.session, sid);
         l.commit_txn(&close, later);
         f.apply_committed(close, later);
         assert!(l.tree.get("/eph").is_none() && f.tree.get("/eph").is_none());

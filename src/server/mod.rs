@@ -48,6 +48,18 @@ pub struct CoreConfig {
     pub max_cnxns: u32,
     /// An observer in an ensemble (4lw shows `Mode: observer`).
     pub observer: bool,
+    /// Test-only rule breakers (all off).
+    pub faults: CoreFaults,
+}
+
+/// Test-only fault injection: each knob breaks one rule on purpose so that
+/// tests can show the simulator's checker catches it. Never set outside
+/// tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreFaults {
+    /// A write that fails prep is answered at once (against the txns in
+    /// flight it saw) instead of as an error txn once they commit.
+    pub errors_at_once: bool,
 }
 
 impl Default for CoreConfig {
@@ -63,6 +75,7 @@ impl Default for CoreConfig {
             max_client_cnxns: 60,
             max_cnxns: 0,
             observer: false,
+            faults: CoreFaults::default(),
         }
     }
 }

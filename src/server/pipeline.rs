@@ -288,7 +288,9 @@ impl Core {
                             stat.encode(out);
                         }
                     }
-                    Some(OpResult::SetData { stat }) | Some(OpResult::SetAcl { stat }) => {
+                    Some(OpResult::SetData { stat })
+                    | Some(OpResult::SetAcl { stat })
+                    | Some(OpResult::Checked { stat }) => {
                         put_reply_header(out, xid, zxid, err::OK);
                         stat.encode(out);
                     }
@@ -349,7 +351,19 @@ impl Core {
                     c.out.extend_from_slice(&b);
                     self.mark(id);
                 }
-                Some(Held::Frame(f)) => self.execute(id, &f, now, true),
+                Some(Held::Frame(f)) => {
+                    // What it leaves owing (a write or sync in flight, a
+                    // forward) goes before the requests queued behind it.
+                    let rest = std::mem::take(&mut c.held);
+                    self.execute(id, &f, now, true);
+                    if let Some(c) = self.conns.get_mut(&id) {
+                        if c.close {
+                            c.held.clear();
+                        } else {
+                            c.held.extend(rest);
+                        }
+                    }
+                }
                 Some(Held::Close) => self.close_conn(id),
                 _ => unreachable!("checked above"),
             }
@@ -577,7 +591,7 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn an_immediate_error_waits_for_the_writes_before_it() {
+    fn a_failed_write_is_an_error_txn_answered_when_it_commits() {
         let mut core = Core::new(CoreConfig::default(), now());
         let id = ConnId::new(0, 1);
         session(&mut core, id);
@@ -587,13 +601,112 @@ pub(super) mod tests {
         set_data(&mut f, 3, "/x", b"", 5); // BadVersion against the pending node
         core.conn_input(id, &f, now());
         assert!(replies(&mut core, id).is_empty(), "error overtook a write");
-        assert_eq!(proposals(&mut core).len(), 1);
-        core.commit_all(now());
+        let z = proposals(&mut core);
+        assert_eq!(z.len(), 3, "the failures are txns too");
+        // The create commits; the errors it caused wait for their own txns.
+        core.commit_through(z[0], now());
         let got: Vec<(i32, i32)> = replies(&mut core, id).iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(got, vec![(1, 0)]);
+        core.commit_through(z[2], now());
+        let r = replies(&mut core, id);
+        let got: Vec<(i32, i64, i32)> = r.iter().map(|f| (f.0, f.1, f.2)).collect();
         assert_eq!(
             got,
-            vec![(1, 0), (2, err::NODE_EXISTS), (3, err::BAD_VERSION)]
+            vec![(2, z[1], err::NODE_EXISTS), (3, z[2], err::BAD_VERSION)],
+            "answered with their own zxids, as ZooKeeper's error txns"
         );
+        assert_eq!(core.tree.get("/x").unwrap().version(), 0);
+    }
+
+    /// Another session's failed conditional write that saw a txn in flight
+    /// is answered only once that txn commits; if the txns in flight are
+    /// dropped (a role change), the error is never sent.
+    #[test]
+    fn an_error_against_a_txn_in_flight_waits_for_it_or_is_never_sent() {
+        use super::super::Mode;
+        for commit in [true, false] {
+            let mut core = Core::new(CoreConfig::default(), now());
+            let (a, b) = (ConnId::new(0, 1), ConnId::new(0, 2));
+            session(&mut core, a);
+            session(&mut core, b);
+            let mut f = Vec::new();
+            create(&mut f, 1, "/n", b"", 0);
+            core.conn_input(a, &f, now());
+            core.commit_all(now());
+            replies(&mut core, a);
+            // a's setData (version 0 -> 1) is in flight when b's CAS on
+            // version 0 arrives: b fails against it.
+            let mut f = Vec::new();
+            set_data(&mut f, 2, "/n", b"a", 0);
+            core.conn_input(a, &f, now());
+            let mut g = Vec::new();
+            set_data(&mut g, 7, "/n", b"b", 0);
+            core.conn_input(b, &g, now());
+            let z = proposals(&mut core);
+            assert_eq!(z.len(), 2);
+            assert!(replies(&mut core, b).is_empty(), "the error went out first");
+            if commit {
+                core.commit_through(z[1], now());
+                let got: Vec<(i32, i32)> =
+                    replies(&mut core, b).iter().map(|f| (f.0, f.2)).collect();
+                assert_eq!(got, vec![(7, err::BAD_VERSION)]);
+            } else {
+                // The leader loses its role: nothing in flight commits.
+                core.set_mode(Mode::Leader, 1, now());
+                core.set_mode(Mode::NotServing, 1, now());
+                let mut closed = false;
+                let mut frames = 0;
+                core.drain(|o| {
+                    if o.conn == b {
+                        closed = o.close;
+                        frames += o.bytes.len();
+                    }
+                });
+                assert!(closed && frames == 0, "no answer, the connection closes");
+            }
+        }
+    }
+
+    /// A request held behind a write that itself waits for a txn when it
+    /// runs (a sync in an ensemble) keeps its place: what follows it is
+    /// answered after it.
+    #[test]
+    fn a_held_request_that_proposes_keeps_its_place() {
+        use super::super::Mode;
+        let mut core = Core::new(CoreConfig::default(), now());
+        core.set_mode(Mode::Leader, 1, now());
+        let id = ConnId::new(0, 1);
+        session(&mut core, id);
+        let mut f = Vec::new();
+        create(&mut f, 1, "/h", b"v", 0);
+        path_op(&mut f, 2, op::SYNC, "/h", &[]);
+        get_data(&mut f, 3, "/h");
+        core.conn_input(id, &f, now());
+        core.commit_all(now()); // the create; the sync is proposed now
+        let got: Vec<i32> = replies(&mut core, id).iter().map(|f| f.0).collect();
+        assert_eq!(got, vec![1], "the read overtook the sync");
+        core.commit_all(now()); // the sync
+        let got: Vec<(i32, i32)> = replies(&mut core, id).iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(got, vec![(2, 0), (3, 0)]);
+    }
+
+    /// A standalone check is a txn too: answered with the node's Stat when
+    /// it commits, or with BadVersion.
+    #[test]
+    fn a_check_is_a_txn_answered_with_the_stat() {
+        let mut core = Core::new(CoreConfig::default(), now());
+        let id = ConnId::new(0, 1);
+        session(&mut core, id);
+        let mut f = Vec::new();
+        create(&mut f, 1, "/c", b"", 0);
+        path_op(&mut f, 2, op::CHECK, "/c", &0i32.to_be_bytes());
+        path_op(&mut f, 3, op::CHECK, "/c", &4i32.to_be_bytes());
+        core.conn_input(id, &f, now());
+        assert_eq!(proposals(&mut core).len(), 3);
+        core.commit_all(now());
+        let r = replies(&mut core, id);
+        let got: Vec<(i32, i32, usize)> = r.iter().map(|f| (f.0, f.2, f.3.len())).collect();
+        assert_eq!(got, vec![(1, 0, 6), (2, 0, 68), (3, err::BAD_VERSION, 0)]);
     }
 
     #[test]

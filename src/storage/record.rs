@@ -54,6 +54,8 @@
 //! | 6 | SetAcl | path str, acl list, aversion zz32 |
 //! | 7 | Check | path str |
 //! | 8 | Multi | count varint, then each op (tag + fields), nested at most [`MAX_MULTI_DEPTH`] deep |
+//! | 9 | Error | code zz32 (a write that failed prep; changes nothing) |
+//! | 10 | Sync | - (a client's sync in an ensemble; changes nothing) |
 //!
 //! `str` = varint length + UTF-8 bytes; `opt` (data) = varint 0 for null,
 //! else varint `n + 1` followed by `n` bytes (so null and empty differ);
@@ -92,6 +94,7 @@ const OP_SET_ACL: u8 = 6;
 const OP_CHECK: u8 = 7;
 const OP_MULTI: u8 = 8;
 const OP_ERROR: u8 = 9;
+const OP_SYNC: u8 = 10;
 
 // ------------------------------------------------------------------ errors
 
@@ -400,6 +403,7 @@ fn put_op(out: &mut Vec<u8>, op: &TxnOp) {
             out.push(OP_ERROR);
             put_zz32(out, *code);
         }
+        TxnOp::Sync => out.push(OP_SYNC),
         TxnOp::Multi(ops) => {
             out.push(OP_MULTI);
             put_varint(out, ops.len() as u64);
@@ -547,6 +551,7 @@ impl<'a> Reader<'a> {
                 path: self.str()?.into(),
             },
             OP_ERROR => TxnOp::Error { code: self.zz32()? },
+            OP_SYNC => TxnOp::Sync,
             OP_MULTI => {
                 if depth >= MAX_MULTI_DEPTH {
                     return Err(BodyError::Nesting { at });
@@ -815,6 +820,7 @@ mod tests {
             }),
             arb_path().prop_map(|path| TxnOp::Check { path }),
             any::<i32>().prop_map(|code| TxnOp::Error { code }),
+            Just(TxnOp::Sync),
         ]
     }
 

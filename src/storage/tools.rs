@@ -43,6 +43,7 @@ fn op_line(op: &TxnOp) -> String {
         TxnOp::SetAcl { path, aversion, .. } => format!("setACL {path} aversion={aversion}"),
         TxnOp::Check { path } => format!("check {path}"),
         TxnOp::Error { code } => format!("error code={code}"),
+        TxnOp::Sync => "sync".into(),
         TxnOp::Multi(ops) => format!(
             "multi [{}]",
             ops.iter().map(op_line).collect::<Vec<_>>().join("; ")

@@ -411,8 +411,14 @@ pub enum OpResult {
     SetAcl {
         stat: Stat,
     },
-    Checked,
+    /// A version check passed; the node's Stat (a standalone check
+    /// answers with it, like setData).
+    Checked {
+        stat: Stat,
+    },
     Session,
+    /// A sync txn applied (changes nothing).
+    Synced,
     /// Applying failed (only possible if prep and tree disagree).
     Error(i32),
 }
@@ -841,7 +847,12 @@ impl DataTree {
                 n.aversion = aversion;
                 OpResult::SetAcl { stat: n.stat() }
             }
-            TxnOp::Check { .. } => OpResult::Checked,
+            TxnOp::Check { path } => OpResult::Checked {
+                stat: self
+                    .lookup(&path)
+                    .map_or_else(Stat::default, |id| self.nodes.get(id).stat()),
+            },
+            TxnOp::Sync => OpResult::Synced,
             TxnOp::Error { code } => OpResult::Error(code),
             TxnOp::Multi(_) => OpResult::Error(crate::proto::codes::err::MARSHALLING_ERROR),
         }

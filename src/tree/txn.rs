@@ -75,6 +75,11 @@ pub enum TxnOp {
     Error {
         code: i32,
     },
+    /// A client's sync in an ensemble: committed by a quorum like any txn,
+    /// so that its answer (when it applies on the client's server) reflects
+    /// every txn committed before the sync arrived, even if the leader that
+    /// took it has been replaced meanwhile. Changes nothing.
+    Sync,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -64,7 +64,7 @@ mod tests;
 use crate::peer::{self, LogShape, Notification, PeerMsg, PeerState, Touches};
 use crate::storage::log::is_successor;
 use crate::storage::record::{decode_txn_body, encode_txn_body};
-use crate::tree::txn::{Txn, TxnHeader, TxnOp};
+use crate::tree::txn::{Txn, TxnOp};
 use crate::types::{SessionId, Zxid};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -178,8 +178,9 @@ pub enum Input<'a> {
     Persisted { through: Zxid },
     /// After [`Output::InstallSnapshot`]: the sessions of that state.
     SessionsRestored { sessions: Vec<(SessionId, i32)> },
-    /// Leader: a prepped txn (its zxid is assigned here).
-    Propose(Txn),
+    /// Leader: a prepped txn. Its zxid is the one the core assigned: the
+    /// next of this epoch ([`Replica::next_zxid`]).
+    Propose(Arc<Txn>),
     /// Learner: a client write to forward to the leader.
     Forward {
         session: SessionId,
@@ -189,8 +190,6 @@ pub enum Input<'a> {
     },
     /// Client activity on a session connected here.
     Touch { session: SessionId },
-    /// A client's sync.
-    Sync { session: SessionId, cxid: i32 },
     /// A client reconnects here with `session`: is it still valid?
     Revalidate { session: SessionId, timeout: i32 },
 }
@@ -235,15 +234,12 @@ pub enum Output {
         opcode: i32,
         body: Vec<u8>,
     },
-    /// A write or sync that cannot be served now (no leader).
+    /// A write that cannot be served now (no leader, or a proposal out of
+    /// step with this epoch).
     Rejected { session: SessionId, cxid: i32 },
-    /// A client's sync may be answered: everything the leader had
-    /// committed when it saw the sync (`zxid`) is applied here.
-    SyncDone {
-        session: SessionId,
-        cxid: i32,
-        zxid: Zxid,
-    },
+    /// Leader: `session` was silent longer than its timeout; the runtime
+    /// proposes its close (CloseSession) like any txn.
+    Expire { session: SessionId },
     /// The answer to [`Input::Revalidate`] (false when no leader).
     Revalidated { session: SessionId, valid: bool },
     /// Role or leader changed; `serving` = clients may be served.
@@ -346,7 +342,6 @@ struct Following {
     since: u64,
     heard: u64,
     touches: BTreeSet<SessionId>,
-    syncs: Vec<(SessionId, i32, Zxid)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -413,6 +408,11 @@ pub struct Replica {
     base: Zxid,
     log: VecDeque<Entry>,
     durable: Zxid,
+    /// The newest zxid known to be committed (a quorum logged it).
+    known: Zxid,
+    /// The newest zxid applied: the known commit point, but never beyond
+    /// our own durable log, so that the state (and any snapshot of it)
+    /// never holds a txn a crash could take out of our log.
     committed: Zxid,
     sessions: BTreeMap<SessionId, Session>,
     state: State,
@@ -496,6 +496,7 @@ impl Replica {
             base: boot.base,
             log,
             durable: last,
+            known: boot.base,
             committed: boot.base,
             sessions: boot
                 .sessions
@@ -569,8 +570,14 @@ impl Replica {
     pub fn current_epoch(&self) -> u32 {
         self.current_epoch
     }
+    /// The newest zxid applied (committed and durable here).
     pub fn committed(&self) -> Zxid {
         self.committed
+    }
+    /// The newest zxid known to be committed (it may not be durable here
+    /// yet, and so not applied).
+    pub fn commit_point(&self) -> Zxid {
+        self.known
     }
     pub fn durable(&self) -> Zxid {
         self.durable
@@ -771,21 +778,6 @@ impl Replica {
                 }
                 State::Looking(_) => {}
             },
-            Input::Sync { session, cxid } => match &mut self.state {
-                State::Leading(l) if l.established => out.push(Output::SyncDone {
-                    session,
-                    cxid,
-                    zxid: self.committed,
-                }),
-                State::Following(f) if f.phase == FPhase::Broadcast => {
-                    let to = f.leader;
-                    out.push(Output::Send {
-                        to,
-                        frame: frame(&PeerMsg::SyncRequest { session, cxid }),
-                    });
-                }
-                _ => out.push(Output::Rejected { session, cxid }),
-            },
             Input::Revalidate { session, timeout } => match &self.state {
                 State::Leading(l) if l.established => {
                     let now = self.now;
@@ -871,12 +863,6 @@ impl Replica {
         match std::mem::replace(&mut self.state, State::Looking(Looking::default())) {
             State::Following(f) => {
                 out.push(Output::Disconnect { peer: f.leader });
-                for (s, c, _) in f.syncs {
-                    out.push(Output::Rejected {
-                        session: s,
-                        cxid: c,
-                    });
-                }
             }
             State::Leading(l) => {
                 for p in l.learners.keys() {
@@ -1050,7 +1036,6 @@ impl Replica {
             since: self.now,
             heard: self.now,
             touches: BTreeSet::new(),
-            syncs: Vec::new(),
         });
         out.push(Output::RoleChanged {
             role: self.role(),
@@ -1123,7 +1108,7 @@ impl Replica {
             PeerMsg::Trunc { zxid: t } if phase == FPhase::AwaitSync => {
                 f.phase = FPhase::Syncing;
                 self.stats.truncs += 1;
-                if t < self.committed || (t != self.base && self.index_of(t).is_none()) {
+                if t < self.known || (t != self.base && self.index_of(t).is_none()) {
                     // Would drop committed txns, or names a zxid we lack.
                     self.abandon_leader(out);
                     return;
@@ -1139,6 +1124,7 @@ impl Replica {
                 self.stats.snaps += 1;
                 self.log.clear();
                 self.base = z;
+                self.known = z;
                 self.committed = z;
                 self.durable = z;
                 out.push(Output::InstallSnapshot {
@@ -1237,21 +1223,6 @@ impl Replica {
                     }),
                 });
             }
-            PeerMsg::SyncReply {
-                zxid: z,
-                session,
-                cxid,
-            } if phase == FPhase::Broadcast => {
-                if self.committed >= z {
-                    out.push(Output::SyncDone {
-                        session,
-                        cxid,
-                        zxid: z,
-                    });
-                } else {
-                    f.syncs.push((session, cxid, z));
-                }
-            }
             PeerMsg::RevalidateReply { session, valid } => {
                 out.push(Output::Revalidated { session, valid });
             }
@@ -1304,8 +1275,18 @@ impl Replica {
         }
     }
 
-    /// Commits (applies) every logged txn through `z`.
+    /// `z` is committed: applies every logged txn through it that our log
+    /// has made durable (the rest when it has, [`Replica::on_persisted`]).
     fn commit_to(&mut self, z: Zxid, out: &mut Out) {
+        if z > self.known {
+            self.known = z.min(self.last_zxid());
+        }
+        self.apply_ready(out);
+    }
+
+    /// Applies the known-committed txns that are durable here.
+    fn apply_ready(&mut self, out: &mut Out) {
+        let z = self.known.min(self.durable);
         if z <= self.committed {
             return;
         }
@@ -1323,21 +1304,6 @@ impl Replica {
             self.on_committed_session(&t);
             out.push(Output::Commit(t));
             i += 1;
-        }
-        if let State::Following(f) = &mut self.state {
-            let c = self.committed;
-            f.syncs.retain(|&(session, cxid, sz)| {
-                if sz <= c {
-                    out.push(Output::SyncDone {
-                        session,
-                        cxid,
-                        zxid: sz,
-                    });
-                    false
-                } else {
-                    true
-                }
-            });
         }
         self.trim();
     }
@@ -1603,18 +1569,6 @@ impl Replica {
                     });
                 }
             }
-            PeerMsg::SyncRequest { session, cxid } => {
-                if l.established {
-                    out.push(Output::Send {
-                        to: from,
-                        frame: frame(&PeerMsg::SyncReply {
-                            zxid: self.committed,
-                            session,
-                            cxid,
-                        }),
-                    });
-                }
-            }
             PeerMsg::Revalidate { session, .. } => {
                 let valid = l.established
                     && match self.sessions.get_mut(&session) {
@@ -1678,6 +1632,7 @@ impl Replica {
         let last = self.last_zxid();
         let base = self.base;
         let committed = self.committed;
+        let known = self.known;
         let State::Leading(l) = &mut self.state else {
             return;
         };
@@ -1740,10 +1695,10 @@ impl Replica {
         }
         // Always: the learner may have logged, but not applied, txns we
         // committed (its own committed point is unknown to us).
-        if committed > 0 {
+        if known > 0 {
             out.push(Output::Send {
                 to,
-                frame: frame(&PeerMsg::Commit { zxid: committed }),
+                frame: frame(&PeerMsg::Commit { zxid: known }),
             });
         }
         out.push(Output::Send {
@@ -1832,14 +1787,14 @@ impl Replica {
         }
     }
 
-    /// Commits through `z` locally and tells the streaming learners.
+    /// `z` is committed: tells the streaming learners, and applies it here
+    /// as far as our own log is durable.
     fn advance_commit(&mut self, z: Zxid, out: &mut Out) {
-        let old = self.committed;
-        if z <= old {
+        if z <= self.known {
             return;
         }
         self.commit_to(z, out);
-        let c = self.committed;
+        let c = self.known;
         let State::Leading(l) = &mut self.state else {
             return;
         };
@@ -1910,13 +1865,26 @@ impl Replica {
         }
         acks.sort_unstable_by(|a, b| b.cmp(a));
         let z = acks[q - 1].min(self.last_zxid());
-        if z > self.committed && epoch_of(z) == e {
+        if z > self.known && epoch_of(z) == e {
             self.advance_commit(z, out);
         }
     }
 
-    /// Leader: assigns a zxid, logs and broadcasts. False if not possible.
-    fn propose(&mut self, mut txn: Txn, out: &mut Out) -> bool {
+    /// The zxid the next proposal must carry, if we are an established
+    /// leader with counters left in this epoch.
+    pub fn next_zxid(&self) -> Option<Zxid> {
+        match &self.state {
+            State::Leading(l) if l.established => Some(zxid(l.epoch?, l.next_counter)),
+            _ => None,
+        }
+    }
+
+    /// Leader: logs and broadcasts a txn carrying the next zxid. False if
+    /// not possible (not an established leader, a zxid out of step, or
+    /// this epoch's counters are used up: then we step down so that a new
+    /// epoch starts). Sessions are checked by the core (ZooKeeper's
+    /// checkSession); here only their activity is tracked.
+    fn propose(&mut self, txn: Arc<Txn>, out: &mut Out) -> bool {
         let limit = self.cfg.counter_limit;
         let State::Leading(l) = &mut self.state else {
             return false;
@@ -1930,24 +1898,12 @@ impl Replica {
             self.go_looking(out);
             return false;
         }
-        // ZooKeeper's checkSession: only live sessions write (session 0 is
-        // the server's own); a closing session takes no more txns.
-        let s = txn.header.session;
-        let opens = matches!(txn.op, TxnOp::CreateSession { .. });
-        let live = self.sessions.get(&s).is_some_and(|x| !x.closing);
-        let ok = s == 0
-            || if opens {
-                !self.sessions.contains_key(&s)
-            } else {
-                live
-            };
-        if !ok {
+        let z = zxid(l.epoch.unwrap_or(0), l.next_counter);
+        if txn.header.zxid != z {
+            self.stats.unexpected += 1;
             return false;
         }
-        let e = l.epoch.unwrap_or(0);
-        let z = zxid(e, l.next_counter);
         l.next_counter += 1;
-        txn.header.zxid = z;
         match &txn.op {
             TxnOp::CreateSession { timeout } => {
                 self.sessions.insert(
@@ -1969,7 +1925,7 @@ impl Replica {
         let mut body = Vec::new();
         encode_txn_body(&mut body, &txn);
         let body: Arc<[u8]> = body.into();
-        let t = Arc::new(txn);
+        let t = txn;
         let f = frame(&PeerMsg::Proposal {
             zxid: z,
             txn: &body,
@@ -2064,6 +2020,7 @@ impl Replica {
             return;
         }
         self.durable = d;
+        self.apply_ready(out);
         match &self.state {
             State::Following(_) => self.maybe_ack(out),
             State::Leading(_) => {
@@ -2160,18 +2117,12 @@ impl Replica {
             .collect();
         for s in due {
             self.stats.expired += 1;
-            let txn = Txn {
-                header: TxnHeader {
-                    session: s,
-                    cxid: 0,
-                    zxid: 0,
-                    time: self.wall_ms,
-                },
-                op: TxnOp::CloseSession,
-            };
-            if !self.propose(txn, out) {
-                return;
+            if let Some(x) = self.sessions.get_mut(&s) {
+                // Once: a close that never commits (we step down first) is
+                // asked for again after the next leader's full timeout.
+                x.closing = true;
             }
+            out.push(Output::Expire { session: s });
         }
     }
 
@@ -2191,13 +2142,21 @@ impl Replica {
         }
         let last = self.last_zxid();
         assert!(self.base <= self.committed, "committed below base");
-        assert!(self.committed <= last, "committed beyond the log");
+        assert!(
+            self.committed <= self.known,
+            "applied beyond the commit point"
+        );
+        assert!(
+            self.committed <= self.durable.max(self.base),
+            "applied beyond the durable log"
+        );
+        assert!(self.known <= last, "committed beyond the log");
         assert!(self.durable <= last, "durable beyond the log");
         assert!(self.current_epoch <= self.accepted_epoch, "epochs");
         if let State::Leading(l) = &self.state {
             if l.established {
                 assert_eq!(Some(self.current_epoch), l.epoch, "leader epoch");
-                assert!(self.committed >= l.history_end, "history committed");
+                assert!(self.known >= l.history_end, "history committed");
             }
             for x in l.learners.values() {
                 assert!(x.acked <= last, "learner ack beyond our log");

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::tree::acl::open_acl;
+use crate::tree::txn::TxnHeader;
 
 fn txn(session: SessionId, op: TxnOp) -> Txn {
     Txn {
@@ -14,6 +15,13 @@ fn txn(session: SessionId, op: TxnOp) -> Txn {
         },
         op,
     }
+}
+
+/// Proposes `t` under the zxid the replica expects next (as the core
+/// assigns it).
+fn propose(r: &mut Replica, mut t: Txn, out: &mut Vec<Output>) {
+    t.header.zxid = r.next_zxid().unwrap_or(0);
+    r.step(Input::Propose(Arc::new(t)), out);
 }
 
 fn create(path: &str) -> TxnOp {
@@ -66,7 +74,7 @@ fn votes_order_by_epoch_then_zxid_then_id() {
 fn leader_commits_only_after_its_own_fsync() {
     let (mut r, _) = solo(|_| {});
     let mut out = Vec::new();
-    r.step(Input::Propose(txn(0, create("/a"))), &mut out);
+    propose(&mut r, txn(0, create("/a")), &mut out);
     let z = r.last_zxid();
     assert_eq!(epoch_of(z), 1);
     assert_eq!(counter_of(z), 1);
@@ -82,12 +90,73 @@ fn leader_commits_only_after_its_own_fsync() {
 fn fault_knob_counts_the_leaders_ack_before_fsync() {
     let (mut r, _) = solo(|c| c.faults.leader_ack_before_fsync = true);
     let mut out = Vec::new();
-    r.step(Input::Propose(txn(0, create("/a"))), &mut out);
+    propose(&mut r, txn(0, create("/a")), &mut out);
     assert_eq!(
-        commits(&out),
-        vec![r.last_zxid()],
-        "the knob breaks the rule"
+        r.commit_point(),
+        r.last_zxid(),
+        "the knob breaks the rule: committed before any fsync"
     );
+    assert!(commits(&out).is_empty(), "applied before our own fsync");
+}
+
+#[test]
+fn a_follower_applies_only_what_its_log_made_durable() {
+    // Node 1 follows node 2 (3 voters); its fsyncs lag the commits.
+    let mut out = Vec::new();
+    let mut c = Config::new(1, vec![1, 2, 3], vec![]);
+    c.finalize_ticks = 0;
+    let mut r = Replica::new(c, Boot::default(), &mut out);
+    let msg = |r: &mut Replica, m: PeerMsg<'_>, out: &mut Vec<Output>| {
+        r.step(Input::Peer { from: 2, msg: m }, out)
+    };
+    for s in [2u64, 3] {
+        let n = Notification {
+            round: 1,
+            peer_epoch: 0,
+            last_zxid: 0,
+            server_id: s,
+            state: PeerState::Looking,
+            proposed_leader: 2,
+        };
+        r.step(
+            Input::Peer {
+                from: s,
+                msg: PeerMsg::Notification(n),
+            },
+            &mut out,
+        );
+    }
+    r.step(Input::Tick { wall_ms: 0 }, &mut out);
+    assert_eq!(r.leader(), Some(2));
+    msg(&mut r, PeerMsg::LeaderInfo { new_epoch: 1 }, &mut out);
+    msg(&mut r, PeerMsg::Diff { zxid: 0 }, &mut out);
+    msg(&mut r, PeerMsg::NewLeader { zxid: zxid(1, 0) }, &mut out);
+    msg(&mut r, PeerMsg::UpToDate, &mut out);
+    assert!(r.is_serving());
+    let mut body = Vec::new();
+    let mut t = txn(0, create("/f"));
+    t.header.zxid = zxid(1, 1);
+    encode_txn_body(&mut body, &t);
+    msg(
+        &mut r,
+        PeerMsg::Proposal {
+            zxid: zxid(1, 1),
+            txn: &body,
+        },
+        &mut out,
+    );
+    out.clear();
+    msg(&mut r, PeerMsg::Commit { zxid: zxid(1, 1) }, &mut out);
+    assert_eq!(r.commit_point(), zxid(1, 1));
+    assert!(commits(&out).is_empty(), "applied before its own fsync");
+    r.step(
+        Input::Persisted {
+            through: zxid(1, 1),
+        },
+        &mut out,
+    );
+    assert_eq!(commits(&out), vec![zxid(1, 1)]);
+    assert_eq!(r.committed(), zxid(1, 1));
 }
 
 #[test]
@@ -95,12 +164,12 @@ fn counter_rollover_forces_a_new_epoch() {
     let (mut r, _) = solo(|c| c.counter_limit = 2);
     let mut out = Vec::new();
     for k in 0..2 {
-        r.step(Input::Propose(txn(0, create(&format!("/n{k}")))), &mut out);
+        propose(&mut r, txn(0, create(&format!("/n{k}"))), &mut out);
         let z = r.last_zxid();
         r.step(Input::Persisted { through: z }, &mut out);
     }
     out.clear();
-    r.step(Input::Propose(txn(0, create("/x"))), &mut out);
+    propose(&mut r, txn(0, create("/x")), &mut out);
     assert!(out.iter().any(|o| matches!(o, Output::Rejected { .. })));
     assert_eq!(r.role(), Role::Looking);
     assert_eq!(r.stats().rollovers, 1);
@@ -109,16 +178,17 @@ fn counter_rollover_forces_a_new_epoch() {
     }
     assert!(r.is_serving());
     out.clear();
-    r.step(Input::Propose(txn(0, create("/x"))), &mut out);
+    propose(&mut r, txn(0, create("/x")), &mut out);
     assert_eq!(r.last_zxid(), zxid(2, 1));
 }
 
 #[test]
-fn silent_sessions_expire_and_closing_sessions_take_no_writes() {
+fn silent_sessions_are_expired_once() {
     let (mut r, _) = solo(|c| c.tick_ms = 10);
     let mut out = Vec::new();
-    r.step(
-        Input::Propose(txn(7, TxnOp::CreateSession { timeout: 50 })),
+    propose(
+        &mut r,
+        txn(7, TxnOp::CreateSession { timeout: 50 }),
         &mut out,
     );
     r.step(
@@ -134,29 +204,24 @@ fn silent_sessions_expire_and_closing_sessions_take_no_writes() {
         r.step(Input::Tick { wall_ms: 9 }, &mut out);
     }
     assert_eq!(r.stats().expired, 0);
-    // Silent past its timeout (5 ticks): CloseSession is proposed.
+    // Silent past its timeout (5 ticks): the runtime is asked to expire
+    // it, once.
     out.clear();
-    for _ in 0..7 {
+    for _ in 0..20 {
         r.step(Input::Tick { wall_ms: 9 }, &mut out);
     }
     assert_eq!(r.stats().expired, 1);
-    let close = out.iter().find_map(|o| match o {
-        Output::Append(t) if t.op == TxnOp::CloseSession => Some(t.clone()),
-        _ => None,
-    });
-    let close = close.expect("CloseSession proposed");
-    assert_eq!(close.header.session, 7);
-    assert_eq!(close.header.time, 9);
-    // A closing session's writes are refused; unknown sessions too.
+    let expired: Vec<SessionId> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Expire { session } => Some(*session),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(expired, vec![7]);
+    // The core proposes the close; once committed the session is gone.
     out.clear();
-    r.step(Input::Propose(txn(7, create("/late"))), &mut out);
-    r.step(Input::Propose(txn(8, create("/who"))), &mut out);
-    assert_eq!(
-        out.iter()
-            .filter(|o| matches!(o, Output::Rejected { .. }))
-            .count(),
-        2
-    );
+    propose(&mut r, txn(7, TxnOp::CloseSession), &mut out);
     r.step(
         Input::Persisted {
             through: r.last_zxid(),
@@ -164,6 +229,29 @@ fn silent_sessions_expire_and_closing_sessions_take_no_writes() {
         &mut out,
     );
     assert_eq!(r.sessions().count(), 0);
+}
+
+/// One zxid allocator: a proposal must carry the zxid the replica expects;
+/// anything else is refused (and the core starts its pipeline over).
+#[test]
+fn a_proposal_out_of_step_is_refused() {
+    let (mut r, _) = solo(|_| {});
+    let mut out = Vec::new();
+    let next = r.next_zxid().unwrap();
+    assert_eq!(next, zxid(1, 1));
+    for z in [0, next + 1, zxid(2, 1)] {
+        let mut t = txn(0, create("/a"));
+        t.header.zxid = z;
+        r.step(Input::Propose(Arc::new(t)), &mut out);
+    }
+    let refused = out
+        .iter()
+        .filter(|o| matches!(o, Output::Rejected { .. }))
+        .count();
+    assert_eq!(refused, 3);
+    assert_eq!(r.last_zxid(), 0);
+    propose(&mut r, txn(0, create("/a")), &mut out);
+    assert_eq!(r.last_zxid(), next);
 }
 
 /// Every message type, from every kind of sender, in every role: counted
@@ -230,15 +318,6 @@ fn unexpected_frames_never_panic() {
         PeerMsg::RevalidateReply {
             session: 1,
             valid: true,
-        },
-        PeerMsg::SyncRequest {
-            session: 1,
-            cxid: 1,
-        },
-        PeerMsg::SyncReply {
-            zxid: 1,
-            session: 1,
-            cxid: 1,
         },
     ];
     for role in 0..3 {

@@ -1,0 +1,482 @@
+//! One ensemble member as a pure, deterministic state machine: the client
+//! side ([`Core`]: connections, prep, the commit pipeline, the tree) and
+//! the replication side ([`Replica`]: ZAB), and the rules that join them.
+//! The runtime (`runtime/ensemble.rs`) and the simulator (`crate::sim`)
+//! drive the same [`Node`] with the same inputs, so whatever the simulator
+//! checks is what the server runs.
+//!
+//! **Inputs**: client connections opened, bytes, closed; decoded peer
+//! frames and lost peer links; "the log is durable through zxid"; a tick
+//! with the time. Nothing here reads a clock, touches a socket or a file,
+//! or draws a random number.
+//!
+//! **Outputs**: client bytes stay in the core's per-connection buffers
+//! (the runtime drains them with [`Core::drain`]); everything else is an
+//! [`Effect`], performed by the runtime in order: peer frames, log
+//! appends/syncs/truncations, durable epochs, snapshot installs, role
+//! changes.
+//!
+//! **The glue** (what a role means for the core):
+//! * One zxid allocator: the core's pipeline. A leader's core assigns the
+//!   next zxid of the replica's epoch; the replica logs and broadcasts the
+//!   txn under that zxid ([`Replica::next_zxid`] must agree, else the
+//!   proposal is refused and the core's pipeline starts over). Sessions
+//!   the replica finds silent are closed by the core, like any write.
+//! * Learners forward writes, checks, syncs and session changes to the
+//!   leader ([`Core::take_forwards`]); the leader preps them
+//!   ([`Core::remote_request`]), failures included (error txns), and the
+//!   learner answers its client when the txn commits locally.
+//! * Commits: the leader's own proposals commit from its pipeline (the
+//!   client is answered there), everything else is applied as the leader
+//!   sent it ([`Core::commit_txn`]).
+//! * A role change closes every client connection and drops what was in
+//!   flight ([`Core::set_mode`]), as ZooKeeper does; sessions survive.
+//! * A SNAP from the leader is decoded here before the replica sees it: a
+//!   snapshot that does not decode is a protocol breach (the link is
+//!   dropped), never a half-installed state.
+
+use crate::peer::{self, PeerMsg};
+use crate::server::{Core, CoreConfig, Mode};
+use crate::storage::log::{is_successor, Recovered};
+use crate::storage::snapshot::encode_tree;
+use crate::storage::state::{self, Built};
+use crate::tree::txn::Txn;
+use crate::tree::DataTree;
+use crate::types::{ConnId, Now, SessionId, Zxid};
+use crate::zab::{self, Input, Output, Replica, Role, ServerId};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Bytes of one block in a SNAP payload (the snapshot file format).
+const SNAP_BLOCK: usize = 256 << 10;
+
+/// What a member starts from (after recovery).
+pub struct NodeBoot {
+    /// The state loaded from the newest snapshot and the log through the
+    /// snapshot's end (committed txns only).
+    pub tree: DataTree,
+    pub sessions: Vec<(SessionId, i32)>,
+    /// The zxid of that state.
+    pub base: Zxid,
+    /// Txns logged after `base`, in order: history not known to be
+    /// committed; applied once ZAB commits them.
+    pub tail: Vec<Txn>,
+    /// acceptedEpoch, currentEpoch and who set acceptedEpoch.
+    pub epochs: (u32, u32, ServerId),
+}
+
+/// Splits recovered storage into the committed state to serve from and
+/// the replica's history: the snapshot (if any) plus the log through the
+/// snapshot's end zxid (its fuzzy part) become the tree; every txn logged
+/// after that is history. Errors name what is missing.
+pub fn boot_state(snap: Option<Built>, mut rec: Recovered) -> Result<NodeBoot, String> {
+    let end = snap.as_ref().map_or(0, |s| s.end_zxid);
+    let all = std::mem::take(&mut rec.txns);
+    let (head, tail): (Vec<Txn>, Vec<Txn>) = all.into_iter().partition(|t| t.header.zxid <= end);
+    rec.txns = head;
+    let loaded = state::load_built(snap, rec, None).map_err(|e| e.to_string())?;
+    if let Some(first) = tail.first() {
+        if !is_successor(loaded.last_zxid, first.header.zxid) {
+            return Err(format!(
+                "the log continues at {:#x} after state {:#x}: txns missing",
+                first.header.zxid, loaded.last_zxid
+            ));
+        }
+    }
+    Ok(NodeBoot {
+        base: loaded.last_zxid,
+        tree: loaded.tree,
+        sessions: loaded.sessions,
+        tail,
+        epochs: (0, 0, 0),
+    })
+}
+
+/// What the runtime must do, in order. Those marked *durable* are on
+/// stable storage before the next effect is performed.
+#[derive(Debug)]
+pub enum Effect {
+    /// Send a whole frame to `to` (connecting if needed).
+    Send { to: ServerId, frame: Arc<[u8]> },
+    /// Close the link to `peer` and drop its queued frames.
+    Disconnect { peer: ServerId },
+    /// *Durable, atomic*: the epochs.
+    PersistEpochs {
+        accepted: u32,
+        current: u32,
+        accepted_from: ServerId,
+    },
+    /// Append to the log (durable after a later `Sync`).
+    Append(Arc<Txn>),
+    /// fsync the log, then report [`Node::durable`] with its last zxid.
+    Sync,
+    /// *Durable*: drop every logged txn after `after`, then report
+    /// [`Node::durable`] with the new last zxid.
+    Truncate { after: Zxid },
+    /// *Durable*: `data` (the snapshot file format, as of `zxid`) replaces
+    /// the state: write it as the newest snapshot and empty the log. The
+    /// node already serves from it.
+    InstallSnapshot { zxid: Zxid, data: Arc<[u8]> },
+    /// A txn was applied (committed), in zxid order. Only with
+    /// [`Node::record_commits`].
+    Committed(Arc<Txn>),
+    /// The role or leader changed (for logs and metrics).
+    RoleChanged {
+        role: Role,
+        epoch: u32,
+        leader: Option<ServerId>,
+        serving: bool,
+    },
+    /// This server became the established leader of `epoch`.
+    Established { epoch: u32 },
+    /// Something worth a log line.
+    Notice(Notice),
+}
+
+/// Events the runtime logs.
+#[derive(Debug)]
+pub enum Notice {
+    SnapshotSent {
+        to: ServerId,
+        zxid: Zxid,
+        bytes: usize,
+    },
+    SnapshotInstalled {
+        zxid: Zxid,
+    },
+    /// A SNAP from the leader did not decode: the link was dropped.
+    BadSnapshot {
+        from: ServerId,
+        what: String,
+    },
+    /// The replica refused one of our proposals: the pipeline started over.
+    ProposalRefused {
+        zxid: Zxid,
+    },
+}
+
+/// One server. See the module docs.
+pub struct Node {
+    core: Core,
+    /// The replica; None for a standalone server, whose runtime makes the
+    /// core's proposals durable itself and reports them with
+    /// [`Node::durable`].
+    replica: Option<Replica>,
+    effects: Vec<Effect>,
+    outs: Vec<Output>,
+    /// A SNAP decoded when it arrived, installed when the replica says so.
+    snap: Option<Built>,
+    record_commits: bool,
+}
+
+impl Node {
+    /// A member starting LOOKING from `boot`.
+    pub fn new(cfg: CoreConfig, zcfg: zab::Config, boot: NodeBoot, now: Now) -> Node {
+        let mut core = Core::restore(cfg, boot.tree, boot.sessions.clone(), now);
+        core.set_mode(Mode::NotServing, 0, now);
+        let (accepted, current, from) = boot.epochs;
+        let zboot = zab::Boot {
+            accepted_epoch: accepted,
+            accepted_from: from,
+            current_epoch: current,
+            base: boot.base,
+            sessions: boot.sessions,
+            log: boot.tail,
+        };
+        let mut outs = Vec::new();
+        let replica = Replica::new(zcfg, zboot, &mut outs);
+        let mut n = Node {
+            core,
+            replica: Some(replica),
+            effects: Vec::new(),
+            outs: Vec::new(),
+            snap: None,
+            record_commits: false,
+        };
+        n.perform_all(outs, now);
+        n
+    }
+
+    /// A standalone server around `core`.
+    pub fn standalone(core: Core) -> Node {
+        Node {
+            core,
+            replica: None,
+            effects: Vec::new(),
+            outs: Vec::new(),
+            snap: None,
+            record_commits: false,
+        }
+    }
+
+    /// Emit [`Effect::Committed`] for every applied txn (the simulator's
+    /// checker and commit-latency metrics use it).
+    pub fn record_commits(&mut self, on: bool) {
+        self.record_commits = on;
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// The core, for what does not change the pipeline (draining output,
+    /// four-letter words, metrics). Call [`Node::pump`] after anything
+    /// that may propose.
+    pub fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+
+    /// The replica (None standalone).
+    pub fn replica(&self) -> Option<&Replica> {
+        self.replica.as_ref()
+    }
+
+    /// Takes the effects produced so far, in order.
+    pub fn take_effects(&mut self) -> std::vec::Drain<'_, Effect> {
+        self.effects.drain(..)
+    }
+
+    /// Whether effects are waiting.
+    pub fn has_effects(&self) -> bool {
+        !self.effects.is_empty()
+    }
+
+    // ------------------------------------------------------------ inputs
+
+    pub fn conn_open(&mut self, id: ConnId, addr: SocketAddr, now: Now) {
+        self.core.conn_open(id, addr, now);
+    }
+
+    pub fn conn_input(&mut self, id: ConnId, frames: &[u8], now: Now) {
+        self.core.conn_input(id, frames, now);
+        self.pump(now);
+    }
+
+    pub fn conn_closed(&mut self, id: ConnId, now: Now) {
+        self.core.conn_closed(id);
+        self.pump(now);
+    }
+
+    /// A decoded frame from peer `from`.
+    pub fn peer(&mut self, from: ServerId, msg: PeerMsg<'_>, now: Now) {
+        if let PeerMsg::Snap { zxid, data } = msg {
+            // Decode before the replica takes it (see the module docs).
+            match decode_snap(zxid, data) {
+                Ok(b) => self.snap = Some(b),
+                Err(what) => {
+                    self.effects
+                        .push(Effect::Notice(Notice::BadSnapshot { from, what }));
+                    self.effects.push(Effect::Disconnect { peer: from });
+                    self.step(Input::PeerDisconnected(from), now);
+                    return;
+                }
+            }
+        }
+        self.step(Input::Peer { from, msg }, now);
+        self.pump(now);
+    }
+
+    /// The link to `peer` broke.
+    pub fn peer_down(&mut self, peer: ServerId, now: Now) {
+        self.step(Input::PeerDisconnected(peer), now);
+        self.pump(now);
+    }
+
+    /// The log is durable through `through` (after [`Effect::Sync`] or
+    /// [`Effect::Truncate`]; standalone: the proposals taken from the core
+    /// through `through` are, and they commit).
+    pub fn durable(&mut self, through: Zxid, now: Now) {
+        if self.replica.is_none() {
+            self.core.commit_through(through, now);
+            return;
+        }
+        self.step(Input::Persisted { through }, now);
+        self.pump(now);
+    }
+
+    /// One replica tick, then the core's periodic work (expiry, reaping).
+    pub fn tick(&mut self, now: Now) {
+        self.step(
+            Input::Tick {
+                wall_ms: now.wall_ms,
+            },
+            now,
+        );
+        self.core.tick(now);
+        self.pump(now);
+    }
+
+    /// Feeds what the core produced (proposals, forwards, session touches)
+    /// to the replica until nothing is left.
+    pub fn pump(&mut self, now: Now) {
+        if self.replica.is_none() {
+            return;
+        }
+        let mut props: Vec<Arc<Txn>> = Vec::new();
+        let mut fwds = Vec::new();
+        let mut touched = Vec::new();
+        loop {
+            self.core.take_shared_proposals(|t| props.push(t.clone()));
+            self.core.take_forwards(|f| fwds.push(f));
+            self.core.take_touched(|s| touched.push(s));
+            if props.is_empty() && fwds.is_empty() && touched.is_empty() {
+                return;
+            }
+            for t in props.drain(..) {
+                self.step(Input::Propose(t), now);
+            }
+            for f in fwds.drain(..) {
+                self.step(
+                    Input::Forward {
+                        session: f.session,
+                        cxid: f.cxid,
+                        opcode: f.opcode,
+                        body: &f.body,
+                    },
+                    now,
+                );
+            }
+            for s in touched.drain(..) {
+                self.step(Input::Touch { session: s }, now);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------- glue
+
+    fn step(&mut self, input: Input<'_>, now: Now) {
+        let Some(r) = self.replica.as_mut() else {
+            return;
+        };
+        let mut outs = std::mem::take(&mut self.outs);
+        r.step(input, &mut outs);
+        self.perform_all(outs, now);
+    }
+
+    fn perform_all(&mut self, mut outs: Vec<Output>, now: Now) {
+        for o in outs.drain(..) {
+            self.perform(o, now);
+        }
+        if self.outs.capacity() < outs.capacity() {
+            self.outs = outs;
+        }
+    }
+
+    fn perform(&mut self, o: Output, now: Now) {
+        match o {
+            Output::Send { to, frame } => self.effects.push(Effect::Send { to, frame }),
+            Output::SendSnapshot { to, zxid } => {
+                // The replica asks for its committed state, which is the
+                // tree: every commit was applied before this output.
+                debug_assert_eq!(self.core.tree.last_zxid, zxid);
+                let data = encode_tree(&self.core.tree, &self.core.session_list(), SNAP_BLOCK);
+                let mut f = Vec::with_capacity(data.len() + peer::HEADER_LEN + 8);
+                peer::encode(&PeerMsg::Snap { zxid, data: &data }, &mut f);
+                self.effects.push(Effect::Notice(Notice::SnapshotSent {
+                    to,
+                    zxid,
+                    bytes: data.len(),
+                }));
+                self.effects.push(Effect::Send {
+                    to,
+                    frame: f.into(),
+                });
+            }
+            Output::Disconnect { peer } => self.effects.push(Effect::Disconnect { peer }),
+            Output::PersistEpochs {
+                accepted,
+                current,
+                accepted_from,
+            } => self.effects.push(Effect::PersistEpochs {
+                accepted,
+                current,
+                accepted_from,
+            }),
+            Output::Append(t) => self.effects.push(Effect::Append(t)),
+            Output::Sync => self.effects.push(Effect::Sync),
+            Output::Truncate { after } => self.effects.push(Effect::Truncate { after }),
+            Output::InstallSnapshot { zxid, data } => {
+                let Some(built) = self.snap.take().filter(|b| b.zxid == zxid) else {
+                    // `peer` decoded every SNAP the replica can take.
+                    debug_assert!(false, "a snapshot install without its SNAP");
+                    return;
+                };
+                let sessions = built.sessions.clone();
+                self.core.replace_state(built.tree, &built.sessions, now);
+                self.effects.push(Effect::InstallSnapshot {
+                    zxid,
+                    data: data.into(),
+                });
+                self.effects
+                    .push(Effect::Notice(Notice::SnapshotInstalled { zxid }));
+                self.step(Input::SessionsRestored { sessions }, now);
+            }
+            Output::Commit(t) => {
+                self.core.commit_txn(&t, now);
+                if self.record_commits {
+                    self.effects.push(Effect::Committed(t));
+                }
+            }
+            Output::Request {
+                session,
+                cxid,
+                opcode,
+                body,
+                ..
+            } => self.core.remote_request(session, cxid, opcode, &body, now),
+            Output::Rejected { session, .. } => {
+                if self.core.mode() == Mode::Leader {
+                    // A proposal of ours was refused while we lead: our
+                    // pipeline no longer matches the replica's log; start
+                    // it over (this closes the client connections).
+                    let zxid = self.core.last_proposed_zxid();
+                    self.effects
+                        .push(Effect::Notice(Notice::ProposalRefused { zxid }));
+                    let e = self.replica.as_ref().map_or(0, |r| r.current_epoch());
+                    self.core.set_mode(Mode::NotServing, e, now);
+                    self.core.set_mode(Mode::Leader, e, now);
+                } else {
+                    self.core.forward_rejected(session);
+                }
+            }
+            Output::Expire { session } => self.core.expire_session(session, now),
+            Output::RoleChanged {
+                role,
+                epoch,
+                leader,
+                serving,
+            } => {
+                let mode = match (role, serving) {
+                    (Role::Leading, true) => Mode::Leader,
+                    (Role::Following | Role::Observing, true) => Mode::Learner,
+                    _ => Mode::NotServing,
+                };
+                self.core.set_mode(mode, epoch, now);
+                self.effects.push(Effect::RoleChanged {
+                    role,
+                    epoch,
+                    leader,
+                    serving,
+                });
+            }
+            Output::Established { epoch } => self.effects.push(Effect::Established { epoch }),
+            // Reconnects are checked against the replicated session table;
+            // the core never asks the leader to revalidate.
+            Output::Revalidated { .. } => {}
+        }
+    }
+}
+
+/// Decodes a SNAP payload: a whole snapshot in the file format, taken of a
+/// settled tree (its start and end zxids are the frame's).
+fn decode_snap(zxid: Zxid, data: &[u8]) -> Result<Built, String> {
+    let b = state::build_snapshot("the leader's snapshot", data)
+        .map_err(|e| format!("offset {}: {}", e.offset, e.what))?;
+    if b.zxid != zxid || b.end_zxid != zxid {
+        return Err(format!(
+            "a SNAP at {zxid:#x} holds a snapshot from {:#x} to {:#x}",
+            b.zxid, b.end_zxid
+        ));
+    }
+    Ok(b)
+}
