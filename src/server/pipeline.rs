@@ -353,14 +353,14 @@ impl Core {
                 }
                 Some(Held::Frame(f)) => {
                     // What it leaves owing (a write or sync in flight, a
-                    // forward) goes before the requests queued behind it.
-                    let rest = std::mem::take(&mut c.held);
+                    // forward) goes before the requests queued behind it:
+                    // it was pushed at the back, so rotate it to the front.
+                    let queued = c.held.len();
                     self.execute(id, &f, now, true);
                     if let Some(c) = self.conns.get_mut(&id) {
-                        if c.close {
-                            c.held.clear();
-                        } else {
-                            c.held.extend(rest);
+                        let added = c.held.len().saturating_sub(queued);
+                        if added > 0 && added < c.held.len() {
+                            c.held.rotate_right(added);
                         }
                     }
                 }
