@@ -366,6 +366,8 @@ pub struct Sim {
     rng: SimRng,
     now: u64,
     seq: u64,
+    /// Node steps taken (paces the costlier checks).
+    steps: u64,
     events: BTreeMap<(u64, u64), Event>,
     servers: Vec<Server>,
     conns: BTreeMap<(usize, usize), Conn>,
@@ -514,6 +516,7 @@ impl Sim {
             rng,
             now: 0,
             seq: 0,
+            steps: 0,
             events: BTreeMap::new(),
             servers,
             conns: BTreeMap::new(),

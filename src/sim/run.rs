@@ -131,8 +131,13 @@ impl Sim {
             let Some(n) = self.servers[i].node.as_mut() else {
                 return;
             };
-            if let Some(r) = n.replica() {
-                r.check_invariants();
+            // Linear in the log: every 8th step (a broken invariant stays
+            // broken until then).
+            self.steps += 1;
+            if self.steps % 8 == 0 {
+                if let Some(r) = n.replica() {
+                    r.check_invariants();
+                }
             }
             let effects: Vec<Effect> = n.take_effects().collect();
             let mut outs = Vec::new();
@@ -156,7 +161,7 @@ impl Sim {
                 }
             }
             if committed {
-                self.check_digest(i);
+                self.check_digest_at(i, false);
             }
             for (conn, bytes, close) in outs {
                 self.send_to_client(i, conn, bytes, close);
@@ -265,13 +270,19 @@ impl Sim {
     }
 
     /// The tree digest of node `i`'s last applied zxid agrees with every
-    /// other node's at that zxid.
-    fn check_digest(&mut self, i: usize) {
+    /// other node's at that zxid. Digests cost a walk of the tree, so only
+    /// zxids whose counter is a multiple of 8 are compared after a commit
+    /// (a diverged tree stays diverged); restarts, installs and the end of
+    /// the run compare whatever zxid they are at.
+    fn check_digest_at(&mut self, i: usize, any: bool) {
         let Some(n) = self.servers[i].node.as_ref() else {
             return;
         };
         let tree = &n.core().tree;
         let z = tree.last_zxid;
+        if !any && z % 8 != 0 {
+            return;
+        }
         let d = tree_digest(tree);
         match self.digests.get(&z) {
             Some(&d0) if d0 != d => {
@@ -728,7 +739,7 @@ impl Sim {
         s.inc += 1;
         s.node = Some(n);
         self.set_applied(i, base, "restarted");
-        self.check_digest(i);
+        self.check_digest_at(i, true);
         let inc = self.servers[i].inc;
         let t = self.now + 1 + self.rng.below(TICK_MS);
         self.at(t, Event::Tick(i, inc));
