@@ -686,3 +686,89 @@ async fn remove_and_check_watches() {
     r.ping();
     assert!(r.take_events().is_empty(), "no watch left");
 }
+
+/// CVE-2024-23944 (ZooKeeper 3.8.4+): a watch event reaches a session only
+/// if it may READ the node the event is about (for a deleted node, the ACL
+/// it had). An unauthenticated session with a persistent-recursive watch on
+/// a public parent hears about a public child, but nothing of a
+/// digest-protected child and its descendants; a one-shot exists watch on
+/// the protected node is used up by its change without a word; addWatch on
+/// the protected node is refused; setWatches catch-up events skip protected
+/// nodes too; the owner still hears about its own nodes.
+#[test]
+fn watch_events_need_read_on_the_node() {
+    use common::raw::ConnectRequest;
+    let server = Server::start();
+    let addr = server.addr().to_string();
+    let owner_acl: &[(i32, &str, &str)] = &[(31, "auth", "")];
+    let mut owner = RawConn::connect(&addr, 10_000);
+    owner
+        .call(op::AUTH, &raw::auth_req("digest", b"owner:secret"))
+        .ok();
+    owner.create("/pub", None, 0).ok();
+    owner.create("/pub/open", Some(b"o"), 0).ok();
+    owner
+        .call(
+            op::CREATE,
+            &raw::create_req("/pub/prot", Some(b"p"), owner_acl, 0),
+        )
+        .ok();
+
+    let mut spy = RawConn::connect(&addr, 10_000);
+    spy.call(op::ADD_WATCH, &raw::add_watch_req("/pub", 1)).ok();
+    // A one-shot exists watch on the protected node: exists needs no READ.
+    spy.exists("/pub/prot", true).ok();
+    let secret = "/pub/prot/secret-child-name-42";
+    owner
+        .call(
+            op::CREATE,
+            &raw::create_req(secret, Some(b"s"), owner_acl, 0),
+        )
+        .ok();
+    owner.set_data(secret, Some(b"t"), -1).ok();
+    owner.delete(secret, -1).ok();
+    owner.set_data("/pub/prot", Some(b"q"), -1).ok();
+    owner.set_data("/pub/open", Some(b"x"), -1).ok();
+    spy.ping();
+    let seen = events_of(&mut spy);
+    assert_eq!(
+        seen,
+        vec![event(ev::NODE_DATA_CHANGED, "/pub/open")],
+        "protected paths leaked: {seen:?}"
+    );
+    // The one-shot watch on /pub/prot was used up by that change.
+    owner.set_data("/pub/open", Some(b"y"), -1).ok();
+    owner.set_data("/pub/prot", Some(b"r"), -1).ok();
+    spy.ping();
+    assert_eq!(
+        events_of(&mut spy),
+        vec![event(ev::NODE_DATA_CHANGED, "/pub/open")]
+    );
+
+    // setWatches (a reconnect) with a zxid older than the changes: the
+    // catch-up names only what the session may read.
+    let (stream, resp) = raw::handshake(&addr, &ConnectRequest::new_session(10_000));
+    let mut back = RawConn::from_parts(stream, &resp);
+    back.call(
+        op::SET_WATCHES,
+        &raw::set_watches_req(1, &["/pub/prot", "/pub/open"], &[], &["/pub/prot"]),
+    )
+    .ok();
+    back.ping();
+    let mut got = events_of(&mut back);
+    got.sort_by(|a, b| a.path.cmp(&b.path));
+    assert_eq!(got, vec![event(ev::NODE_DATA_CHANGED, "/pub/open")]);
+    // The owner, who may read, still hears about its own nodes.
+    owner.exists(secret, true).assert_err(raw::err::NO_NODE);
+    owner
+        .call(
+            op::CREATE,
+            &raw::create_req(secret, Some(b"s"), owner_acl, 0),
+        )
+        .ok();
+    owner.ping();
+    assert_eq!(events_of(&mut owner), vec![event(ev::NODE_CREATED, secret)]);
+    // addWatch on the protected node itself is refused.
+    spy.call(op::ADD_WATCH, &raw::add_watch_req("/pub/prot", 0))
+        .assert_err(raw::err::NO_AUTH);
+}

@@ -506,6 +506,12 @@ impl Core {
                     jute::end_frame(out, at);
                 }
                 Request::AddWatch { path, mode } => {
+                    // ZooKeeper 3.8.4+: READ on the node when it exists.
+                    if let Some(n) = tree.get(path) {
+                        if !acl::allowed(n.acl(), perm::READ, caller) {
+                            return Err(err::NO_AUTH);
+                        }
+                    }
                     match mode {
                         0 => watches.add_persistent(id, path, false),
                         1 => watches.add_persistent(id, path, true),
@@ -534,23 +540,39 @@ impl Core {
                         super::write_event(out, kind, p, -1);
                         stats.packets_sent += 1;
                     };
+                    // A catch-up event about a node that exists goes only to
+                    // a session that may READ it (as a fired watch would);
+                    // one that does not is used up silently.
+                    let readable = |n: &NodeRef<'_>| acl::allowed(n.acl(), perm::READ, caller);
                     for p in &sw.data {
                         match tree.get(p) {
                             None => ev(out, event::NODE_DELETED, p),
-                            Some(n) if n.mzxid() > rel => ev(out, event::NODE_DATA_CHANGED, p),
+                            Some(n) if n.mzxid() > rel => {
+                                if readable(&n) {
+                                    ev(out, event::NODE_DATA_CHANGED, p)
+                                }
+                            }
                             Some(_) => watches.add_data(id, p),
                         }
                     }
                     for p in &sw.exist {
                         match tree.get(p) {
-                            Some(_) => ev(out, event::NODE_CREATED, p),
+                            Some(n) => {
+                                if readable(&n) {
+                                    ev(out, event::NODE_CREATED, p)
+                                }
+                            }
                             None => watches.add_data(id, p),
                         }
                     }
                     for p in &sw.child {
                         match tree.get(p) {
                             None => ev(out, event::NODE_DELETED, p),
-                            Some(n) if n.pzxid() > rel => ev(out, event::NODE_CHILDREN_CHANGED, p),
+                            Some(n) if n.pzxid() > rel => {
+                                if readable(&n) {
+                                    ev(out, event::NODE_CHILDREN_CHANGED, p)
+                                }
+                            }
                             Some(_) => watches.add_child(id, p),
                         }
                     }

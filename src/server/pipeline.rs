@@ -16,11 +16,12 @@
 //! applied; entries retire as their txns apply.
 
 use super::{write_event, Core};
-use crate::proto::codes::{err, op};
+use crate::proto::codes::{err, op, perm};
 use crate::proto::jute;
 use crate::proto::records::put_reply_header;
+use crate::tree::acl;
 use crate::tree::txn::{Txn, TxnHeader, TxnOp};
-use crate::tree::{DataTree, OpResult};
+use crate::tree::{DataTree, OpResult, Trigger};
 use crate::types::{ConnId, Now, SessionId, Zxid};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -239,11 +240,14 @@ impl Core {
             ..
         } = self;
         scratch_results.clear();
-        let mut fire = |(kind, path): (i32, &str)| {
+        let mut fire = |(kind, path, acl): Trigger<'_>| {
             watches.trigger(kind, path, scratch_conns);
             for c in scratch_conns.iter() {
                 if let Some(conn) = conns.get_mut(c) {
-                    if conn.close {
+                    // A watch fires (and a one-shot one is used up) whoever
+                    // holds it, but only a session that may READ the node
+                    // hears of it (ZooKeeper 3.8.4+, CVE-2024-23944).
+                    if conn.close || !acl::allowed(acl, perm::READ, &conn.caller) {
                         continue;
                     }
                     write_event(&mut conn.out, kind, path, zxid);

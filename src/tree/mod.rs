@@ -26,7 +26,7 @@ pub mod watch;
 use crate::proto::codes::event;
 use crate::proto::records::Stat;
 use crate::types::{FxHashMap, FxHashSet, SessionId, Zxid};
-use acl::AclList;
+use acl::{Acl, AclList};
 use hashbrown::HashTable;
 use std::hash::Hasher;
 use txn::{is_container, is_ephemeral, ttl_of, Txn, TxnHeader, TxnOp};
@@ -423,8 +423,10 @@ pub enum OpResult {
     Error(i32),
 }
 
-/// A change that fires watches: (event type, path).
-pub type Trigger<'a> = (i32, &'a str);
+/// A change that fires watches: (event type, path, the ACL of the node the
+/// event is about: for a deletion, the ACL it had). A watcher gets the
+/// event only if it may READ that node (ZooKeeper 3.8.4+, CVE-2024-23944).
+pub type Trigger<'a> = (i32, &'a str, &'a [Acl]);
 
 /// The paths ZooKeeper refuses to delete.
 pub fn is_protected(path: &str) -> bool {
@@ -829,8 +831,9 @@ impl DataTree {
                 n.mzxid = h.zxid;
                 n.mtime = h.time;
                 let stat = n.stat();
+                let acl = n.acl as usize;
                 self.data_bytes = self.data_bytes - old as u64 + n.data_len() as u64;
-                fire((event::NODE_DATA_CHANGED, &path));
+                fire((event::NODE_DATA_CHANGED, &path, &self.acls[acl]));
                 OpResult::SetData { stat }
             }
             TxnOp::SetAcl {
@@ -900,8 +903,13 @@ impl DataTree {
         } else if is_container(owner) || ttl_of(owner).is_some() {
             self.special.insert(key.clone());
         }
-        fire((event::NODE_CREATED, path));
-        fire((event::NODE_CHILDREN_CHANGED, parent_path));
+        let (acl, parent_acl) = (self.nodes.get(id).acl, self.nodes.get(parent).acl);
+        fire((event::NODE_CREATED, path, &self.acls[acl as usize]));
+        fire((
+            event::NODE_CHILDREN_CHANGED,
+            parent_path,
+            &self.acls[parent_acl as usize],
+        ));
         OpResult::Created { path: key, stat }
     }
 
@@ -920,9 +928,16 @@ impl DataTree {
         let parent = self.nodes.get(id).parent;
         let old = self.free_node(id);
         self.forget(path, &old);
-        self.nodes.get_mut(parent).pzxid = zxid;
-        fire((event::NODE_DELETED, path));
-        fire((event::NODE_CHILDREN_CHANGED, parent_path));
+        let p = self.nodes.get_mut(parent);
+        p.pzxid = zxid;
+        let parent_acl = p.acl as usize;
+        // The ACL lists are never dropped: the deleted node's is still here.
+        fire((event::NODE_DELETED, path, &self.acls[old.acl as usize]));
+        fire((
+            event::NODE_CHILDREN_CHANGED,
+            parent_path,
+            &self.acls[parent_acl],
+        ));
         true
     }
 

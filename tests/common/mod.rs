@@ -34,8 +34,12 @@ use std::time::{Duration, Instant};
 use zookeeper_client as zk;
 
 /// The corral binary under test, built by cargo for this test run.
+/// The server under test: this build's, or `CORRAL_TEST_BIN` (to show a
+/// test fails on another build).
 fn corral_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_corral"))
+    std::env::var_os("CORRAL_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_corral")))
 }
 
 /// `super:conformance-super`, the super user of the conformance ZooKeeper config.
