@@ -204,6 +204,15 @@ pub fn examples() -> Vec<(String, Vec<u8>)> {
                 valid: true,
             },
         ),
+        (
+            "snap_chunk",
+            PeerMsg::SnapChunk {
+                zxid: z,
+                total: 10,
+                offset: 5,
+                data: b"state",
+            },
+        ),
     ];
     let one = |m: &PeerMsg<'_>| {
         let mut v = Vec::new();

@@ -368,6 +368,14 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// `corral.shards` (corral-only: number of shards/cores, >= 1).
     pub shards: Option<usize>,
+    /// `quorum.auth.*`: authentication between servers.
+    pub quorum_auth: QuorumAuth,
+    /// `corral.jaasConfig` (corral-only: the JAAS file ZooKeeper reads from
+    /// `-Djava.security.auth.login.config`; `--jaas` overrides it).
+    pub jaas_config: Option<PathBuf>,
+    /// `jute.maxbuffer.extrasize` (bytes a peer frame may carry beyond
+    /// `jute.maxbuffer`; ZooKeeper's default is `jute.maxbuffer`).
+    pub jute_max_buffer_extra: Option<u32>,
     /// Keys accepted without effect, in file order (log them at startup).
     pub ignored: Vec<IgnoredKey>,
     /// Line of every key taken from the file (canonical key name -> line), for messages and
@@ -416,8 +424,42 @@ impl Default for Config {
             max_cnxns: 0,
             metrics_addr: None,
             shards: None,
+            quorum_auth: QuorumAuth::default(),
+            jaas_config: None,
+            jute_max_buffer_extra: None,
             ignored: Vec::new(),
             key_lines: BTreeMap::new(),
+        }
+    }
+}
+
+/// ZooKeeper's quorum authentication keys (SASL DIGEST-MD5 in ZooKeeper;
+/// corral runs its own challenge-response over the same JAAS passwords).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuorumAuth {
+    /// `quorum.auth.enableSasl`.
+    pub enabled: bool,
+    /// `quorum.auth.learnerRequireSasl`: refuse a server that does not
+    /// prove the password when we connect to it.
+    pub learner_require: bool,
+    /// `quorum.auth.serverRequireSasl`: refuse servers connecting to us
+    /// without authenticating.
+    pub server_require: bool,
+    /// `quorum.auth.learner.saslLoginContext` (JAAS section with
+    /// `username`/`password`).
+    pub learner_context: String,
+    /// `quorum.auth.server.saslLoginContext` (JAAS section with `user_NAME`).
+    pub server_context: String,
+}
+
+impl Default for QuorumAuth {
+    fn default() -> Self {
+        QuorumAuth {
+            enabled: false,
+            learner_require: false,
+            server_require: false,
+            learner_context: "QuorumLearner".into(),
+            server_context: "QuorumServer".into(),
         }
     }
 }
@@ -454,7 +496,6 @@ pub const IGNORED_KEYS: &[&str] = &[
     "txnLogSizeLimitInKb",
     "requireClientAuthScheme",
     "enforceQuota",
-    "jute.maxbuffer.extrasize",
     "netty.server.outstandingHandshake.limit",
     "quorum.cnxn.threads.size",
     "initialConfig",
@@ -463,13 +504,7 @@ pub const IGNORED_KEYS: &[&str] = &[
 
 /// Key prefixes ZooKeeper accepts that corral ignores (`metricsProvider.className`,
 /// `admin.enableServer`, `admin.serverPort`, `authProvider.1`, `ssl.keyStore.location`, ...).
-pub const IGNORED_PREFIXES: &[&str] = &[
-    "metricsProvider.",
-    "admin.",
-    "authProvider.",
-    "ssl.",
-    "quorum.auth.",
-];
+pub const IGNORED_PREFIXES: &[&str] = &["metricsProvider.", "admin.", "authProvider.", "ssl."];
 
 /// Keys ZooKeeper reads as `zookeeper.<key>` system properties: accepted with or without the
 /// `zookeeper.` prefix.
@@ -529,6 +564,13 @@ const EFFECTIVE_KEYS: &[&str] = &[
     "peerType",
     "corral.metricsAddr",
     "corral.shards",
+    "corral.jaasConfig",
+    "jute.maxbuffer.extrasize",
+    "quorum.auth.enableSasl",
+    "quorum.auth.learnerRequireSasl",
+    "quorum.auth.serverRequireSasl",
+    "quorum.auth.learner.saslLoginContext",
+    "quorum.auth.server.saslLoginContext",
     // rejected unless harmless, but known:
     "secureClientPort",
     "secureClientPortAddress",
@@ -552,9 +594,10 @@ fn unsupported_reason(key: &str, value: &str) -> Option<&'static str> {
         "dynamicConfigFile" => {
             Some("dynamic reconfiguration files are not implemented; put server.N lines in zoo.cfg")
         }
-        "quorum.auth.enableSasl" if v != "false" => {
-            Some("quorum SASL authentication is not implemented")
-        }
+        "quorum.auth.kerberos.servicePrincipal" => Some(
+            "Kerberos between servers is not implemented; corral authenticates servers with the \
+             DigestLoginModule passwords of the JAAS QuorumServer/QuorumLearner sections",
+        ),
         _ if key.starts_with("group.") || key.starts_with("weight.") => {
             Some("hierarchical quorums are not implemented")
         }
@@ -947,6 +990,17 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                         .map_err(|_| cx.invalid("expected ip:port, e.g. 127.0.0.1:9141"))?,
                 )
             }
+            "quorum.auth.enableSasl" => cfg.quorum_auth.enabled = cx.boolean()?,
+            "quorum.auth.learnerRequireSasl" => cfg.quorum_auth.learner_require = cx.boolean()?,
+            "quorum.auth.serverRequireSasl" => cfg.quorum_auth.server_require = cx.boolean()?,
+            "quorum.auth.learner.saslLoginContext" => {
+                cfg.quorum_auth.learner_context = e.value.clone()
+            }
+            "quorum.auth.server.saslLoginContext" => {
+                cfg.quorum_auth.server_context = e.value.clone()
+            }
+            "corral.jaasConfig" => cfg.jaas_config = Some(cx.path()?),
+            "jute.maxbuffer.extrasize" => cfg.jute_max_buffer_extra = Some(cx.positive()?),
             "corral.shards" => {
                 let v = cx.int()?;
                 if !(1..=4096).contains(&v) {
@@ -1598,7 +1652,29 @@ clientPort=26001
         parse("sslQuorum=false\n").unwrap();
         assert!(err("dynamicConfigFile=/x\n").contains("not supported"));
         assert!(err("weight.1=2\n").contains("hierarchical quorums"));
-        assert!(err("quorum.auth.enableSasl=true\n").contains("quorum SASL"));
+        assert!(err("quorum.auth.kerberos.servicePrincipal=zk/_HOST\n").contains("Kerberos"));
+        let c = parse(
+            "quorum.auth.enableSasl=true\nquorum.auth.learnerRequireSasl=true\n\
+             quorum.auth.serverRequireSasl=false\nquorum.auth.learner.saslLoginContext=L\n\
+             corral.jaasConfig=/etc/zk/jaas.conf\njute.maxbuffer.extrasize=2048\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.quorum_auth,
+            QuorumAuth {
+                enabled: true,
+                learner_require: true,
+                server_require: false,
+                learner_context: "L".into(),
+                server_context: "QuorumServer".into(),
+            }
+        );
+        assert_eq!(
+            c.jaas_config.as_deref(),
+            Some(Path::new("/etc/zk/jaas.conf"))
+        );
+        assert_eq!(c.jute_max_buffer_extra, Some(2048));
+        assert!(err("quorum.auth.enableSasl=maybe\n").contains("quorum.auth.enableSasl"));
         assert!(err("server.1=a:1:2|b:1:2\n").contains("multiple addresses"));
     }
 

@@ -10,6 +10,11 @@
 //! Ports on 127.0.0.1, server i = 1..n: client `client_base + i - 1`,
 //! quorum `2888 + i - 1`, election `3888 + i - 1` (shifted together by
 //! `--peer-port-offset`).
+//!
+//! The servers authenticate each other (`quorum.auth.enableSasl` with both
+//! require flags): a fresh random password, in a JAAS file (`jaas.conf`,
+//! mode 0600) beside the configs, so that no other local process can join
+//! the ensemble as a server.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -62,6 +67,11 @@ impl DevOptions {
         if i > self.nodes {
             s.push_str("peerType=observer\n");
         }
+        s.push_str(&format!(
+            "quorum.auth.enableSasl=true\nquorum.auth.learnerRequireSasl=true\n\
+             quorum.auth.serverRequireSasl=true\ncorral.jaasConfig={}\n",
+            self.jaas_path().display()
+        ));
         for j in 1..=self.total() {
             let p = self.ports(j);
             let role = if j > self.nodes { ":observer" } else { "" };
@@ -71,6 +81,11 @@ impl DevOptions {
             ));
         }
         s
+    }
+
+    /// The JAAS file with the servers' shared password.
+    pub fn jaas_path(&self) -> PathBuf {
+        self.dir.join("jaas.conf")
     }
 
     pub fn connect_string(&self) -> String {
@@ -102,7 +117,29 @@ pub fn mode(addr: SocketAddr) -> Option<String> {
         .find_map(|l| l.strip_prefix("Mode: ").map(str::to_string))
 }
 
+/// A JAAS file for the servers, with a fresh random password.
+fn jaas_file() -> std::io::Result<String> {
+    let mut secret = [0u8; 24];
+    getrandom::getrandom(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let pw: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let module = "org.apache.zookeeper.server.auth.DigestLoginModule required";
+    Ok(format!(
+        "QuorumServer {{\n    {module}\n    user_corral=\"{pw}\";\n}};\n\
+         QuorumLearner {{\n    {module}\n    username=\"corral\"\n    password=\"{pw}\";\n}};\n"
+    ))
+}
+
 fn write_files(o: &DevOptions) -> std::io::Result<()> {
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(o.jaas_path())?;
+        f.write_all(jaas_file()?.as_bytes())?;
+    }
     for i in 1..=o.total() {
         let d = o.dir.join(format!("zk{i}"));
         std::fs::create_dir_all(d.join("data"))?;
@@ -232,6 +269,17 @@ mod tests {
         assert_eq!(
             o.connect_string(),
             "127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183,127.0.0.1:2184,127.0.0.1:2185"
+        );
+        assert!(cfg.quorum_auth.enabled && cfg.quorum_auth.server_require);
+        assert_eq!(cfg.jaas_config, Some(o.jaas_path()));
+        let j = crate::jaas::parse(&jaas_file().unwrap()).unwrap();
+        let pw = j.sections["QuorumLearner"].option("password").unwrap();
+        assert_eq!(pw.len(), 48);
+        assert_eq!(j.sections["QuorumServer"].users()["corral"], pw);
+        assert_ne!(
+            jaas_file().unwrap(),
+            jaas_file().unwrap(),
+            "fresh each time"
         );
     }
 }

@@ -18,6 +18,7 @@
 pub mod client;
 pub mod config;
 pub mod dev;
+pub mod jaas;
 pub mod lincheck;
 pub mod node;
 pub mod peer;

@@ -40,6 +40,11 @@ struct Cli {
     /// Serve Prometheus metrics over HTTP on this address (e.g. 127.0.0.1:7000).
     #[arg(long)]
     metrics_addr: Option<std::net::SocketAddr>,
+    /// The JAAS login configuration (ZooKeeper takes it from
+    /// -Djava.security.auth.login.config): the QuorumServer/QuorumLearner
+    /// sections for quorum.auth.enableSasl. Overrides corral.jaasConfig.
+    #[arg(long)]
+    jaas: Option<std::path::PathBuf>,
 }
 
 /// Offline tools over the data directories (the server is not started),
@@ -183,6 +188,9 @@ fn ensemble_config(cfg: &Config) -> Result<runtime::ensemble::EnsembleConfig, St
             voters.push(s.id);
         }
     }
+    // A peer must dial from its configured address, unless every server
+    // is on loopback (where any local process can pose as any address).
+    let check_source = !quorum.iter().all(|(_, a)| a.ip().is_loopback());
     Ok(runtime::ensemble::EnsembleConfig {
         my_id,
         voters,
@@ -191,6 +199,63 @@ fn ensemble_config(cfg: &Config) -> Result<runtime::ensemble::EnsembleConfig, St
         init_limit: cfg.init_limit,
         sync_limit: cfg.sync_limit,
         tick_time_ms: cfg.tick_time_ms,
+        auth: peer_auth(cfg)?,
+        check_source,
+        max_peer_body: cfg
+            .jute_max_buffer
+            .saturating_add(cfg.jute_max_buffer_extra.unwrap_or(cfg.jute_max_buffer)),
+    })
+}
+
+/// Quorum authentication from the `quorum.auth.*` keys and the JAAS file.
+fn peer_auth(cfg: &Config) -> Result<runtime::peers::PeerAuth, String> {
+    let qa = &cfg.quorum_auth;
+    if !qa.enabled {
+        if qa.learner_require || qa.server_require {
+            return Err(
+                "quorum.auth.learnerRequireSasl/serverRequireSasl need quorum.auth.enableSasl=true"
+                    .into(),
+            );
+        }
+        return Ok(Default::default());
+    }
+    let path = cfg.jaas_config.as_ref().ok_or(
+        "quorum.auth.enableSasl=true needs the JAAS file with the QuorumServer and QuorumLearner \
+         sections: --jaas FILE or corral.jaasConfig=FILE",
+    )?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("JAAS file {}: {e}", path.display()))?;
+    let j = corral::jaas::parse(&text).map_err(|e| format!("JAAS file {}: {e}", path.display()))?;
+    let section = |name: &str| {
+        j.sections.get(name).ok_or_else(|| {
+            format!(
+                "JAAS file {}: no {name} section (quorum.auth.enableSasl=true)",
+                path.display()
+            )
+        })
+    };
+    let learner = section(&qa.learner_context)?;
+    let (Some(user), Some(password)) = (learner.option("username"), learner.option("password"))
+    else {
+        return Err(format!(
+            "JAAS file {}: section {} needs username=\"...\" and password=\"...\"",
+            path.display(),
+            qa.learner_context
+        ));
+    };
+    let users = section(&qa.server_context)?.users();
+    if users.is_empty() {
+        return Err(format!(
+            "JAAS file {}: section {} has no user_NAME=\"PASSWORD\" entries",
+            path.display(),
+            qa.server_context
+        ));
+    }
+    Ok(runtime::peers::PeerAuth {
+        login: Some((user.to_string(), password.to_string())),
+        users,
+        require_dialers: qa.server_require,
+        require_acceptors: qa.learner_require,
     })
 }
 
@@ -230,6 +295,9 @@ fn main() {
             std::process::exit(2);
         }
         cfg.shards = Some(s);
+    }
+    if let Some(j) = cli.jaas.clone() {
+        cfg.jaas_config = Some(j);
     }
     let ensemble = if cfg.is_standalone() {
         None

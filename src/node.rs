@@ -31,9 +31,10 @@
 //!   sent it ([`Core::commit_txn`]).
 //! * A role change closes every client connection and drops what was in
 //!   flight ([`Core::set_mode`]), as ZooKeeper does; sessions survive.
-//! * A SNAP from the leader is decoded here before the replica sees it: a
-//!   snapshot that does not decode is a protocol breach (the link is
-//!   dropped), never a half-installed state.
+//! * A SNAP travels as chunks ([`SNAP_CHUNK`]); the node reassembles them
+//!   (in order, contiguous, one snapshot at a time: anything else is a
+//!   protocol breach) and decodes the whole before the replica sees it: a
+//!   snapshot that does not decode drops the link, never half installs.
 
 use crate::peer::{self, PeerMsg};
 use crate::server::{Core, CoreConfig, Mode};
@@ -49,6 +50,9 @@ use std::sync::Arc;
 
 /// Bytes of one block in a SNAP payload (the snapshot file format).
 const SNAP_BLOCK: usize = 256 << 10;
+/// A SNAP payload travels in chunks of at most this many bytes, so that no
+/// peer frame is larger than a txn.
+pub const SNAP_CHUNK: usize = 256 << 10;
 
 /// What a member starts from (after recovery).
 pub struct NodeBoot {
@@ -166,6 +170,8 @@ pub struct Node {
     outs: Vec<Output>,
     /// A SNAP decoded when it arrived, installed when the replica says so.
     snap: Option<Built>,
+    /// A SNAP being received: (from, zxid, total, bytes so far).
+    chunks: Option<(ServerId, Zxid, u64, Vec<u8>)>,
     record_commits: bool,
 }
 
@@ -191,6 +197,7 @@ impl Node {
             effects: Vec::new(),
             outs: Vec::new(),
             snap: None,
+            chunks: None,
             record_commits: false,
         };
         n.perform_all(outs, now);
@@ -205,6 +212,7 @@ impl Node {
             effects: Vec::new(),
             outs: Vec::new(),
             snap: None,
+            chunks: None,
             record_commits: false,
         }
     }
@@ -259,25 +267,59 @@ impl Node {
 
     /// A decoded frame from peer `from`.
     pub fn peer(&mut self, from: ServerId, msg: PeerMsg<'_>, now: Now) {
-        if let PeerMsg::Snap { zxid, data } = msg {
-            // Decode before the replica takes it (see the module docs).
-            match decode_snap(zxid, data) {
-                Ok(b) => self.snap = Some(b),
-                Err(what) => {
-                    self.effects
-                        .push(Effect::Notice(Notice::BadSnapshot { from, what }));
-                    self.effects.push(Effect::Disconnect { peer: from });
-                    self.step(Input::PeerDisconnected(from), now);
+        match msg {
+            PeerMsg::SnapChunk {
+                zxid,
+                total,
+                offset,
+                data,
+            } => {
+                let mut buf = match self.chunks.take() {
+                    None if offset == 0 => Vec::new(),
+                    Some((f, z, t, b)) if (f, z, t) == (from, zxid, total) => b,
+                    _ => return self.breach(from, "a snapshot chunk out of sequence".into(), now),
+                };
+                if offset != buf.len() as u64 {
+                    return self.breach(from, "a snapshot chunk out of sequence".into(), now);
+                }
+                buf.extend_from_slice(data);
+                if (buf.len() as u64) < total {
+                    self.chunks = Some((from, zxid, total, buf));
                     return;
                 }
+                self.peer(from, PeerMsg::Snap { zxid, data: &buf }, now);
+            }
+            PeerMsg::Snap { zxid, data } => {
+                // Decode before the replica takes it (see the module docs).
+                match decode_snap(zxid, data) {
+                    Ok(b) => self.snap = Some(b),
+                    Err(what) => return self.breach(from, what, now),
+                }
+                self.step(Input::Peer { from, msg }, now);
+                self.pump(now);
+            }
+            _ => {
+                self.step(Input::Peer { from, msg }, now);
+                self.pump(now);
             }
         }
-        self.step(Input::Peer { from, msg }, now);
+    }
+
+    /// `from` broke the protocol: its link goes, and the replica hears so.
+    fn breach(&mut self, from: ServerId, what: String, now: Now) {
+        self.chunks = None;
+        self.effects
+            .push(Effect::Notice(Notice::BadSnapshot { from, what }));
+        self.effects.push(Effect::Disconnect { peer: from });
+        self.step(Input::PeerDisconnected(from), now);
         self.pump(now);
     }
 
     /// The link to `peer` broke.
     pub fn peer_down(&mut self, peer: ServerId, now: Now) {
+        if self.chunks.as_ref().is_some_and(|c| c.0 == peer) {
+            self.chunks = None;
+        }
         self.step(Input::PeerDisconnected(peer), now);
         self.pump(now);
     }
@@ -370,17 +412,30 @@ impl Node {
                 // tree: every commit was applied before this output.
                 debug_assert_eq!(self.core.tree.last_zxid, zxid);
                 let data = encode_tree(&self.core.tree, &self.core.session_list(), SNAP_BLOCK);
-                let mut f = Vec::with_capacity(data.len() + peer::HEADER_LEN + 8);
-                peer::encode(&PeerMsg::Snap { zxid, data: &data }, &mut f);
                 self.effects.push(Effect::Notice(Notice::SnapshotSent {
                     to,
                     zxid,
                     bytes: data.len(),
                 }));
-                self.effects.push(Effect::Send {
-                    to,
-                    frame: f.into(),
-                });
+                let total = data.len() as u64;
+                let mut offset = 0;
+                for chunk in data.chunks(SNAP_CHUNK) {
+                    let mut f = Vec::with_capacity(chunk.len() + peer::HEADER_LEN + 24);
+                    peer::encode(
+                        &PeerMsg::SnapChunk {
+                            zxid,
+                            total,
+                            offset,
+                            data: chunk,
+                        },
+                        &mut f,
+                    );
+                    offset += chunk.len() as u64;
+                    self.effects.push(Effect::Send {
+                        to,
+                        frame: f.into(),
+                    });
+                }
             }
             Output::Disconnect { peer } => self.effects.push(Effect::Disconnect { peer }),
             Output::PersistEpochs {

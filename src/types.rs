@@ -33,3 +33,10 @@ pub struct Now {
 /// Deterministic hash maps and sets for the core (fixed hasher, no random seed).
 pub type FxHashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 pub type FxHashSet<K> = rustc_hash::FxHashSet<K>;
+
+/// The most elements a decoder reserves up front for a count read from
+/// the network or the disk: a count is only bounded by the bytes of its
+/// frame (up to `jute.maxbuffer`, or a peer frame), so reserving all of it
+/// at once would let a small frame claim far more memory than it carries.
+/// Beyond this the vector grows as elements actually decode.
+pub const MAX_PREALLOC: usize = 1024;

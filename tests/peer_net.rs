@@ -1,10 +1,14 @@
 //! The server-to-server links over real loopback sockets: three servers
 //! connect pairwise (the larger id dials), exchange peer frames both ways,
 //! survive a reset (re-dial, new generation), and refuse a connection that
-//! claims a smaller id or lacks the preamble.
+//! claims a smaller id or an unknown one, or lacks the HELLO; with quorum
+//! authentication, strangers without the password (or with a wrong one)
+//! are closed after the challenge, and a flood of greetings does not take
+//! over a healthy link.
 
+use corral::peer::auth::{self, Hello};
 use corral::peer::{self, PeerMsg};
-use corral::runtime::peers::{listen, PeerEvent, PeerNet, PeerNetConfig, ServerId, PREAMBLE_MAGIC};
+use corral::runtime::peers::{listen, PeerAuth, PeerEvent, PeerNet, PeerNetConfig, ServerId};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -102,6 +106,8 @@ fn three_servers_link_exchange_reset_and_refuse_strangers() {
                             max_body: 1 << 20,
                             // Servers 1 and 2 dial from their own address.
                             bind: (me != 3).then(|| my_addr.ip()),
+                            auth: PeerAuth::default(),
+                            check_source: false,
                         },
                         incoming,
                     );
@@ -220,7 +226,176 @@ fn three_servers_link_exchange_reset_and_refuse_strangers() {
 }
 
 fn preamble(id: u64) -> Vec<u8> {
-    let mut p = PREAMBLE_MAGIC.to_vec();
-    p.extend_from_slice(&id.to_le_bytes());
-    p
+    Hello { id, auth: None }.encode()
+}
+
+/// What [`pair`] returns: the addresses, each server's `(id, refused,
+/// auth failures)` report, the go signal, and the threads.
+type Pair = (
+    Vec<SocketAddr>,
+    mpsc::Receiver<(ServerId, u64, u64)>,
+    mpsc::Sender<()>,
+    Vec<glommio::ExecutorJoinHandle<()>>,
+);
+
+/// Two servers (2 dials 1) with `auth`, started on their own executors;
+/// each reports `(id, refused, auth failures)` on `done` once the test
+/// thread says `go` (after its stranger connections against server 1),
+/// having watched its link meanwhile: a Down of the link fails the test.
+/// Server 2 keeps sending frames so that the link stays healthy.
+fn pair(auth: PeerAuth) -> Pair {
+    let addrs: Vec<SocketAddr> = (0..2).map(|_| free_addr()).collect();
+    let (done_tx, done_rx) = mpsc::channel();
+    let (up_tx, up_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let go_rx = std::sync::Arc::new(std::sync::Mutex::new(go_rx));
+    let mut threads = Vec::new();
+    for me in 1..=2u64 {
+        let my_addr = addrs[me as usize - 1];
+        let other = 3 - me;
+        let peers = vec![(other, addrs[other as usize - 1])];
+        let (done, up, go, auth) = (done_tx.clone(), up_tx.clone(), go_rx.clone(), auth.clone());
+        threads.push(
+            glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+                .name(&format!("peer-auth-{me}"))
+                .spawn(move || async move {
+                    let incoming = listen(my_addr, &format!("peer-auth-acceptor-{me}")).unwrap();
+                    let net = PeerNet::start(
+                        PeerNetConfig {
+                            my_id: me,
+                            peers,
+                            queue_frames: 1024,
+                            max_body: 1 << 20,
+                            bind: Some(my_addr.ip()),
+                            auth,
+                            check_source: true,
+                        },
+                        incoming,
+                    );
+                    let mut early = Vec::new();
+                    let gen = until_up(&net, &[other], &mut early).await[0];
+                    up.send(()).unwrap();
+                    let mut k = 0;
+                    loop {
+                        if go.lock().unwrap().try_recv().is_ok() {
+                            break;
+                        }
+                        if me == 2 {
+                            k += 1;
+                            assert!(net.send(1, ack(k)), "the link went down");
+                        }
+                        while let Some(ev) = net.try_next() {
+                            if let PeerEvent::Down { .. } = ev {
+                                panic!("server {me}: the link (generation {gen}) went down");
+                            }
+                        }
+                        glommio::timer::sleep(Duration::from_millis(20)).await;
+                    }
+                    let st = net.stats();
+                    done.send((me, st.refused, st.auth_failures)).unwrap();
+                })
+                .unwrap(),
+        );
+    }
+    up_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("link 1-2 up");
+    up_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("link 1-2 up");
+    (addrs, done_rx, go_tx, threads)
+}
+
+/// Reads until the peer closes; returns what it sent.
+fn drain(s: &mut TcpStream) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut all = Vec::new();
+    let mut b = [0u8; 256];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) | Err(_) => return all,
+            Ok(n) => all.extend_from_slice(&b[..n]),
+        }
+    }
+}
+
+#[test]
+fn authenticated_links_keep_strangers_out() {
+    let mut users = std::collections::BTreeMap::new();
+    users.insert("server".to_string(), "s3cret".to_string());
+    let auth = PeerAuth {
+        login: Some(("server".into(), "s3cret".into())),
+        users,
+        require_dialers: true,
+        require_acceptors: true,
+    };
+    let (addrs, done, go, threads) = pair(auth);
+    let a1 = addrs[0];
+    // No credentials: closed without a byte.
+    let mut s = TcpStream::connect(a1).unwrap();
+    s.write_all(&preamble(2)).unwrap();
+    assert!(
+        drain(&mut s).is_empty(),
+        "an unauthenticated dialer got bytes"
+    );
+    // A wrong password, a right one for an unknown user: only the
+    // challenge comes back, then the close.
+    for (user, password) in [("server", "guess"), ("nobody", "s3cret")] {
+        let mut s = TcpStream::connect(a1).unwrap();
+        let nd = [7u8; auth::NONCE_LEN];
+        s.write_all(
+            &Hello {
+                id: 2,
+                auth: Some((nd, user.into())),
+            }
+            .encode(),
+        )
+        .unwrap();
+        let mut c = [0u8; auth::CHALLENGE_LEN];
+        s.read_exact(&mut c).unwrap();
+        assert_eq!(c[0], 1, "challenged");
+        let na: auth::Nonce = c[1..].try_into().unwrap();
+        s.write_all(&auth::dialer_proof(password, 2, 1, &na, &nd))
+            .unwrap();
+        assert!(
+            drain(&mut s).is_empty(),
+            "{user}/{password}: got the server's proof"
+        );
+    }
+    go.send(()).unwrap();
+    go.send(()).unwrap();
+    let mut got: Vec<_> = (0..2)
+        .map(|_| done.recv_timeout(Duration::from_secs(20)).unwrap())
+        .collect();
+    got.sort();
+    // Server 1 refused all three and counted the three failed openings.
+    assert_eq!(got[0], (1, 3, 3));
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// Without authentication (a loopback dev ensemble), a stranger repeating
+/// a server's greeting cannot take over the established, healthy link.
+#[test]
+fn a_flood_of_greetings_does_not_take_over_a_healthy_link() {
+    let (addrs, done, go, threads) = pair(PeerAuth::default());
+    let mut refused_bytes = 0;
+    for _ in 0..20 {
+        let mut s = TcpStream::connect(addrs[0]).unwrap();
+        s.write_all(&preamble(2)).unwrap();
+        refused_bytes += drain(&mut s).len();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(refused_bytes, 0);
+    go.send(()).unwrap();
+    go.send(()).unwrap();
+    let mut got: Vec<_> = (0..2)
+        .map(|_| done.recv_timeout(Duration::from_secs(20)).unwrap())
+        .collect();
+    got.sort();
+    assert_eq!(got[0].1, 20, "every greeting refused");
+    for t in threads {
+        t.join().unwrap();
+    }
 }

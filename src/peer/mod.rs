@@ -43,9 +43,11 @@
 //! | 15 | Request | session i64, cxid i32, opcode i32, request rest (the client's request body) |
 //! | 16 | Revalidate | session i64, timeout i32 |
 //! | 17 | RevalidateReply | session i64, valid bool |
+//! | 18 | SnapChunk | zxid i64, total u64, offset u64, data rest: part of a SNAP payload (the whole payload is `total` bytes; chunks come in order, offsets contiguous from 0) |
 //!
-//! (Types 18 and 19, version 1's sync request and reply, are gone: a sync
-//! is a txn now.)
+//! (Version 1's types 18 and 19, a sync request and reply, are gone: a sync
+//! is a txn now. A snapshot travels as SnapChunks, so that no frame is
+//! larger than a txn; a whole Snap frame is still decoded.)
 //!
 //! Invariants: decoding never panics, never allocates, and is strict: no
 //! trailing bytes, bools 0 or 1, known states, a consistent ping count. So
@@ -61,6 +63,7 @@ use nom::number::complete::{le_i32, le_i64, le_u32, le_u64, le_u8};
 use nom::sequence::tuple;
 use thiserror::Error;
 
+pub mod auth;
 #[cfg(test)]
 mod tests;
 
@@ -104,11 +107,12 @@ pub enum MsgType {
     Request = 15,
     Revalidate = 16,
     RevalidateReply = 17,
+    SnapChunk = 18,
 }
 
 impl MsgType {
     /// Every type, in code order.
-    pub const ALL: [MsgType; 17] = [
+    pub const ALL: [MsgType; 18] = [
         MsgType::Notification,
         MsgType::FollowerInfo,
         MsgType::LeaderInfo,
@@ -126,11 +130,12 @@ impl MsgType {
         MsgType::Request,
         MsgType::Revalidate,
         MsgType::RevalidateReply,
+        MsgType::SnapChunk,
     ];
 
     pub fn from_u8(b: u8) -> Option<MsgType> {
         match b {
-            1..=17 => Some(MsgType::ALL[b as usize - 1]),
+            1..=18 => Some(MsgType::ALL[b as usize - 1]),
             _ => None,
         }
     }
@@ -405,6 +410,14 @@ pub enum PeerMsg<'a> {
         session: SessionId,
         valid: bool,
     },
+    /// Bytes `offset..offset + data.len()` of a SNAP payload of `total`
+    /// bytes taken at `zxid`.
+    SnapChunk {
+        zxid: Zxid,
+        total: u64,
+        offset: u64,
+        data: &'a [u8],
+    },
 }
 
 impl PeerMsg<'_> {
@@ -427,6 +440,7 @@ impl PeerMsg<'_> {
             PeerMsg::Request { .. } => MsgType::Request,
             PeerMsg::Revalidate { .. } => MsgType::Revalidate,
             PeerMsg::RevalidateReply { .. } => MsgType::RevalidateReply,
+            PeerMsg::SnapChunk { .. } => MsgType::SnapChunk,
         }
     }
 }
@@ -633,6 +647,22 @@ pub fn decode_body(ty: MsgType, b: &[u8]) -> Result<PeerMsg<'_>, &'static str> {
             let valid = boolean(valid)?;
             done(rest, PeerMsg::RevalidateReply { session, valid })
         }
+        MsgType::SnapChunk => {
+            let (data, (zxid, total, offset)) =
+                tuple((le_i64, le_u64, le_u64))(b).map_err(short)?;
+            if offset
+                .checked_add(data.len() as u64)
+                .is_none_or(|end| end > total)
+            {
+                return Err("snapshot chunk beyond its total");
+            }
+            Ok(PeerMsg::SnapChunk {
+                zxid,
+                total,
+                offset,
+                data,
+            })
+        }
     }
 }
 
@@ -761,6 +791,17 @@ fn encode_body(msg: &PeerMsg<'_>, out: &mut Vec<u8>) {
         PeerMsg::RevalidateReply { session, valid } => {
             i64_(out, session);
             out.push(valid as u8);
+        }
+        PeerMsg::SnapChunk {
+            zxid,
+            total,
+            offset,
+            data,
+        } => {
+            i64_(out, zxid);
+            u64_(out, total);
+            u64_(out, offset);
+            out.extend_from_slice(data);
         }
     }
 }

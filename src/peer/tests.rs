@@ -77,6 +77,12 @@ fn build(ty: MsgType, f: &Fields) -> PeerMsg<'_> {
             session: f.c,
             valid: f.flag,
         },
+        MsgType::SnapChunk => PeerMsg::SnapChunk {
+            zxid: f.c,
+            total: f.bytes.len() as u64 + (f.a >> 1),
+            offset: f.a >> 1,
+            data: &f.bytes,
+        },
     }
 }
 
@@ -173,6 +179,7 @@ fn body_sizes() {
         MsgType::Request => 16 + 5,
         MsgType::Revalidate => 12,
         MsgType::RevalidateReply => 9,
+        MsgType::SnapChunk => 24 + 5,
         _ => 8,
     };
     for ty in MsgType::ALL {
@@ -189,7 +196,7 @@ fn every_type_roundtrips() {
         roundtrip(&build(ty, &f));
     }
     assert_eq!(MsgType::from_u8(0), None);
-    for gone in [18, 19, 20] {
+    for gone in [19, 20] {
         assert_eq!(MsgType::from_u8(gone), None);
     }
 }
@@ -316,6 +323,7 @@ fn malformed_bodies() {
                 | MsgType::Ping
                 | MsgType::Snap
                 | MsgType::AckEpoch
+                | MsgType::SnapChunk
         );
         if !open_ended {
             let mut longer = body.to_vec();
@@ -325,6 +333,7 @@ fn malformed_bodies() {
         if !body.is_empty() && ty != MsgType::Ping && ty != MsgType::AckEpoch {
             let min = match ty {
                 MsgType::Proposal | MsgType::Inform | MsgType::Snap => 8,
+                MsgType::SnapChunk => 24,
                 MsgType::Request => 16,
                 _ => body.len(),
             };
@@ -342,6 +351,12 @@ fn malformed_bodies() {
         &[0, 0, 0, 0, 9],
         "ping count does not match the body length",
     );
+    let mut sc = enc(&build(MsgType::SnapChunk, &f))[HEADER_LEN..].to_vec();
+    sc[8..16].copy_from_slice(&1u64.to_le_bytes()); // total below offset + len
+    bad(MsgType::SnapChunk, &sc, "snapshot chunk beyond its total");
+    sc[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+    sc[16..24].copy_from_slice(&u64::MAX.to_le_bytes()); // offset + len overflows
+    bad(MsgType::SnapChunk, &sc, "snapshot chunk beyond its total");
     let shape = "log shape count does not match the body length";
     let ae = enc(&build(MsgType::AckEpoch, &f))[HEADER_LEN..].to_vec();
     bad(MsgType::AckEpoch, &ae[..15], "t");

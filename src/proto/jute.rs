@@ -69,7 +69,7 @@ pub fn vector<'a, T>(
         if n < 0 || n as usize > rest.len() / 4 + 1 {
             return Err(fail(i));
         }
-        let mut v = Vec::with_capacity(n as usize);
+        let mut v = Vec::with_capacity((n as usize).min(crate::types::MAX_PREALLOC));
         for _ in 0..n {
             let (r, x) = f(rest)?;
             rest = r;

@@ -50,8 +50,9 @@ use std::time::{Duration, Instant};
 /// detection react in tens of milliseconds.
 pub const TICK_MS: u64 = 50;
 
-/// Largest peer frame (a snapshot travels in one SNAP frame).
-const MAX_PEER_BODY: u32 = 1 << 30;
+/// The smallest peer frame body cap, whatever `jute.maxbuffer` says: a
+/// snapshot chunk and its header always fit.
+const MIN_PEER_BODY: u32 = (crate::node::SNAP_CHUNK as u32) + 1024;
 
 /// This server's place in the ensemble (from the `server.N` lines and myid).
 #[derive(Clone, Debug)]
@@ -65,6 +66,13 @@ pub struct EnsembleConfig {
     pub init_limit: u32,
     pub sync_limit: u32,
     pub tick_time_ms: u32,
+    /// Quorum authentication.
+    pub auth: peers::PeerAuth,
+    /// Peers must connect from their configured address.
+    pub check_source: bool,
+    /// Largest peer frame body accepted (`jute.maxbuffer` plus
+    /// `jute.maxbuffer.extrasize`, as ZooKeeper bounds quorum packets).
+    pub max_peer_body: u32,
 }
 
 /// Work for this mode's log thread, in order.
@@ -578,8 +586,7 @@ impl Ens {
         match ev {
             PeerEvent::Up { .. } => {}
             PeerEvent::Down { peer, .. } => node.peer_down(peer, now),
-            PeerEvent::Frame { peer, frame } => match peer::decode_frame_max(&frame, MAX_PEER_BODY)
-            {
+            PeerEvent::Frame { peer, frame } => match peer::decode_frame_max(&frame, u32::MAX) {
                 Ok(Some((msg, n))) if n == frame.len() => node.peer(peer, msg, now),
                 other => {
                     tracing::warn!("bad frame from server {peer}: {other:?}; resetting the link");
@@ -673,8 +680,10 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                         .filter(|(id, _)| *id != ens.my_id)
                         .collect(),
                     queue_frames: 65536,
-                    max_body: MAX_PEER_BODY,
+                    max_body: ens.max_peer_body.max(MIN_PEER_BODY),
                     bind: Some(my_quorum.ip()),
+                    auth: ens.auth.clone(),
+                    check_source: ens.check_source,
                 },
                 peer_incoming,
             );

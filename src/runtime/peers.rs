@@ -5,14 +5,23 @@
 //!   larger id dials; a connection from a smaller id is refused, so a pair
 //!   never ends up with two (ZooKeeper's rule). A dialer re-dials with
 //!   exponential backoff (50 ms to 1 s) whenever its connection is down.
-//! * A connection starts with a 16-byte preamble from the dialer:
-//!   `b"CRPRPEER"` then its server id (u64, little-endian). The acceptor
-//!   checks the magic, that the id is a configured server and larger than
-//!   its own; anything else is closed.
+//! * A connection opens with the dialer's HELLO (`crate::peer::auth`): its
+//!   server id, and with quorum authentication a challenge-response over
+//!   the shared password, dialer first, before any frame. The acceptor
+//!   checks that the id is a configured server larger than its own and, by
+//!   default, that the connection comes from that server's configured
+//!   address (unless every server is on loopback); anything else is closed
+//!   and logged with the address. At most [`MAX_HANDSHAKES`] openings are
+//!   in progress at once, each bounded by [`HANDSHAKE_TIMEOUT`].
+//! * A healthy link (a frame within [`HEALTHY`]) is only replaced by a new
+//!   connection for the same id that authenticated: a stranger repeating a
+//!   server's greeting cannot tear the real link down.
 //! * Then both directions carry peer frames (`crate::peer`). Frames are cut
 //!   by their length field only; the owner decodes them (magic, crc, type)
 //!   and calls [`PeerNet::reset`] on a bad one. A frame longer than the
-//!   maximum closes the connection at once.
+//!   maximum closes the connection at once, and the receive buffer grows
+//!   with the bytes that actually arrived, not with the length a header
+//!   announces.
 //! * Sending never blocks the caller: each peer has a bounded lock-free
 //!   queue (crossbeam `ArrayQueue`) drained by that peer's sender task, many
 //!   frames per write. A full queue means the peer cannot keep up; that
@@ -21,6 +30,7 @@
 //! * The owner sees [`PeerEvent`]s in order: `Up`, frames, `Down`, with a
 //!   generation number so that it can tell one connection from the next.
 
+use crate::peer::auth::{self, Hello};
 use crate::peer::HEADER_LEN;
 use crate::types::FxHashMap;
 use crossbeam::queue::ArrayQueue;
@@ -32,13 +42,35 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub type ServerId = u64;
 
-/// The dialer's first 8 bytes.
-pub const PREAMBLE_MAGIC: [u8; 8] = *b"CRPRPEER";
-const PREAMBLE_LEN: usize = 16;
+/// Openings (HELLO and authentication) in progress at once; more are
+/// closed at once.
+pub const MAX_HANDSHAKES: usize = 16;
+/// An opening must complete within this.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A link that delivered a frame this recently is not replaced by an
+/// unauthenticated newcomer.
+pub const HEALTHY: Duration = Duration::from_secs(2);
+/// The receive buffer starts at this and doubles as bytes arrive.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Quorum authentication (ZooKeeper's `quorum.auth.*` keys and the JAAS
+/// `QuorumLearner`/`QuorumServer` sections).
+#[derive(Clone, Debug, Default)]
+pub struct PeerAuth {
+    /// Credentials presented when dialing: (user, password).
+    pub login: Option<(String, String)>,
+    /// Users accepted when dialed: user -> password.
+    pub users: std::collections::BTreeMap<String, String>,
+    /// Refuse dialers that do not authenticate (`serverRequireSasl`).
+    pub require_dialers: bool,
+    /// Refuse acceptors that cannot prove the password
+    /// (`learnerRequireSasl`).
+    pub require_acceptors: bool,
+}
 
 /// What happened on the peer links, in order.
 #[derive(Debug, PartialEq, Eq)]
@@ -64,6 +96,10 @@ pub struct PeerNetConfig {
     /// peer sees connections from the address its `server.N` line names.
     /// None lets the kernel choose.
     pub bind: Option<std::net::IpAddr>,
+    pub auth: PeerAuth,
+    /// Refuse a connection claiming an id from another address than that
+    /// server's configured one.
+    pub check_source: bool,
 }
 
 /// Counters for mntr and tests.
@@ -71,6 +107,8 @@ pub struct PeerNetConfig {
 pub struct PeerNetStats {
     pub connections: u64,
     pub refused: u64,
+    /// Openings that failed authentication (either side).
+    pub auth_failures: u64,
     pub resets_slow: u64,
     pub resets_bad_frame: u64,
     pub frames_in: u64,
@@ -106,6 +144,8 @@ impl Notify {
 }
 
 struct Link {
+    /// When the current connection last delivered a frame.
+    last_frame: Cell<Instant>,
     queue: ArrayQueue<Vec<u8>>,
     /// Generation of the current (or last) connection.
     gen: Cell<u64>,
@@ -124,6 +164,8 @@ struct Inner {
     event: Notify,
     stats: Cell<PeerNetStats>,
     next_gen: Cell<u64>,
+    /// Openings in progress.
+    handshakes: Cell<usize>,
 }
 
 impl Inner {
@@ -172,6 +214,7 @@ impl PeerNet {
                 (
                     *id,
                     Rc::new(Link {
+                        last_frame: Cell::new(Instant::now()),
                         queue: ArrayQueue::new(cfg.queue_frames.max(1)),
                         gen: Cell::new(0),
                         up: Cell::new(false),
@@ -189,6 +232,7 @@ impl PeerNet {
                 event: Notify::default(),
                 stats: Cell::new(PeerNetStats::default()),
                 next_gen: Cell::new(0),
+                handshakes: Cell::new(0),
             }),
         };
         for (id, addr) in net.inner.cfg.peers.clone() {
@@ -201,8 +245,21 @@ impl PeerNet {
         glommio::spawn_local(async move {
             let incoming = incoming.connect().await;
             while let Some(s) = incoming.recv().await {
+                if n.inner.handshakes.get() >= MAX_HANDSHAKES {
+                    n.inner.stat(|st| st.refused += 1);
+                    tracing::warn!(
+                        from = ?s.peer_addr().ok(),
+                        "too many peer openings in progress; closing a new one"
+                    );
+                    continue;
+                }
+                n.inner.handshakes.set(n.inner.handshakes.get() + 1);
                 let n = n.clone();
-                glommio::spawn_local(async move { n.accept(s).await }).detach();
+                glommio::spawn_local(async move {
+                    n.accept(s).await;
+                    n.inner.handshakes.set(n.inner.handshakes.get() - 1);
+                })
+                .detach();
             }
         })
         .detach();
@@ -285,15 +342,17 @@ impl PeerNet {
             };
             match attempt {
                 Ok(mut s) => {
-                    let mut pre = [0u8; PREAMBLE_LEN];
-                    pre[..8].copy_from_slice(&PREAMBLE_MAGIC);
-                    pre[8..].copy_from_slice(&self.inner.cfg.my_id.to_le_bytes());
-                    if s.write_all(&pre).await.is_ok() {
-                        backoff = Duration::from_millis(50);
-                        let link = self.inner.links[&peer].clone();
-                        self.install(peer, s);
-                        link.down.wait().await;
-                        continue;
+                    let opened =
+                        glommio::timer::timeout(HANDSHAKE_TIMEOUT, self.open(&mut s, peer)).await;
+                    match opened {
+                        Ok(()) => {
+                            backoff = Duration::from_millis(50);
+                            let link = self.inner.links[&peer].clone();
+                            self.install(peer, s, true);
+                            link.down.wait().await;
+                            continue;
+                        }
+                        Err(e) => tracing::warn!(peer, %addr, "peer opening failed: {e}"),
                     }
                 }
                 Err(e) => tracing::debug!(peer, %addr, "dial failed: {e}"),
@@ -303,34 +362,152 @@ impl PeerNet {
         }
     }
 
-    async fn accept(&self, s: std::net::TcpStream) {
-        let mut s = TcpStream::from(socket2::Socket::from(s));
-        let mut pre = [0u8; PREAMBLE_LEN];
-        let read = glommio::timer::timeout(Duration::from_secs(5), async {
-            s.read_exact(&mut pre).await.map_err(Into::into)
-        })
-        .await;
-        let id = u64::from_le_bytes(pre[8..].try_into().expect("8 bytes"));
-        let ok = read.is_ok()
-            && pre[..8] == PREAMBLE_MAGIC
-            && id > self.inner.cfg.my_id
-            && self.inner.links.contains_key(&id);
-        if !ok {
-            self.inner.stat(|st| st.refused += 1);
-            tracing::warn!(claimed = id, "refused a peer connection");
-            return;
+    /// The dialer's side of an opening: HELLO, then (with credentials)
+    /// our proof and the acceptor's.
+    async fn open(
+        &self,
+        s: &mut TcpStream,
+        peer: ServerId,
+    ) -> Result<(), glommio::GlommioError<()>> {
+        let me = self.inner.cfg.my_id;
+        let a = &self.inner.cfg.auth;
+        let nd = nonce();
+        let hello = Hello {
+            id: me,
+            auth: a.login.as_ref().map(|(user, _)| (nd, user.clone())),
+        };
+        s.write_all(&hello.encode()).await?;
+        let Some((_, password)) = &a.login else {
+            return Ok(());
+        };
+        let mut c = [0u8; auth::CHALLENGE_LEN];
+        s.read_exact(&mut c).await?;
+        let na: auth::Nonce = c[1..].try_into().expect("nonce bytes");
+        if c[0] != 1 {
+            if a.require_acceptors {
+                self.inner.stat(|st| st.auth_failures += 1);
+                return Err(refused(
+                    "the server does not authenticate (quorum.auth.learnerRequireSasl)",
+                ));
+            }
+            return Ok(());
         }
-        self.install(id, s);
+        s.write_all(&auth::dialer_proof(password, me, peer, &na, &nd))
+            .await?;
+        let mut proof = [0u8; auth::MAC_LEN];
+        s.read_exact(&mut proof).await?;
+        if !auth::proof_matches(&proof, &auth::acceptor_proof(password, peer, me, &nd, &na)) {
+            self.inner.stat(|st| st.auth_failures += 1);
+            return Err(refused("the server's proof does not match our password"));
+        }
+        Ok(())
+    }
+
+    async fn accept(&self, s: std::net::TcpStream) {
+        let from = s.peer_addr().ok();
+        let mut s = TcpStream::from(socket2::Socket::from(s));
+        match glommio::timer::timeout(HANDSHAKE_TIMEOUT, self.admit(&mut s, from)).await {
+            Ok((id, authenticated)) => self.install(id, s, authenticated),
+            Err(e) => {
+                self.inner.stat(|st| st.refused += 1);
+                tracing::warn!(from = ?from, "refused a peer connection: {e}");
+            }
+        }
+    }
+
+    /// The acceptor's side of an opening: which server dials, and whether
+    /// it proved the password.
+    async fn admit(
+        &self,
+        s: &mut TcpStream,
+        from: Option<SocketAddr>,
+    ) -> Result<(ServerId, bool), glommio::GlommioError<()>> {
+        let cfg = &self.inner.cfg;
+        let mut buf = Vec::with_capacity(auth::HELLO_LEN);
+        loop {
+            let filled = buf.len();
+            let need = Hello::needed(&buf).map_err(refused)?;
+            if need == filled {
+                break;
+            }
+            buf.resize(need, 0);
+            s.read_exact(&mut buf[filled..]).await?;
+        }
+        let hello = Hello::decode(&buf).map_err(refused)?;
+        let id = hello.id;
+        if id <= cfg.my_id || !self.inner.links.contains_key(&id) {
+            return Err(refused_owned(format!(
+                "claims server id {id}: not a configured server with a larger id than ours"
+            )));
+        }
+        if cfg.check_source {
+            let want = cfg
+                .peers
+                .iter()
+                .find(|(p, _)| *p == id)
+                .map(|(_, a)| a.ip());
+            if from.map(|f| f.ip()) != want {
+                return Err(refused_owned(format!(
+                    "claims server id {id}, whose address is {want:?}"
+                )));
+            }
+        }
+        let a = &cfg.auth;
+        let Some((nd, user)) = hello.auth else {
+            if a.require_dialers {
+                self.inner.stat(|st| st.auth_failures += 1);
+                return Err(refused_owned(format!(
+                    "server {id} does not authenticate (quorum.auth.serverRequireSasl)"
+                )));
+            }
+            return Ok((id, false));
+        };
+        let na = nonce();
+        if a.users.is_empty() {
+            s.write_all(&auth::challenge(false, &na)).await?;
+            return Ok((id, false));
+        }
+        s.write_all(&auth::challenge(true, &na)).await?;
+        let mut proof = [0u8; auth::MAC_LEN];
+        s.read_exact(&mut proof).await?;
+        // An unknown user is checked against a password no one has, so it
+        // fails like a wrong password (and takes as long).
+        let password = a.users.get(&user).map_or("", String::as_str);
+        let ok = a.users.contains_key(&user)
+            && auth::proof_matches(
+                &proof,
+                &auth::dialer_proof(password, id, cfg.my_id, &na, &nd),
+            );
+        if !ok {
+            self.inner.stat(|st| st.auth_failures += 1);
+            return Err(refused_owned(format!(
+                "server {id} (user {user:?}) failed authentication"
+            )));
+        }
+        s.write_all(&auth::acceptor_proof(password, cfg.my_id, id, &nd, &na))
+            .await?;
+        Ok((id, true))
     }
 
     /// Makes `s` the connection to `peer` (replacing any older one) and
-    /// starts its reader and sender.
-    fn install(&self, peer: ServerId, s: TcpStream) {
+    /// starts its reader and sender. A healthy link is only replaced by a
+    /// connection that authenticated (or that we dialed ourselves).
+    fn install(&self, peer: ServerId, s: TcpStream, trusted: bool) {
         let _ = s.set_nodelay(true);
         let link = self.inner.links[&peer].clone();
         if link.up.get() {
+            if !trusted && link.last_frame.get().elapsed() < HEALTHY {
+                self.inner.stat(|st| st.refused += 1);
+                tracing::warn!(
+                    peer,
+                    from = ?s.peer_addr().ok(),
+                    "refused a new connection for a healthy link"
+                );
+                return;
+            }
             self.inner.teardown(peer, link.gen.get());
         }
+        link.last_frame.set(Instant::now());
         let gen = self.inner.next_gen.get() + 1;
         self.inner.next_gen.set(gen);
         link.gen.set(gen);
@@ -363,7 +540,7 @@ impl PeerNet {
         mut rd: futures_lite::io::ReadHalf<TcpStream>,
     ) {
         let max = self.inner.cfg.max_body as usize;
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; READ_CHUNK];
         let mut filled = 0;
         loop {
             let mut at = 0;
@@ -382,17 +559,27 @@ impl PeerNet {
                     return;
                 }
                 let frame = buf[at..at + HEADER_LEN + len].to_vec();
+                self.inner.links[&peer].last_frame.set(Instant::now());
                 self.inner.stat(|s| s.frames_in += 1);
                 self.inner.push(PeerEvent::Frame { peer, frame });
                 at += HEADER_LEN + len;
             }
             buf.copy_within(at..filled, 0);
             filled -= at;
-            if filled >= HEADER_LEN {
-                let len = u32::from_le_bytes(buf[6..10].try_into().expect("4 bytes")) as usize;
-                if buf.len() < HEADER_LEN + len {
-                    buf.resize((HEADER_LEN + len).next_power_of_two(), 0);
-                }
+            if filled == buf.len() {
+                // Full and a frame is still incomplete: grow with what has
+                // arrived (at most doubling), never to what a header claims.
+                let need = if filled >= HEADER_LEN {
+                    let len = u32::from_le_bytes(buf[6..10].try_into().expect("4 bytes"));
+                    HEADER_LEN + len as usize
+                } else {
+                    HEADER_LEN
+                };
+                buf.resize(need.min(buf.len() * 2), 0);
+            } else if filled < READ_CHUNK && buf.len() > 4 * READ_CHUNK {
+                // A large frame went through: give the memory back.
+                buf.truncate(READ_CHUNK);
+                buf.shrink_to_fit();
             }
             match rd.read(&mut buf[filled..]).await {
                 Ok(0) | Err(_) => return,
@@ -442,6 +629,21 @@ impl PeerNet {
             buf.clear();
         }
     }
+}
+
+/// A fresh nonce from the OS's random source.
+fn nonce() -> auth::Nonce {
+    let mut n = [0u8; auth::NONCE_LEN];
+    getrandom::getrandom(&mut n).expect("the OS random source");
+    n
+}
+
+fn refused(why: &str) -> glommio::GlommioError<()> {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, why.to_string()).into()
+}
+
+fn refused_owned(why: String) -> glommio::GlommioError<()> {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, why).into()
 }
 
 /// A blocking connect from `ip` (run off the reactor).

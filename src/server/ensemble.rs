@@ -92,7 +92,7 @@ pub fn decode_caller(b: &[u8]) -> Option<(Caller, &[u8])> {
     if n < 0 || n as usize > rest.len() / 8 {
         return None;
     }
-    let mut ids = Vec::with_capacity(n as usize);
+    let mut ids = Vec::with_capacity((n as usize).min(crate::types::MAX_PREALLOC));
     for _ in 0..n {
         let (r, scheme) = jute::ustring(rest).ok()?;
         let (r, id) = jute::ustring(r).ok()?;

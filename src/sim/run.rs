@@ -238,7 +238,8 @@ impl Sim {
                 self.established_at = self.now;
             }
             Effect::Notice(n) => match n {
-                Notice::SnapshotSent { .. } | Notice::SnapshotInstalled { .. } => {}
+                Notice::SnapshotSent { .. } => self.cov.snaps += 1,
+                Notice::SnapshotInstalled { .. } => {}
                 Notice::BadSnapshot { from, what } => self.fail(format!(
                     "node {} refused server {from}'s snapshot: {what}",
                     i + 1
@@ -366,7 +367,6 @@ impl Sim {
         match ty {
             5 => self.cov.diffs += 1,
             6 => self.cov.truncs += 1,
-            7 => self.cov.snaps += 1,
             _ => {}
         }
         let p = self.cfg.probs;

@@ -506,7 +506,7 @@ impl<'a> Reader<'a> {
         if n > (self.left() / 3) as u64 {
             return Err(BodyError::Range { at });
         }
-        let mut v = Vec::with_capacity(n as usize);
+        let mut v = Vec::with_capacity((n as usize).min(crate::types::MAX_PREALLOC));
         for _ in 0..n {
             let perms = self.zz32()?;
             let scheme = self.str()?.to_owned();
@@ -562,7 +562,7 @@ impl<'a> Reader<'a> {
                 if n > self.left() as u64 {
                     return Err(BodyError::Range { at: cat });
                 }
-                let mut ops = Vec::with_capacity(n as usize);
+                let mut ops = Vec::with_capacity((n as usize).min(crate::types::MAX_PREALLOC));
                 for _ in 0..n {
                     ops.push(self.op(depth + 1)?);
                 }

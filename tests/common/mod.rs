@@ -21,6 +21,7 @@
 
 #![allow(dead_code)]
 
+pub mod ensemble;
 pub mod raw;
 
 use std::fs;

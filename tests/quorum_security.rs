@@ -1,0 +1,262 @@
+//! The quorum port against a fake peer, on real 3-server ensembles:
+//!
+//! * with `quorum.auth.enableSasl` (and both require flags, the JAAS file
+//!   ZooKeeper users have), a process that claims a server id without the
+//!   password gets no ZAB frame: a plain HELLO is closed at once, a wrong
+//!   password gets only the challenge; the ensemble goes on serving. The
+//!   same fake against the same ensemble without authentication is linked
+//!   and gets the leader's LEADERINFO: the control that shows the check can
+//!   fail (a loopback ensemble without authentication trusts local users);
+//! * a frame header announcing a huge body closes the link at once, and
+//!   the server's memory does not grow with what a header claims;
+//! * a flood of greetings for a server's id does not take over its link:
+//!   a client's requests on every server keep succeeding meanwhile.
+
+mod common;
+
+use common::ensemble::Ensemble;
+use common::raw::{self, op, RawConn};
+use corral::peer::auth::{self, Hello};
+use corral::peer::{self, PeerMsg};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+const JAAS: &str = r#"
+QuorumServer {
+       org.apache.zookeeper.server.auth.DigestLoginModule required
+       user_peer="quorum-secret";
+};
+QuorumLearner {
+       org.apache.zookeeper.server.auth.DigestLoginModule required
+       username="peer"
+       password="quorum-secret";
+};
+"#;
+
+/// Reads until the server closes; returns what it sent.
+fn drain(s: &mut TcpStream) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut all = Vec::new();
+    let mut b = [0u8; 4096];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) | Err(_) => return all,
+            Ok(n) => all.extend_from_slice(&b[..n]),
+        }
+    }
+}
+
+/// Servers 1 and 2 of `e` run (2 leads them); server 3 is stopped, so its
+/// id is free for a fake. Returns the leader's index.
+fn two_of_three(e: &mut Ensemble) -> usize {
+    e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
+    e.kill(2);
+    let l = e.wait_stable(&[0, 1], Duration::from_secs(30));
+    assert_eq!(l, 1, "server 2 leads servers 1 and 2");
+    l
+}
+
+fn quorum_addr(e: &Ensemble, i: usize) -> String {
+    format!("{}:{}", e.nodes[i].host, e.nodes[i].quorum)
+}
+
+fn frame(m: &PeerMsg<'_>) -> Vec<u8> {
+    let mut v = Vec::new();
+    peer::encode(m, &mut v);
+    v
+}
+
+/// A client write and read on every running server succeed.
+fn serves(e: &Ensemble, among: &[usize], tag: &str) {
+    for &i in among {
+        let addr = e.addrs()[i].clone();
+        let mut c = RawConn::connect(&addr, 10_000);
+        let path = format!("/{tag}-{i}");
+        c.create(&path, Some(b"v"), 0).ok();
+        c.get_data(&path, false).ok();
+    }
+}
+
+#[test]
+fn quorum_auth_keeps_a_fake_peer_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let jaas = tmp.path().join("jaas.conf");
+    std::fs::write(&jaas, JAAS).unwrap();
+    let extra = format!(
+        "quorum.auth.enableSasl=true\nquorum.auth.learnerRequireSasl=true\n\
+         quorum.auth.serverRequireSasl=true\ncorral.jaasConfig={}",
+        jaas.display()
+    );
+    let mut e = Ensemble::start_with(3, |_| "127.0.0.1".into(), &extra);
+    let l = two_of_three(&mut e);
+    serves(&e, &[0, 1], "before");
+    let target = quorum_addr(&e, l);
+    // Claims server 3 without credentials: closed without a byte.
+    let mut s = TcpStream::connect(&target).unwrap();
+    s.write_all(&Hello { id: 3, auth: None }.encode()).unwrap();
+    s.write_all(&frame(&PeerMsg::FollowerInfo {
+        server_id: 3,
+        accepted_epoch: 0,
+        current_epoch: 0,
+        accepted_from: 0,
+        last_zxid: 0,
+        is_observer: false,
+    }))
+    .unwrap();
+    assert!(
+        drain(&mut s).is_empty(),
+        "an unauthenticated peer got bytes"
+    );
+    // With a guessed password: the challenge, then the close.
+    let mut s = TcpStream::connect(&target).unwrap();
+    let nd = [3u8; auth::NONCE_LEN];
+    s.write_all(
+        &Hello {
+            id: 3,
+            auth: Some((nd, "peer".into())),
+        }
+        .encode(),
+    )
+    .unwrap();
+    let mut c = [0u8; auth::CHALLENGE_LEN];
+    s.read_exact(&mut c).unwrap();
+    let na: auth::Nonce = c[1..].try_into().unwrap();
+    s.write_all(&auth::dialer_proof("guess", 3, 2, &na, &nd))
+        .unwrap();
+    assert!(
+        drain(&mut s).is_empty(),
+        "a wrong password got more than the challenge"
+    );
+    serves(&e, &[0, 1], "after");
+    // The real server 3 (with the password) joins and serves.
+    e.launch(2);
+    e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
+    serves(&e, &[0, 1, 2], "joined");
+    let log = std::fs::read_to_string(e.nodes[l].dir.join("out.log")).unwrap();
+    assert!(
+        log.contains("refused a peer connection") && log.contains("failed authentication"),
+        "refusals are logged with the address:\n{}",
+        e.logs()
+    );
+}
+
+/// The control: without authentication the same fake is linked as server 3
+/// and the leader answers its FOLLOWERINFO (what enableSasl prevents).
+#[test]
+fn without_quorum_auth_a_local_fake_is_linked() {
+    let mut e = Ensemble::start(3);
+    let l = two_of_three(&mut e);
+    let mut s = TcpStream::connect(quorum_addr(&e, l)).unwrap();
+    s.write_all(&Hello { id: 3, auth: None }.encode()).unwrap();
+    s.write_all(&frame(&PeerMsg::FollowerInfo {
+        server_id: 3,
+        accepted_epoch: 0,
+        current_epoch: 0,
+        accepted_from: 0,
+        last_zxid: 0,
+        is_observer: false,
+    }))
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = Vec::new();
+    let got = loop {
+        let mut b = [0u8; 4096];
+        let n = s.read(&mut b).expect("the leader answers");
+        assert!(n > 0, "closed");
+        buf.extend_from_slice(&b[..n]);
+        if let Ok(Some((m, _))) = peer::decode_frame(&buf) {
+            if !matches!(m, PeerMsg::Notification(_)) {
+                break m.msg_type();
+            }
+            let used = peer::decode_frame(&buf).unwrap().unwrap().1;
+            buf.drain(..used);
+        }
+    };
+    assert_eq!(got, peer::MsgType::LeaderInfo);
+}
+
+#[test]
+fn a_frame_header_cannot_balloon_a_servers_memory() {
+    let mut e = Ensemble::start(3);
+    let l = two_of_three(&mut e);
+    let before = e.rss_kib(l);
+    let mut conns = Vec::new();
+    for _ in 0..2 {
+        // Linked as server 3 (no authentication here), then a header
+        // announcing a 1 GiB body and a few bytes of it.
+        let mut s = TcpStream::connect(quorum_addr(&e, l)).unwrap();
+        s.write_all(&Hello { id: 3, auth: None }.encode()).unwrap();
+        let mut h = peer::MAGIC.to_vec();
+        h.push(peer::VERSION);
+        h.push(peer::MsgType::Proposal as u8);
+        h.extend_from_slice(&(1u32 << 30).to_le_bytes());
+        h.extend_from_slice(&[0; 4]);
+        h.extend_from_slice(&[0x55; 16]);
+        s.write_all(&h).unwrap();
+        conns.push(s);
+    }
+    for s in &mut conns {
+        drain(s);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let after = e.rss_kib(l);
+    assert!(
+        after < before + 8 * 1024,
+        "RSS grew from {before} KiB to {after} KiB"
+    );
+    serves(&e, &[0, 1], "still");
+}
+
+#[test]
+fn a_flood_of_greetings_does_not_break_the_ensemble() {
+    let e = Ensemble::start(3);
+    let all = [0, 1, 2];
+    e.wait_stable(&all, Duration::from_secs(30));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let (stop, targets) = (stop.clone(), vec![quorum_addr(&e, 0), quorum_addr(&e, 1)]);
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for (k, t) in targets.iter().enumerate() {
+                    if let Ok(mut s) = TcpStream::connect(t) {
+                        // Server k+1's links are dialed by the larger ids.
+                        let _ = s.write_all(
+                            &Hello {
+                                id: k as u64 + 2,
+                                auth: None,
+                            }
+                            .encode(),
+                        );
+                        n += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            n
+        })
+    };
+    let mut ok = 0;
+    let mut clients: Vec<RawConn> = e
+        .addrs()
+        .iter()
+        .map(|a| RawConn::connect(a, 10_000))
+        .collect();
+    for k in 0..150 {
+        let c = &mut clients[k % 3];
+        let p = format!("/flood-{k}");
+        c.create(&p, Some(b"x"), 0).ok();
+        c.call(op::GET_DATA, &raw::path_watch_req(&p, false)).ok();
+        ok += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let greetings = flood.join().unwrap();
+    assert!(greetings > 50, "{greetings} greetings");
+    assert_eq!(ok, 150);
+    assert_eq!(
+        e.wait_stable(&all, Duration::from_secs(5)),
+        e.wait_stable(&all, Duration::from_secs(5))
+    );
+}
