@@ -95,7 +95,10 @@ pub fn examples() -> Vec<(String, Vec<u8>)> {
                 zxid: z + 1,
                 time: 1_700_000_000_000,
             },
-            op: TxnOp::CreateSession { timeout: 30000 },
+            op: TxnOp::CreateSession {
+                timeout: 30000,
+                passwd: None,
+            },
         },
     );
     let txn = &txn[..];

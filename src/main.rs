@@ -327,6 +327,14 @@ fn main() {
             max_client_cnxns: cfg.max_client_cnxns,
             max_cnxns: cfg.max_cnxns,
             observer: cfg.is_observer() && ensemble.is_some(),
+            seed: {
+                let mut seed = [0u8; 32];
+                if let Err(e) = getrandom::getrandom(&mut seed) {
+                    eprintln!("corral: the OS random source: {e}");
+                    std::process::exit(1);
+                }
+                corral::server::Seed(seed)
+            },
             ..CoreConfig::default()
         },
         max_frame: cfg.jute_max_buffer,

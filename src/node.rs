@@ -43,7 +43,7 @@ use crate::storage::snapshot::encode_tree;
 use crate::storage::state::{self, Built};
 use crate::tree::txn::Txn;
 use crate::tree::DataTree;
-use crate::types::{ConnId, Now, SessionId, Zxid};
+use crate::types::{ConnId, Now, Zxid};
 use crate::zab::{self, Input, Output, Replica, Role, ServerId};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,7 +59,7 @@ pub struct NodeBoot {
     /// The state loaded from the newest snapshot and the log through the
     /// snapshot's end (committed txns only).
     pub tree: DataTree,
-    pub sessions: Vec<(SessionId, i32)>,
+    pub sessions: Vec<crate::session::SessionImage>,
     /// The zxid of that state.
     pub base: Zxid,
     /// Txns logged after `base`, in order: history not known to be
@@ -186,7 +186,7 @@ impl Node {
             accepted_from: from,
             current_epoch: current,
             base: boot.base,
-            sessions: boot.sessions,
+            sessions: boot.sessions.iter().map(|s| (s.id, s.timeout)).collect(),
             log: boot.tail,
         };
         let mut outs = Vec::new();
@@ -456,7 +456,7 @@ impl Node {
                     debug_assert!(false, "a snapshot install without its SNAP");
                     return;
                 };
-                let sessions = built.sessions.clone();
+                let sessions = built.sessions.iter().map(|s| (s.id, s.timeout)).collect();
                 self.core.replace_state(built.tree, &built.sessions, now);
                 self.effects.push(Effect::InstallSnapshot {
                     zxid,

@@ -66,7 +66,10 @@ fn gen_op(rng: &mut SimRng, depth: u32) -> TxnOp {
             acl: corral::tree::acl::open_acl(),
             aversion: 3,
         },
-        8 => TxnOp::CreateSession { timeout: 30_000 },
+        8 => TxnOp::CreateSession {
+            timeout: 30_000,
+            passwd: None,
+        },
         9 => TxnOp::Check { path: path(rng) },
         10 => TxnOp::CloseSession,
         _ => TxnOp::Multi((0..rng.below(4)).map(|_| gen_op(rng, depth + 1)).collect()),

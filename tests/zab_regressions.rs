@@ -391,7 +391,14 @@ const S1: SessionId = 0x100;
 fn zk1154_returning_ex_leader_is_truncated_exactly() {
     let mut c = Cluster::new(3, 0, Faults::default(), 1000);
     let l = c.until_stable();
-    c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 100_000 }));
+    c.propose(txn(
+        S1,
+        1,
+        TxnOp::CreateSession {
+            timeout: 100_000,
+            passwd: None,
+        },
+    ));
     let common = c.propose(txn(S1, 2, create("/a", 0, b"a".to_vec())));
     // The leader logs X, but its frames never leave.
     c.cut.insert(l);
@@ -444,7 +451,14 @@ fn zk3023(faults: Faults) -> bool {
     c.cut.insert(0);
     c.tick(10);
     let mut committed = Vec::new();
-    committed.push(c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 100_000 })));
+    committed.push(c.propose(txn(
+        S1,
+        1,
+        TxnOp::CreateSession {
+            timeout: 100_000,
+            passwd: None,
+        },
+    )));
     for k in 0..5 {
         committed.push(c.propose(txn(S1, 2 + k, create(&format!("/t{k}"), 0, vec![k as u8]))));
     }
@@ -491,7 +505,14 @@ fn zk3023_early_newleader_ack_loses_committed_txns() {
 fn zk2355_torn_proposal_leaves_no_stale_ephemeral() {
     let mut c = Cluster::new(3, 0, Faults::default(), 1000);
     let l = c.until_stable();
-    c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 200 }));
+    c.propose(txn(
+        S1,
+        1,
+        TxnOp::CreateSession {
+            timeout: 200,
+            passwd: None,
+        },
+    ));
     let (f, g) = match l {
         0 => (1, 2),
         1 => (0, 2),
@@ -540,7 +561,14 @@ fn zk2355_torn_proposal_leaves_no_stale_ephemeral() {
 fn zk4925_no_hole_when_follower_is_behind_the_window() {
     let mut c = Cluster::new(3, 0, Faults::default(), 5);
     let l = c.until_stable();
-    c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 100_000 }));
+    c.propose(txn(
+        S1,
+        1,
+        TxnOp::CreateSession {
+            timeout: 100_000,
+            passwd: None,
+        },
+    ));
     let f = (l + 1) % 3;
     c.cut.insert(f);
     c.tick(10);
@@ -571,7 +599,14 @@ fn zk4925_no_hole_when_follower_is_behind_the_window() {
 fn zk5010_diff_removes_stale_ephemerals() {
     let mut c = Cluster::new(3, 0, Faults::default(), 1000);
     let l = c.until_stable();
-    c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 100_000 }));
+    c.propose(txn(
+        S1,
+        1,
+        TxnOp::CreateSession {
+            timeout: 100_000,
+            passwd: None,
+        },
+    ));
     c.propose(txn(S1, 2, create("/e1", S1, b"1".to_vec())));
     c.propose(txn(S1, 3, create("/e2", S1, b"2".to_vec())));
     let f = (l + 1) % 3;
@@ -598,7 +633,14 @@ fn zk5010_diff_removes_stale_ephemerals() {
 fn zk3496_one_mib_txn_replicates() {
     let mut c = Cluster::new(3, 1, Faults::default(), 1000);
     c.until_stable();
-    c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 100_000 }));
+    c.propose(txn(
+        S1,
+        1,
+        TxnOp::CreateSession {
+            timeout: 100_000,
+            passwd: None,
+        },
+    ));
     let data: Vec<u8> = (0..(1 << 20) - 64).map(|k| (k * 7 % 251) as u8).collect();
     let z = c.propose(txn(S1, 2, create("/big", 0, data.clone())));
     c.tick(3);
@@ -630,7 +672,14 @@ fn zk3496_one_mib_txn_replicates() {
 fn session_revalidation_goes_through_the_leader() {
     let mut c = Cluster::new(3, 0, Faults::default(), 1000);
     let l = c.until_stable();
-    c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 100_000 }));
+    c.propose(txn(
+        S1,
+        1,
+        TxnOp::CreateSession {
+            timeout: 100_000,
+            passwd: None,
+        },
+    ));
     let f = (l + 1) % 3;
     c.input(
         f,
@@ -675,7 +724,14 @@ fn durable_zxids(c: &Cluster, i: usize) -> Vec<Zxid> {
 fn sim942_sync_never_makes_a_learner_drop_committed_txns() {
     let mut c = Cluster::new(3, 0, Faults::default(), 1000);
     assert_eq!(c.until_stable(), 2);
-    let mut committed = vec![c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 100_000 }))];
+    let mut committed = vec![c.propose(txn(
+        S1,
+        1,
+        TxnOp::CreateSession {
+            timeout: 100_000,
+            passwd: None,
+        },
+    ))];
     for k in 0..3 {
         if k == 2 {
             // Node 1 leaves before the last one.
@@ -746,7 +802,14 @@ fn sim1019937_a_learner_with_a_later_promise_is_brought_back() {
     for (accepted, current, from) in [(7u32, 1u32, 2u64), (1, 1, 2)] {
         let mut c = Cluster::new(3, 0, Faults::default(), 1000);
         assert_eq!(c.until_stable(), 2);
-        c.propose(txn(S1, 1, TxnOp::CreateSession { timeout: 100_000 }));
+        c.propose(txn(
+            S1,
+            1,
+            TxnOp::CreateSession {
+                timeout: 100_000,
+                passwd: None,
+            },
+        ));
         let e = c.nodes[2].r.as_ref().unwrap().current_epoch();
         assert_eq!(e, 1);
         // Node 1's durable epochs: a promise it made elsewhere.

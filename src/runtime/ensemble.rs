@@ -802,7 +802,10 @@ mod tests {
                 zxid: 1,
                 time: 5,
             },
-            op: crate::tree::txn::TxnOp::CreateSession { timeout: 9000 },
+            op: crate::tree::txn::TxnOp::CreateSession {
+                timeout: 9000,
+                passwd: None,
+            },
         };
         core.replay(t.clone(), now);
         for (k, path) in ["/a", "/a/b", "/e"].iter().enumerate() {
@@ -820,7 +823,10 @@ mod tests {
         let built = state::build_snapshot("test", &data).expect("loads");
         assert_eq!(built.zxid, 4);
         assert_eq!(built.end_zxid, 4);
-        assert_eq!(built.sessions, vec![(0x77, 9000)]);
+        assert_eq!(
+            built.sessions,
+            vec![crate::session::SessionImage::legacy(0x77, 9000)]
+        );
         for p in ["/a", "/a/b", "/e", "/zookeeper"] {
             let (x, y) = (built.tree.get(p).unwrap(), core.tree.get(p).unwrap());
             assert_eq!((x.stat(), x.data()), (y.stat(), y.data()), "{p}");

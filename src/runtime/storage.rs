@@ -624,13 +624,13 @@ pub fn purge(cfg: &StorageConfig, stats: &StorageStats) -> std::io::Result<()> {
 /// Encodes the snapshot header and the session entries at the walk's start.
 pub fn snapshot_begin(
     tree: &crate::tree::DataTree,
-    sessions: &[(crate::types::SessionId, i32)],
+    sessions: &[crate::session::SessionImage],
 ) -> (Zxid, Vec<u8>, SnapEncoder) {
     let z = tree.last_zxid;
     let mut enc = SnapEncoder::new(256 << 10);
-    for &(id, t) in sessions {
-        let eph: Vec<&str> = tree.ephemerals_of(id).collect();
-        enc.session(id, t, eph.into_iter());
+    for s in sessions {
+        let eph: Vec<&str> = tree.ephemerals_of(s.id).collect();
+        enc.session(s, eph.into_iter());
     }
     (
         z,
@@ -704,7 +704,11 @@ mod tests {
     #[test]
     fn two_thread_snapshot_load_matches_one_thread() {
         let t = tree();
-        let good = encode_tree(&t, &[(0x77, 30_000)], 4096);
+        let good = encode_tree(
+            &t,
+            &[crate::session::SessionImage::legacy(0x77, 30_000)],
+            4096,
+        );
         let one = state::build_snapshot("s", &good).unwrap();
         let two = super::build_snapshot("s", &good).unwrap();
         assert_eq!(two.tree.node_count(), t.node_count());

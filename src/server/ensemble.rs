@@ -255,7 +255,8 @@ impl Core {
         old_client: bool,
         now: Now,
     ) {
-        self.sessions.add(sid, timeout, now.mono_ms);
+        let passwd = self.new_passwd();
+        self.sessions.add(sid, timeout, passwd, now.mono_ms);
         if let Some(s) = self.sessions.get_mut(sid) {
             s.conn = Some(id);
         }
@@ -275,6 +276,7 @@ impl Core {
         let mut body = Vec::new();
         encode_caller(&mut body, &c.caller);
         jute::put_int(&mut body, timeout as i32);
+        body.extend_from_slice(&passwd);
         self.ensemble.forwards.push(Forward {
             session: sid,
             cxid: 0,
@@ -313,16 +315,23 @@ impl Core {
     ) -> Result<(i32, TxnOp), i32> {
         let (caller, body) = decode_caller(body).ok_or(err::MARSHALLING_ERROR)?;
         if opcode == op::CREATE_SESSION {
-            let timeout = jute::int(body).map(|(_, t)| t).unwrap_or(0);
+            // The learner chose the id and the password (its client got
+            // neither yet: the ConnectResponse waits for this txn).
+            let (rest, timeout) = jute::int(body).map_err(|_| err::MARSHALLING_ERROR)?;
+            let passwd: [u8; 16] = rest
+                .get(..16)
+                .and_then(|p| p.try_into().ok())
+                .ok_or(err::MARSHALLING_ERROR)?;
             let timeout = (timeout.max(0) as u32).clamp(
                 self.cfg.min_session_timeout_ms,
                 self.cfg.max_session_timeout_ms,
             );
             if self.sessions.get(session).is_none() {
-                self.sessions.add(session, timeout, now.mono_ms);
+                self.sessions.add(session, timeout, passwd, now.mono_ms);
             }
             let op = TxnOp::CreateSession {
                 timeout: timeout as i32,
+                passwd: Some(passwd),
             };
             return Ok((0, op));
         }
@@ -375,11 +384,12 @@ impl Core {
         let (sid, cxid, zxid) = (txn.header.session, txn.header.cxid, txn.header.zxid);
         let mut conn = self.sessions.get(sid).and_then(|s| s.conn);
         match &txn.op {
-            TxnOp::CreateSession { timeout } => {
+            TxnOp::CreateSession { timeout, passwd } => {
                 self.ensemble.provisional.remove(&sid);
                 if self.sessions.get(sid).is_none() {
+                    let pw = passwd.unwrap_or_else(|| crate::session::legacy_password(sid));
                     self.sessions
-                        .add(sid, (*timeout).max(0) as u32, now.mono_ms);
+                        .add(sid, (*timeout).max(0) as u32, pw, now.mono_ms);
                 }
             }
             TxnOp::CloseSession => {
@@ -451,14 +461,14 @@ impl Core {
     pub fn replace_state(
         &mut self,
         tree: crate::tree::DataTree,
-        sessions: &[(SessionId, i32)],
+        sessions: &[crate::session::SessionImage],
         now: Now,
     ) {
         self.tree = tree;
-        self.sessions =
-            crate::session::SessionTable::new(self.cfg.tick_ms, self.cfg.server_id, now.wall_ms);
-        for &(id, t) in sessions {
-            self.sessions.add(id, t.max(0) as u32, now.mono_ms);
+        self.sessions = crate::session::SessionTable::new(self.cfg.tick_ms, self.cfg.server_id);
+        for s in sessions {
+            self.sessions
+                .add(s.id, s.timeout.max(0) as u32, s.passwd, now.mono_ms);
         }
         self.pipeline.queue.clear();
         self.pipeline.fresh = 0;
@@ -681,7 +691,7 @@ mod tests {
         f.tick(later); // and learners never do
         assert_eq!(l.in_flight(), 0);
         assert!(f.tree.get("/eph").is_some());
-        let sid = f.session_list()[0].0;
+        let sid = f.session_list()[0].id;
         f.expire_session(sid, later); // only a leader expires
         assert_eq!(f.in_flight(), 0);
         l.expire_session(sid, later);

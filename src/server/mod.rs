@@ -50,6 +50,19 @@ pub struct CoreConfig {
     pub observer: bool,
     /// Test-only rule breakers (all off).
     pub faults: CoreFaults,
+    /// Seeds the core's CSPRNG (session ids and passwords): the runtime
+    /// draws it from the OS, the simulator from its seed.
+    pub seed: Seed,
+}
+
+/// 32 bytes of seed, never printed.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seed(pub [u8; 32]);
+
+impl std::fmt::Debug for Seed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seed(..)")
+    }
 }
 
 /// Test-only fault injection: each knob breaks one rule on purpose so that
@@ -76,6 +89,7 @@ impl Default for CoreConfig {
             max_cnxns: 0,
             observer: false,
             faults: CoreFaults::default(),
+            seed: Seed::default(),
         }
     }
 }
@@ -140,6 +154,8 @@ pub struct Core {
     outstanding: Outstanding,
     mode: Mode,
     ensemble: ensemble::EnsembleState,
+    /// Session ids and passwords.
+    rng: rand_chacha::ChaCha20Rng,
 }
 
 /// What the runtime should do with a connection after [`Core::drain`].
@@ -151,8 +167,9 @@ pub struct Output<'a> {
 
 impl Core {
     pub fn new(cfg: CoreConfig, now: Now) -> Core {
-        let sessions = SessionTable::new(cfg.tick_ms, cfg.server_id, now.wall_ms);
+        let sessions = SessionTable::new(cfg.tick_ms, cfg.server_id);
         Core {
+            rng: rand_chacha::rand_core::SeedableRng::from_seed(cfg.seed.0),
             next_reap_ms: now.mono_ms + cfg.container_check_ms,
             cfg,
             tree: DataTree::new(),
@@ -381,15 +398,16 @@ impl Core {
             return;
         }
         if req.session_id == 0 && self.mode == Mode::Learner {
-            let sid = self.sessions.next_session_id();
+            let sid = self.sessions.next_session_id(&mut self.rng);
             self.forward_create_session(id, sid, timeout, old_client, now);
             return;
         }
         if req.session_id == 0 {
             // A new session is a txn: the ConnectResponse goes out once it
             // is durable; requests sent meanwhile wait behind it.
-            let sid = self.sessions.next_session_id();
-            self.sessions.add(sid, timeout, now.mono_ms);
+            let sid = self.sessions.next_session_id(&mut self.rng);
+            let passwd = self.new_passwd();
+            self.sessions.add(sid, timeout, passwd, now.mono_ms);
             if let Some(s) = self.sessions.get_mut(sid) {
                 s.conn = Some(id);
             }
@@ -401,6 +419,7 @@ impl Core {
             c.stats.last_op = "SESS";
             let op = TxnOp::CreateSession {
                 timeout: timeout as i32,
+                passwd: Some(passwd),
             };
             let reply = Reply::Connect {
                 conn: id,
@@ -411,8 +430,9 @@ impl Core {
             return;
         }
         let sid = req.session_id;
-        let ok =
-            req.passwd == crate::session::password(sid) && self.sessions.touch(sid, now.mono_ms);
+        let passwd = self.sessions.get(sid).map(|s| s.passwd);
+        let ok = passwd.is_some_and(|pw| crate::session::passwd_matches(&req.passwd, &pw))
+            && self.sessions.touch(sid, now.mono_ms);
         if ok {
             // Move the session here: the old connection is dropped.
             if let Some(old) = self.sessions.get(sid).and_then(|s| s.conn) {
@@ -429,7 +449,11 @@ impl Core {
             return;
         };
         c.old_client = old_client;
-        connect_response(&mut c.out, ok.then_some((sid, timeout)), old_client);
+        connect_response(
+            &mut c.out,
+            passwd.filter(|_| ok).map(|pw| (sid, timeout, pw)),
+            old_client,
+        );
         self.stats.packets_sent += 1;
         if ok {
             c.session = Some(sid);
@@ -441,6 +465,13 @@ impl Core {
         } else {
             self.close_conn(id);
         }
+    }
+
+    /// A fresh session password.
+    pub(crate) fn new_passwd(&mut self) -> [u8; 16] {
+        let mut pw = [0u8; 16];
+        rand_chacha::rand_core::RngCore::fill_bytes(&mut self.rng, &mut pw);
+        pw
     }
 
     /// Writes a header-only reply.
@@ -455,20 +486,20 @@ impl Core {
     }
 }
 
-/// Writes a ConnectResponse: `Some((session, timeout))` accepts, `None`
-/// refuses (zeros, as ZooKeeper answers an expired session).
+/// Writes a ConnectResponse: `Some((session, timeout, password))`
+/// accepts, `None` refuses (zeros, as ZooKeeper answers an expired session).
 pub(crate) fn connect_response(
     out: &mut Vec<u8>,
-    session: Option<(SessionId, u32)>,
+    session: Option<(SessionId, u32, [u8; 16])>,
     old_client: bool,
 ) {
     let at = jute::begin_frame(out);
     jute::put_int(out, 0);
     match session {
-        Some((sid, timeout)) => {
+        Some((sid, timeout, passwd)) => {
             jute::put_int(out, timeout as i32);
             jute::put_long(out, sid);
-            jute::put_buffer(out, Some(&crate::session::password(sid)));
+            jute::put_buffer(out, Some(&passwd));
         }
         None => {
             jute::put_int(out, 0);

@@ -19,6 +19,7 @@ use super::{write_event, Core};
 use crate::proto::codes::{err, op, perm};
 use crate::proto::jute;
 use crate::proto::records::put_reply_header;
+use crate::session::SessionImage;
 use crate::tree::acl;
 use crate::tree::txn::{Txn, TxnHeader, TxnOp};
 use crate::tree::{DataTree, OpResult, Trigger};
@@ -314,7 +315,8 @@ impl Core {
                 ..
             } => {
                 let sid = c.session.unwrap_or(0);
-                super::connect_response(out, Some((sid, timeout)), old_client);
+                let passwd = self.sessions.get(sid).map_or([0; 16], |s| s.passwd);
+                super::connect_response(out, Some((sid, timeout, passwd)), old_client);
             }
             Reply::Close { xid, .. } => {
                 let at = jute::begin_frame(out);
@@ -380,14 +382,15 @@ impl Core {
     pub fn restore(
         cfg: super::CoreConfig,
         tree: DataTree,
-        sessions: impl IntoIterator<Item = (SessionId, i32)>,
+        sessions: impl IntoIterator<Item = SessionImage>,
         now: Now,
     ) -> Core {
         let mut core = Core::new(cfg, now);
         core.tree = tree;
         core.pipeline.last_proposed = core.tree.last_zxid;
-        for (id, timeout) in sessions {
-            core.sessions.add(id, timeout.max(0) as u32, now.mono_ms);
+        for s in sessions {
+            core.sessions
+                .add(s.id, s.timeout.max(0) as u32, s.passwd, now.mono_ms);
         }
         core
     }
@@ -397,9 +400,11 @@ impl Core {
     pub fn replay(&mut self, txn: Txn, now: Now) {
         debug_assert!(self.pipeline.queue.is_empty(), "replay only before serving");
         match &txn.op {
-            TxnOp::CreateSession { timeout } => {
+            TxnOp::CreateSession { timeout, passwd } => {
+                let sid = txn.header.session;
+                let pw = passwd.unwrap_or_else(|| crate::session::legacy_password(sid));
                 self.sessions
-                    .add(txn.header.session, (*timeout).max(0) as u32, now.mono_ms)
+                    .add(sid, (*timeout).max(0) as u32, pw, now.mono_ms)
             }
             TxnOp::CloseSession => {
                 self.sessions.remove(txn.header.session);
@@ -410,12 +415,18 @@ impl Core {
         self.pipeline.last_proposed = self.tree.last_zxid;
     }
 
-    /// Sessions and their timeouts (for a snapshot).
-    pub fn session_list(&self) -> Vec<(SessionId, i32)> {
-        let mut v: Vec<(SessionId, i32)> = self
+    /// Sessions, their timeouts and passwords (for a snapshot).
+    pub fn session_list(&self) -> Vec<SessionImage> {
+        let mut v: Vec<SessionImage> = self
             .sessions
             .ids()
-            .filter_map(|id| self.sessions.get(id).map(|s| (id, s.timeout_ms as i32)))
+            .filter_map(|id| {
+                self.sessions.get(id).map(|s| SessionImage {
+                    id,
+                    timeout: s.timeout_ms as i32,
+                    passwd: s.passwd,
+                })
+            })
             .collect();
         v.sort_unstable();
         v
@@ -783,12 +794,15 @@ pub(super) mod tests {
         fresh.replay(
             crate::tree::txn::Txn {
                 header: crate::tree::txn::TxnHeader {
-                    session: sid.0,
+                    session: sid.id,
                     cxid: 0,
                     zxid: 1,
                     time: 0,
                 },
-                op: crate::tree::txn::TxnOp::CreateSession { timeout: sid.1 },
+                op: crate::tree::txn::TxnOp::CreateSession {
+                    timeout: sid.timeout,
+                    passwd: Some(sid.passwd),
+                },
             },
             now(),
         );

@@ -581,7 +581,13 @@ impl Sim {
     }
 
     fn core_cfg(&self, i: usize) -> CoreConfig {
+        // Each incarnation draws its own ids and passwords, from the seed.
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&self.cfg.seed.to_le_bytes());
+        seed[8..16].copy_from_slice(&(i as u64).to_le_bytes());
+        seed[16..24].copy_from_slice(&self.servers[i].inc.to_le_bytes());
         CoreConfig {
+            seed: crate::server::Seed(seed),
             server_id: i as u8 + 1,
             tick_ms: 50,
             min_session_timeout_ms: 100,

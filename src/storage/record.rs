@@ -56,6 +56,7 @@
 //! | 8 | Multi | count varint, then each op (tag + fields), nested at most [`MAX_MULTI_DEPTH`] deep |
 //! | 9 | Error | code zz32 (a write that failed prep; changes nothing) |
 //! | 10 | Sync | - (a client's sync in an ensemble; changes nothing) |
+//! | 11 | CreateSession with its password | timeout zz32, password 16 bytes (tag 1 has none: ZooKeeper's derived one) |
 //!
 //! `str` = varint length + UTF-8 bytes; `opt` (data) = varint 0 for null,
 //! else varint `n + 1` followed by `n` bytes (so null and empty differ);
@@ -95,6 +96,7 @@ const OP_CHECK: u8 = 7;
 const OP_MULTI: u8 = 8;
 const OP_ERROR: u8 = 9;
 const OP_SYNC: u8 = 10;
+const OP_CREATE_SESSION_PW: u8 = 11;
 
 // ------------------------------------------------------------------ errors
 
@@ -352,9 +354,20 @@ pub fn encode_txn_body(out: &mut Vec<u8>, txn: &Txn) {
 
 fn put_op(out: &mut Vec<u8>, op: &TxnOp) {
     match op {
-        TxnOp::CreateSession { timeout } => {
+        TxnOp::CreateSession {
+            timeout,
+            passwd: None,
+        } => {
             out.push(OP_CREATE_SESSION);
             put_zz32(out, *timeout);
+        }
+        TxnOp::CreateSession {
+            timeout,
+            passwd: Some(pw),
+        } => {
+            out.push(OP_CREATE_SESSION_PW);
+            put_zz32(out, *timeout);
+            out.extend_from_slice(pw);
         }
         TxnOp::CloseSession => out.push(OP_CLOSE_SESSION),
         TxnOp::Create {
@@ -442,6 +455,10 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
 
+    pub(crate) fn array16(&mut self) -> Result<[u8; 16], BodyError> {
+        Ok(self.take(16)?.try_into().expect("16 bytes"))
+    }
+
     pub(crate) fn i64(&mut self) -> Result<i64, BodyError> {
         Ok(le_u64(self.take(8)?, 0) as i64)
     }
@@ -525,6 +542,11 @@ impl<'a> Reader<'a> {
         Ok(match tag {
             OP_CREATE_SESSION => TxnOp::CreateSession {
                 timeout: self.zz32()?,
+                passwd: None,
+            },
+            OP_CREATE_SESSION_PW => TxnOp::CreateSession {
+                timeout: self.zz32()?,
+                passwd: Some(self.array16()?),
             },
             OP_CLOSE_SESSION => TxnOp::CloseSession,
             OP_CREATE => TxnOp::Create {
@@ -787,7 +809,8 @@ mod tests {
 
     fn arb_leaf() -> impl Strategy<Value = TxnOp> {
         prop_oneof![
-            any::<i32>().prop_map(|timeout| TxnOp::CreateSession { timeout }),
+            (any::<i32>(), any::<Option<[u8; 16]>>())
+                .prop_map(|(timeout, passwd)| TxnOp::CreateSession { timeout, passwd }),
             Just(TxnOp::CloseSession),
             (
                 arb_path(),

@@ -30,6 +30,7 @@
 //! | 2 | session | id i64, timeout zz32, ephemeral count varint, each path str (the session's ephemerals at `S`) |
 //! | 3 | node | path str, data opt, acl index varint, czxid u64v, mzxid u64v, pzxid u64v, ctime u64v, mtime u64v, version zz32, cversion (internal counter) zz32, aversion zz32, owner u64v |
 //! | 4 | end | end zxid i64 (the tree's last zxid when the walk finished), node count varint, session count varint |
+//! | 5 | session with its password | id i64, timeout zz32, password 16 bytes, then as tag 2 (tag 2, no longer written, gets ZooKeeper's derived password) |
 //!
 //! Sessions come first, then nodes in walk order (parents before
 //! children). The end entry is the last entry of the last block and the
@@ -38,6 +39,7 @@
 //! end zxid (the snapshot reflects txns up to it).
 
 use super::record::{put_acl, put_i64, put_opt, put_str, put_varint, put_zz32, BodyError, Reader};
+use crate::session::SessionImage;
 use crate::tree::acl::AclList;
 use crate::tree::restore::{ImageRef, NodeImage, NodeMeta};
 use crate::tree::NodeRef;
@@ -54,6 +56,7 @@ const E_ACL: u8 = 1;
 const E_SESSION: u8 = 2;
 const E_NODE: u8 = 3;
 const E_END: u8 = 4;
+const E_SESSION_PW: u8 = 5;
 
 pub fn snapshot_name(zxid: Zxid) -> String {
     format!("{SNAP_PREFIX}{:x}", zxid as u64)
@@ -152,14 +155,14 @@ impl SnapEncoder {
 
     pub fn session<'a>(
         &mut self,
-        id: SessionId,
-        timeout: i32,
+        s: &SessionImage,
         ephemerals: impl ExactSizeIterator<Item = &'a str>,
     ) {
         let b = &mut self.block;
-        b.push(E_SESSION);
-        put_i64(b, id);
-        put_zz32(b, timeout);
+        b.push(E_SESSION_PW);
+        put_i64(b, s.id);
+        put_zz32(b, s.timeout);
+        b.extend_from_slice(&s.passwd);
         put_varint(b, ephemerals.len() as u64);
         for p in ephemerals {
             put_str(b, p);
@@ -242,7 +245,7 @@ pub struct Snapshot {
     pub zxid: Zxid,
     /// The tree's last zxid when the walk finished: the log must reach it.
     pub end_zxid: Zxid,
-    pub sessions: Vec<(SessionId, i32)>,
+    pub sessions: Vec<SessionImage>,
     /// Ephemerals per session at `S`.
     pub ephemerals: Vec<(SessionId, Box<str>)>,
     /// Nodes in walk order.
@@ -352,15 +355,24 @@ pub fn decode_snapshot_with<'a>(
                     }
                     acls.push(r.acl().map_err(entry_err)?);
                 }
-                E_SESSION => {
+                E_SESSION | E_SESSION_PW => {
                     let id = r.i64().map_err(entry_err)?;
                     let timeout = r.zz32().map_err(entry_err)?;
+                    let passwd = if tag == E_SESSION_PW {
+                        r.take(16).map_err(entry_err)?.try_into().expect("16 bytes")
+                    } else {
+                        crate::session::legacy_password(id)
+                    };
                     let n = r.len().map_err(entry_err)?;
                     for _ in 0..n {
                         let p = r.str().map_err(entry_err)?;
                         snap.ephemerals.push((id, p.into()));
                     }
-                    snap.sessions.push((id, timeout));
+                    snap.sessions.push(SessionImage {
+                        id,
+                        timeout,
+                        passwd,
+                    });
                 }
                 E_NODE => {
                     let path = r.str().map_err(entry_err)?;
@@ -431,14 +443,14 @@ pub fn decode_snapshot_with<'a>(
 /// empty server). The runtime uses the walk for live snapshots.
 pub fn encode_tree(
     tree: &crate::tree::DataTree,
-    sessions: &[(SessionId, i32)],
+    sessions: &[SessionImage],
     block_target: usize,
 ) -> Vec<u8> {
     let mut out = SnapEncoder::header(tree.last_zxid, tree.node_count() as u64).to_vec();
     let mut enc = SnapEncoder::new(block_target);
-    for &(id, t) in sessions {
-        let eph: Vec<&str> = tree.ephemerals_of(id).collect();
-        enc.session(id, t, eph.into_iter());
+    for s in sessions {
+        let eph: Vec<&str> = tree.ephemerals_of(s.id).collect();
+        enc.session(s, eph.into_iter());
     }
     tree.for_each_node(|p, n| {
         enc.node(p, n);
@@ -499,11 +511,24 @@ mod tests {
     #[test]
     fn round_trip_and_rebuild() {
         let t = tree();
-        let bytes = encode_tree(&t, &[(0x77, 30000), (0x78, 4000)], 512);
+        let bytes = encode_tree(
+            &t,
+            &[
+                crate::session::SessionImage::legacy(0x77, 30000),
+                crate::session::SessionImage::legacy(0x78, 4000),
+            ],
+            512,
+        );
         let snap = decode_snapshot(&bytes).unwrap();
         assert_eq!(snap.zxid, 300);
         assert_eq!(snap.end_zxid, 300);
-        assert_eq!(snap.sessions, vec![(0x77, 30000), (0x78, 4000)]);
+        assert_eq!(
+            snap.sessions,
+            vec![
+                crate::session::SessionImage::legacy(0x77, 30000),
+                crate::session::SessionImage::legacy(0x78, 4000)
+            ]
+        );
         assert_eq!(snap.ephemerals.len(), 100);
         let mut want = Vec::new();
         t.for_each_node(|p, n| want.push(DataTree::image(p, n)));
@@ -520,7 +545,11 @@ mod tests {
     #[test]
     fn damage_is_refused() {
         let t = tree();
-        let bytes = encode_tree(&t, &[(0x77, 30000)], 2048);
+        let bytes = encode_tree(
+            &t,
+            &[crate::session::SessionImage::legacy(0x77, 30000)],
+            2048,
+        );
         for cut in 0..bytes.len() {
             let e = decode_snapshot(&bytes[..cut]).unwrap_err();
             assert!(e.offset <= cut as u64, "cut {cut}: {e}");

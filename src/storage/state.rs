@@ -17,6 +17,7 @@ use super::log::{is_successor, parse_segment_name, Recovered};
 use super::snapshot::{
     decode_snapshot_with, nodes_hint, parse_snapshot_name, SnapError, SnapProblem, Snapshot,
 };
+use crate::session::SessionImage;
 use crate::tree::restore::{RestoreError, TreeBuilder};
 use crate::tree::txn::TxnOp;
 use crate::tree::DataTree;
@@ -27,8 +28,8 @@ use thiserror::Error;
 /// The state to serve from.
 pub struct Loaded {
     pub tree: DataTree,
-    /// Live sessions: (id, timeout ms), sorted by id.
-    pub sessions: Vec<(SessionId, i32)>,
+    /// Live sessions, sorted by id.
+    pub sessions: Vec<SessionImage>,
     /// The last zxid (0 for an empty server).
     pub last_zxid: Zxid,
     /// Txns replayed from the log.
@@ -52,7 +53,7 @@ pub struct Built {
     /// The file it came from (for messages).
     pub name: String,
     pub tree: DataTree,
-    pub sessions: Vec<(SessionId, i32)>,
+    pub sessions: Vec<SessionImage>,
     pub zxid: Zxid,
     pub end_zxid: Zxid,
 }
@@ -117,7 +118,8 @@ pub fn load_built(
     let log_file = first_segment.unwrap_or("the txn log").to_string();
     let (mut tree, mut sessions, start, end) = match snap {
         Some(b) => {
-            let sessions: BTreeMap<SessionId, i32> = b.sessions.into_iter().collect();
+            let sessions: BTreeMap<SessionId, SessionImage> =
+                b.sessions.into_iter().map(|s| (s.id, s)).collect();
             (b.tree, sessions, b.zxid, Some((b.name, b.end_zxid)))
         }
         None => (DataTree::new(), BTreeMap::new(), 0, None),
@@ -161,7 +163,7 @@ pub fn load_built(
     tree.last_zxid = last;
     Ok(Loaded {
         tree,
-        sessions: sessions.into_iter().collect(),
+        sessions: sessions.into_values().collect(),
         last_zxid: last,
         replayed,
     })
@@ -178,10 +180,17 @@ impl std::fmt::Debug for Loaded {
     }
 }
 
-fn replay_sessions(sessions: &mut BTreeMap<SessionId, i32>, id: &SessionId, op: &TxnOp) {
+fn replay_sessions(sessions: &mut BTreeMap<SessionId, SessionImage>, id: &SessionId, op: &TxnOp) {
     match op {
-        TxnOp::CreateSession { timeout } => {
-            sessions.insert(*id, *timeout);
+        TxnOp::CreateSession { timeout, passwd } => {
+            sessions.insert(
+                *id,
+                SessionImage {
+                    id: *id,
+                    timeout: *timeout,
+                    passwd: passwd.unwrap_or_else(|| crate::session::legacy_password(*id)),
+                },
+            );
         }
         TxnOp::CloseSession => {
             sessions.remove(id);
@@ -241,7 +250,10 @@ mod tests {
             time: z,
         };
         let op = match z % 4 {
-            0 => TxnOp::CreateSession { timeout: 5000 },
+            0 => TxnOp::CreateSession {
+                timeout: 5000,
+                passwd: None,
+            },
             1 => TxnOp::Create {
                 path: format!("/n{z}").into(),
                 data: Some(vec![1; 10].into()),
@@ -306,7 +318,12 @@ mod tests {
         assert_eq!(stats(&l.tree), stats(&want));
         assert_eq!(l.sessions.len(), 3);
 
-        let snap = decode_snapshot(&encode_tree(&apply_all(60), &[(0x10, 5000)], 256)).unwrap();
+        let snap = decode_snapshot(&encode_tree(
+            &apply_all(60),
+            &[crate::session::SessionImage::legacy(0x10, 5000)],
+            256,
+        ))
+        .unwrap();
         let l = load(Some(("snapshot.3c", snap)), logged(1..=100), Some("log.1")).unwrap();
         assert_eq!(l.replayed, 40);
         assert_eq!(stats(&l.tree), stats(&want));

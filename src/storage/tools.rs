@@ -22,7 +22,7 @@ fn op_line(op: &TxnOp) -> String {
             .map_or("null".to_string(), |d| format!("{}B", d.len()))
     };
     match op {
-        TxnOp::CreateSession { timeout } => format!("createSession timeout={timeout}"),
+        TxnOp::CreateSession { timeout, .. } => format!("createSession timeout={timeout}"),
         TxnOp::CloseSession => "closeSession".into(),
         TxnOp::Create {
             path,
@@ -209,8 +209,8 @@ fn snapshot_check(path: &Path, dump: bool) -> (String, bool) {
         snap.nodes.len()
     );
     if dump {
-        for (id, t) in &snap.sessions {
-            let _ = writeln!(out, "session {id:#x} timeout={t}");
+        for s in &snap.sessions {
+            let _ = writeln!(out, "session {:#x} timeout={}", s.id, s.timeout);
         }
         for n in &snap.nodes {
             let _ = writeln!(out, "{}", node_line(n));

@@ -40,6 +40,9 @@ pub struct TxnHeader {
 pub enum TxnOp {
     CreateSession {
         timeout: i32,
+        /// The session's password (None in txns written before passwords
+        /// were stored: then it is ZooKeeper's derived one).
+        passwd: Option<[u8; 16]>,
     },
     /// Deletes every ephemeral of `header.session`.
     CloseSession,

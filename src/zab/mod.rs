@@ -1311,7 +1311,7 @@ impl Replica {
     fn on_committed_session(&mut self, t: &Txn) {
         let now = self.now;
         let track = |op: &TxnOp, sessions: &mut BTreeMap<SessionId, Session>| match op {
-            TxnOp::CreateSession { timeout } => {
+            TxnOp::CreateSession { timeout, .. } => {
                 sessions.entry(t.header.session).or_insert(Session {
                     timeout_ms: *timeout,
                     last_touch: now,
@@ -1905,7 +1905,7 @@ impl Replica {
         }
         l.next_counter += 1;
         match &txn.op {
-            TxnOp::CreateSession { timeout } => {
+            TxnOp::CreateSession { timeout, .. } => {
                 self.sessions.insert(
                     txn.header.session,
                     Session {

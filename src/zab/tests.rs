@@ -188,7 +188,13 @@ fn silent_sessions_are_expired_once() {
     let mut out = Vec::new();
     propose(
         &mut r,
-        txn(7, TxnOp::CreateSession { timeout: 50 }),
+        txn(
+            7,
+            TxnOp::CreateSession {
+                timeout: 50,
+                passwd: None,
+            },
+        ),
         &mut out,
     );
     r.step(

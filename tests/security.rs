@@ -1,4 +1,6 @@
-//! The quorum port against a fake peer, on real 3-server ensembles:
+//! Attacks on real 3-server ensembles.
+//!
+//! The quorum port against a fake peer:
 //!
 //! * with `quorum.auth.enableSasl` (and both require flags, the JAAS file
 //!   ZooKeeper users have), a process that claims a server id without the
@@ -11,6 +13,12 @@
 //!   the server's memory does not grow with what a header claims;
 //! * a flood of greetings for a server's id does not take over its link:
 //!   a client's requests on every server keep succeeding meanwhile.
+//!
+//! Sessions: a session's password is random and replicated, so a client
+//! that knows another session's id (it shows in an ephemeral's Stat, `cons`,
+//! `dump`) and derives ZooKeeper's password from it is refused on every
+//! server, also after a restart, while the real password moves the session
+//! between servers; ids do not follow each other.
 
 mod common;
 
@@ -259,4 +267,53 @@ fn a_flood_of_greetings_does_not_break_the_ensemble() {
         e.wait_stable(&all, Duration::from_secs(5)),
         e.wait_stable(&all, Duration::from_secs(5))
     );
+}
+
+#[test]
+fn a_neighbours_session_cannot_be_taken_over() {
+    let mut e = Ensemble::start(3);
+    let all = [0, 1, 2];
+    e.wait_stable(&all, Duration::from_secs(30));
+    let addrs = e.addrs();
+    let mut victim = RawConn::connect(&addrs[0], 30_000);
+    victim.create("/lock", Some(b"held"), 1).ok(); // ephemeral
+    let (sid, passwd) = (victim.session_id, victim.passwd.clone());
+    let derived = corral::session::legacy_password(sid);
+    assert_ne!(passwd, derived.to_vec(), "the password follows from the id");
+    // The owner shows in the lock's Stat, as any client can see.
+    let mut other = RawConn::connect(&addrs[1], 30_000);
+    let r = other.exists("/lock", false);
+    assert_eq!(r.ok().stat().ephemeral_owner, sid);
+    for a in &addrs {
+        assert!(
+            RawConn::reattach(a, sid, &derived, 30_000).is_err(),
+            "{a}: the derived password was accepted"
+        );
+    }
+    // Ids do not follow each other.
+    let ids: Vec<i64> = (0..3)
+        .map(|k| RawConn::connect(&addrs[k], 30_000).session_id)
+        .collect();
+    for w in ids.windows(2) {
+        assert!((w[0] - w[1]).unsigned_abs() > 1 << 32, "ids {ids:x?}");
+    }
+    // The real password moves the session to another server.
+    drop(victim);
+    let mut moved = RawConn::reattach(&addrs[2], sid, &passwd, 30_000).expect("moved");
+    moved.exists("/lock", false).ok();
+    // After a restart of every server (snapshots and logs), the same.
+    drop(moved);
+    for i in 0..3 {
+        e.kill(i);
+    }
+    for i in 0..3 {
+        e.launch(i);
+    }
+    e.wait_stable(&all, Duration::from_secs(30));
+    for a in &addrs {
+        assert!(RawConn::reattach(a, sid, &derived, 30_000).is_err());
+    }
+    let mut back = RawConn::reattach(&addrs[1], sid, &passwd, 30_000).expect("reattached");
+    let r = back.exists("/lock", false);
+    assert_eq!(r.ok().stat().ephemeral_owner, sid);
 }
