@@ -431,7 +431,7 @@ impl Core {
         }
         let sid = req.session_id;
         let passwd = self.sessions.get(sid).map(|s| s.passwd);
-        let ok = passwd.is_some_and(|pw| crate::session::passwd_matches(&req.passwd, &pw))
+        let ok = passwd.is_some_and(|pw| crate::session::passwd_matches(req.passwd, &pw))
             && self.sessions.touch(sid, now.mono_ms);
         if ok {
             // Move the session here: the old connection is dropped.
