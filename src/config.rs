@@ -376,6 +376,13 @@ pub struct Config {
     /// `jute.maxbuffer.extrasize` (bytes a peer frame may carry beyond
     /// `jute.maxbuffer`; ZooKeeper's default is `jute.maxbuffer`).
     pub jute_max_buffer_extra: Option<u32>,
+    /// `corral.maxWatchesPerConnection` (corral-only: watches one connection
+    /// may hold, a path watched for data and children counting twice; 0 = no
+    /// limit).
+    pub max_watches_per_connection: u32,
+    /// `corral.maxWatchBytesPerConnection` (corral-only: bytes of watched
+    /// paths one connection may hold; 0 = no limit).
+    pub max_watch_bytes_per_connection: u32,
     /// Keys accepted without effect, in file order (log them at startup).
     pub ignored: Vec<IgnoredKey>,
     /// Line of every key taken from the file (canonical key name -> line), for messages and
@@ -427,6 +434,8 @@ impl Default for Config {
             quorum_auth: QuorumAuth::default(),
             jaas_config: None,
             jute_max_buffer_extra: None,
+            max_watches_per_connection: 100_000,
+            max_watch_bytes_per_connection: 64 << 20,
             ignored: Vec::new(),
             key_lines: BTreeMap::new(),
         }
@@ -565,6 +574,8 @@ const EFFECTIVE_KEYS: &[&str] = &[
     "corral.metricsAddr",
     "corral.shards",
     "corral.jaasConfig",
+    "corral.maxWatchesPerConnection",
+    "corral.maxWatchBytesPerConnection",
     "jute.maxbuffer.extrasize",
     "quorum.auth.enableSasl",
     "quorum.auth.learnerRequireSasl",
@@ -1001,6 +1012,10 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             }
             "corral.jaasConfig" => cfg.jaas_config = Some(cx.path()?),
             "jute.maxbuffer.extrasize" => cfg.jute_max_buffer_extra = Some(cx.positive()?),
+            "corral.maxWatchesPerConnection" => cfg.max_watches_per_connection = cx.u32_range(0)?,
+            "corral.maxWatchBytesPerConnection" => {
+                cfg.max_watch_bytes_per_connection = cx.u32_range(0)?
+            }
             "corral.shards" => {
                 let v = cx.int()?;
                 if !(1..=4096).contains(&v) {

@@ -327,6 +327,10 @@ fn main() {
             max_client_cnxns: cfg.max_client_cnxns,
             max_cnxns: cfg.max_cnxns,
             observer: cfg.is_observer() && ensemble.is_some(),
+            watch_limits: corral::tree::watch::WatchLimits {
+                max_watches: no_limit_if_zero(cfg.max_watches_per_connection),
+                max_bytes: no_limit_if_zero(cfg.max_watch_bytes_per_connection),
+            },
             seed: {
                 let mut seed = [0u8; 32];
                 if let Err(e) = getrandom::getrandom(&mut seed) {
@@ -376,5 +380,14 @@ fn main() {
     if let Err(e) = runtime::run(rt) {
         eprintln!("corral: {e}");
         std::process::exit(1);
+    }
+}
+
+/// A limit from the config file, where 0 means none.
+fn no_limit_if_zero(v: u32) -> usize {
+    if v == 0 {
+        usize::MAX
+    } else {
+        v as usize
     }
 }

@@ -1450,3 +1450,113 @@ per_shard_count!(
     many_connections_dropped_abruptly,
     random_garbage_connections,
 );
+
+/// Resident memory of a process in KiB (Linux `/proc`).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Four-letter words over a server with 100,000 watched paths: the listings
+/// (`wchp`, `wchc`) are produced as the asker reads them, so a reader that
+/// stalls neither stalls other clients nor makes the server copy every path
+/// per reply; the complete listings still name every path.
+#[test]
+fn four_letter_listings_stream_without_stalling_clients() {
+    const PATHS: usize = 100_000;
+    if external_mode() {
+        eprintln!("NOTE: four_letter_listings_stream_without_stalling_clients is corral-only");
+        return;
+    }
+    let Some(mut server) = start(1, "four_letter_listings", Server::builder()) else {
+        return;
+    };
+    let addr = server.addr().to_string();
+    let pid = server.pid().expect("spawned server");
+
+    // One session sets exists() watches on PATHS absent paths, pipelined by a
+    // writer thread while this thread reads the replies.
+    let mut watcher = session(&addr);
+    let mut out = watcher.stream.try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        let mut batch = Vec::new();
+        for i in 0..PATHS {
+            let path = format!("/watched/a-fairly-long-service-name-{i:08}");
+            let body = raw::path_watch_req(&path, true);
+            let payload = Enc::new().i32(i as i32 + 1).i32(op::EXISTS).raw(&body).done();
+            batch.extend(raw::frame(&payload));
+            if batch.len() > 64 * 1024 {
+                out.write_all(&batch).unwrap();
+                batch.clear();
+            }
+        }
+        out.write_all(&batch).unwrap();
+    });
+    for i in 0..PATHS {
+        match watcher.recv() {
+            Frame::Reply(r) => {
+                assert_eq!(r.xid, i as i32 + 1);
+                assert_eq!(r.err, err::NO_NODE);
+            }
+            Frame::Event(e) => panic!("unexpected event {e:?}"),
+        }
+    }
+    writer.join().unwrap();
+    let wchs = four_letter(&addr, "wchs").expect("wchs");
+    assert!(
+        wchs.contains(&format!("watching {PATHS} paths")),
+        "wchs: {wchs}"
+    );
+
+    // Askers that send `wchp`/`wchc` and then do not read.
+    let before = rss_kib(pid);
+    let mut stalled = Vec::new();
+    for word in ["wchp", "wchc", "wchc", "wchc", "wchc", "wchc", "dump", "cons"] {
+        let mut s = raw::open(&addr);
+        s.write_all(word.as_bytes()).unwrap();
+        stalled.push(s);
+    }
+    thread::sleep(Duration::from_millis(500));
+    // Meanwhile another client is served promptly.
+    let mut other = session(&addr);
+    for _ in 0..20 {
+        let r = other.exists("/watched", false);
+        assert_eq!(r.err, err::NO_NODE);
+    }
+    let grown_mib = rss_kib(pid).saturating_sub(before) / 1024;
+    assert!(
+        grown_mib < 64,
+        "eight unread listings grew the server by {grown_mib} MiB"
+    );
+
+    // Read the listings to the end: every path is there.
+    let mut whole = |s: &mut TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).expect("listing");
+        text
+    };
+    let wchp = whole(&mut stalled[0]);
+    let paths = wchp.lines().filter(|l| l.starts_with("/watched/")).count();
+    assert_eq!(paths, PATHS, "wchp names every watched path");
+    let session = format!("0x{:x}", watcher.session_id);
+    assert_eq!(
+        wchp.lines().filter(|l| l.trim() == session).count(),
+        PATHS,
+        "wchp names the watcher under each path"
+    );
+    let wchc = whole(&mut stalled[1]);
+    assert!(wchc.starts_with(&format!("{session}\n")), "wchc: {}", &wchc[..80]);
+    assert_eq!(
+        wchc.lines().filter(|l| l.starts_with("\t/watched/")).count(),
+        PATHS
+    );
+    for s in &mut stalled[2..] {
+        whole(s);
+    }
+    assert_healthy(&mut server, "after the listings");
+}

@@ -772,3 +772,70 @@ fn watch_events_need_read_on_the_node() {
     spy.call(op::ADD_WATCH, &raw::add_watch_req("/pub/prot", 0))
         .assert_err(raw::err::NO_AUTH);
 }
+
+/// A connection's watches are bounded (`corral.maxWatchesPerConnection`,
+/// `corral.maxWatchBytesPerConnection`): a request that would add a watch
+/// past either limit answers QuotaExceeded and sets nothing; re-arming a
+/// watch it holds, reads without a watch and other connections are not
+/// affected, and a fired watch makes room again.
+#[test]
+fn watches_per_connection_are_bounded() {
+    let Some(server) = Server::builder()
+        .extra("corral.maxWatchesPerConnection=4")
+        .extra("corral.maxWatchBytesPerConnection=300")
+        .fresh()
+        .start_or_skip("watches_per_connection_are_bounded")
+    else {
+        return;
+    };
+    if server.kind() != Kind::Corral {
+        eprintln!("NOTE: watch limits are corral-only; skipped");
+        return;
+    }
+    let addr = server.addr();
+    let mut w = RawConn::connect(addr, 10_000);
+    let mut other = RawConn::connect(addr, 10_000);
+    w.create("/lim", None, 0).ok();
+    // Four entries: exists on two paths, a child watch, and a data watch on
+    // the same node (the child table counts separately).
+    w.exists("/lim/a", true).assert_err(raw::err::NO_NODE);
+    w.exists("/lim/b", true).assert_err(raw::err::NO_NODE);
+    w.get_children("/lim", true).ok();
+    w.get_data("/lim", true).ok();
+    // A fifth is refused, by every way of asking.
+    w.exists("/lim/c", true).assert_err(raw::err::QUOTA_EXCEEDED);
+    w.get_children("/", true).assert_err(raw::err::QUOTA_EXCEEDED);
+    w.call(op::ADD_WATCH, &raw::add_watch_req("/lim/c", 1))
+        .assert_err(raw::err::QUOTA_EXCEEDED);
+    w.call(
+        op::SET_WATCHES,
+        &raw::set_watches_req(0, &[], &["/lim/c", "/lim/d"], &[]),
+    )
+    .assert_err(raw::err::QUOTA_EXCEEDED);
+    // Re-arming and plain reads still work; so does another connection.
+    w.exists("/lim/a", true).assert_err(raw::err::NO_NODE);
+    w.exists("/lim/c", false).assert_err(raw::err::NO_NODE);
+    other.exists("/lim/c", true).assert_err(raw::err::NO_NODE);
+    // Nothing was set by the refused requests: creating /lim/c fires only
+    // the other connection's watch, and /lim's child watch on `w`.
+    other.create("/lim/c", None, 0).ok();
+    w.ping();
+    assert_eq!(
+        events_of(&mut w),
+        vec![event(ev::NODE_CHILDREN_CHANGED, "/lim")]
+    );
+    other.ping();
+    assert_eq!(events_of(&mut other), vec![event(ev::NODE_CREATED, "/lim/c")]);
+    // The fired child watch made room for one more.
+    w.exists("/lim/c", true).ok();
+    w.exists("/lim/e", true).assert_err(raw::err::QUOTA_EXCEEDED);
+
+    // The byte limit: 300 bytes of paths, however few watches.
+    let mut b = RawConn::connect(addr, 10_000);
+    let long = format!("/{}", "x".repeat(199));
+    b.exists(&long, true).assert_err(raw::err::NO_NODE);
+    let longer = format!("/{}", "y".repeat(199));
+    b.exists(&longer, true)
+        .assert_err(raw::err::QUOTA_EXCEEDED);
+    b.exists("/short", true).assert_err(raw::err::NO_NODE);
+}

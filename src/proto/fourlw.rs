@@ -8,6 +8,7 @@
 //! connection. `telnet close` (0xfff4fffd) is known but just closes, with no output.
 //! An unknown word is a frame length (huge): the server just closes.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -109,7 +110,7 @@ impl FourLetter {
     }
 
     /// Whether the command needs a running server (else it prints [`NOT_SERVING`]).
-    fn needs_server(self) -> bool {
+    pub fn needs_server(self) -> bool {
         !matches!(
             self,
             FourLetter::Ruok
@@ -186,6 +187,33 @@ pub struct ConnInfo {
     pub recved: u64,
     pub sent: u64,
     pub session: Option<SessionConnInfo>,
+}
+
+/// What `wchs` prints: connections with data watches, distinct watched
+/// paths, and data watches in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WatchSummary {
+    pub connections: usize,
+    pub paths: usize,
+    pub total: usize,
+}
+
+impl WatchSummary {
+    /// Counted from per-session listings (sessions without paths do not count).
+    pub fn of(watches: &[SessionPaths]) -> WatchSummary {
+        let mut paths: Vec<&str> = watches
+            .iter()
+            .flat_map(|s| s.paths.iter().map(String::as_str))
+            .collect();
+        let total = paths.len();
+        paths.sort_unstable();
+        paths.dedup();
+        WatchSummary {
+            connections: watches.iter().filter(|s| !s.paths.is_empty()).count(),
+            paths: paths.len(),
+            total,
+        }
+    }
 }
 
 /// A session with a list of paths (data watches, ephemerals).
@@ -398,6 +426,8 @@ pub struct ServerSnapshot {
     /// Data/exist watches only (ZooKeeper's dataWatches table: no child watches) for
     /// wchs/wchc/wchp, per session in order.
     pub data_watches: Vec<SessionPaths>,
+    /// wchs, when known without listing (else counted from `data_watches`).
+    pub watch_summary: Option<WatchSummary>,
     /// dump: sessions with ephemeral nodes.
     pub ephemerals: Vec<SessionPaths>,
     /// dump: session expiry buckets (ascending time).
@@ -431,6 +461,7 @@ impl Default for ServerSnapshot {
             proposal_sizes: None,
             connections: Vec::new(),
             data_watches: Vec::new(),
+            watch_summary: None,
             ephemerals: Vec::new(),
             session_expiry: Vec::new(),
             conn_expiry: Vec::new(),
@@ -612,49 +643,31 @@ pub fn render(cmd: FourLetter, snap: &ServerSnapshot, whitelist_ok: bool) -> Vec
             o.push('\n');
         }
         FourLetter::Wchs => {
-            let conns = snap
-                .data_watches
-                .iter()
-                .filter(|s| !s.paths.is_empty())
-                .count();
-            let mut paths: Vec<&str> = snap
-                .data_watches
-                .iter()
-                .flat_map(|s| s.paths.iter().map(String::as_str))
-                .collect();
-            let total = paths.len();
-            paths.sort_unstable();
-            paths.dedup();
-            let _ = write!(
-                o,
-                "{conns} connections watching {} paths\nTotal watches:{total}\n",
-                paths.len()
-            );
+            let w = snap
+                .watch_summary
+                .unwrap_or_else(|| WatchSummary::of(&snap.data_watches));
+            wchs(&mut o, w);
         }
         FourLetter::Wchc => {
             for s in snap.data_watches.iter().filter(|s| !s.paths.is_empty()) {
-                let _ = writeln!(o, "0x{}", hex(s.session_id));
+                wchc_session(&mut o, s.session_id);
                 for p in &s.paths {
-                    let _ = writeln!(o, "\t{p}");
+                    tab_line(&mut o, p);
                 }
             }
             o.push('\n');
         }
         FourLetter::Wchp => {
-            let mut by_path: Vec<(&str, Vec<i64>)> = Vec::new();
+            let mut by_path: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
             for s in &snap.data_watches {
                 for p in &s.paths {
-                    match by_path.iter_mut().find(|(q, _)| q == p) {
-                        Some((_, ids)) => ids.push(s.session_id),
-                        None => by_path.push((p, vec![s.session_id])),
-                    }
+                    by_path.entry(p).or_default().push(s.session_id);
                 }
             }
-            by_path.sort_by(|a, b| a.0.cmp(b.0));
             for (p, ids) in by_path {
-                let _ = writeln!(o, "{p}");
+                line(&mut o, p);
                 for id in ids {
-                    let _ = writeln!(o, "\t0x{}", hex(id));
+                    tab_session(&mut o, id);
                 }
             }
             o.push('\n');
@@ -685,18 +698,30 @@ pub fn render(cmd: FourLetter, snap: &ServerSnapshot, whitelist_ok: bool) -> Vec
 }
 
 fn render_stat(o: &mut String, s: &ServerSnapshot, clients: bool) {
-    let _ = writeln!(o, "Zookeeper version: {}", s.version);
-    if s.mode == Mode::ReadOnly {
-        o.push_str("READ-ONLY mode; serving only read-only clients\n");
-    }
+    stat_head(o, s, clients);
     if clients {
-        o.push_str("Clients:\n");
         for c in &s.connections {
             conn_line(o, c, true);
             o.push('\n');
         }
         o.push('\n');
     }
+    stat_tail(o, s);
+}
+
+/// `stat`/`srvr` up to the client lines (`Clients:` with `clients`).
+pub fn stat_head(o: &mut String, s: &ServerSnapshot, clients: bool) {
+    let _ = writeln!(o, "Zookeeper version: {}", s.version);
+    if s.mode == Mode::ReadOnly {
+        o.push_str("READ-ONLY mode; serving only read-only clients\n");
+    }
+    if clients {
+        o.push_str("Clients:\n");
+    }
+}
+
+/// `stat`/`srvr` after the client lines.
+pub fn stat_tail(o: &mut String, s: &ServerSnapshot) {
     let _ = write!(
         o,
         "Latency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\n\
@@ -718,8 +743,40 @@ fn render_stat(o: &mut String, s: &ServerSnapshot, clients: bool) {
     }
 }
 
+/// `wchs`: `N connections watching M paths` and the total.
+pub fn wchs(o: &mut String, w: WatchSummary) {
+    let _ = write!(
+        o,
+        "{} connections watching {} paths\nTotal watches:{}\n",
+        w.connections, w.paths, w.total
+    );
+}
+
+/// `0x<session>` on its own line (wchc: the session whose paths follow).
+pub fn wchc_session(o: &mut String, sid: i64) {
+    let _ = writeln!(o, "0x{}", hex(sid));
+}
+
+/// `\t0x<session>` (wchp watchers, dump expiry buckets).
+pub fn tab_session(o: &mut String, sid: i64) {
+    let _ = writeln!(o, "\t0x{}", hex(sid));
+}
+
+/// `\t<text>` (wchc paths, dump ephemerals).
+pub fn tab_line(o: &mut String, text: &str) {
+    o.push('\t');
+    o.push_str(text);
+    o.push('\n');
+}
+
+/// `<text>` on its own line (wchp paths).
+pub fn line(o: &mut String, text: &str) {
+    o.push_str(text);
+    o.push('\n');
+}
+
 /// ` /ip:port[ops](queued=..,recved=..,sent=..[,sid=...])` without the newline.
-fn conn_line(o: &mut String, c: &ConnInfo, brief: bool) {
+pub fn conn_line(o: &mut String, c: &ConnInfo, brief: bool) {
     let _ = write!(
         o,
         " {}[{:x}](queued={},recved={},sent={}",
@@ -757,32 +814,52 @@ fn conn_line(o: &mut String, c: &ConnInfo, brief: bool) {
 }
 
 fn render_dump(o: &mut String, s: &ServerSnapshot) {
-    o.push_str("SessionTracker dump:\n");
     let n: usize = s.session_expiry.iter().map(|b| b.session_ids.len()).sum();
-    let _ = writeln!(o, "Session Sets ({})/({n}):", s.session_expiry.len());
+    dump_sessions_head(o, s.session_expiry.len(), n);
     for b in &s.session_expiry {
-        let _ = writeln!(
-            o,
-            "{} expire at {}:",
-            b.session_ids.len(),
-            java_date_utc(b.expire_at_ms)
-        );
+        dump_bucket_head(o, b.session_ids.len(), b.expire_at_ms);
         for id in &b.session_ids {
-            let _ = writeln!(o, "\t0x{}", hex(*id));
+            tab_session(o, *id);
         }
     }
-    o.push_str("ephemeral nodes dump:\n");
-    let _ = writeln!(o, "Sessions with Ephemerals ({}):", s.ephemerals.len());
+    dump_ephemerals_head(o, s.ephemerals.len());
     for e in &s.ephemerals {
-        let _ = writeln!(o, "0x{}:", hex(e.session_id));
+        dump_ephemerals_of(o, e.session_id);
         for p in &e.paths {
-            let _ = writeln!(o, "\t{p}");
+            tab_line(o, p);
         }
     }
+    dump_connections(o, &s.conn_expiry);
+}
+
+/// `dump`'s first lines: `buckets` session-expiry sets holding `sessions`.
+pub fn dump_sessions_head(o: &mut String, buckets: usize, sessions: usize) {
+    o.push_str("SessionTracker dump:\n");
+    let _ = writeln!(o, "Session Sets ({buckets})/({sessions}):");
+}
+
+/// `dump`: one expiry bucket's header (its session lines follow).
+pub fn dump_bucket_head(o: &mut String, sessions: usize, expire_at_ms: u64) {
+    let _ = writeln!(o, "{sessions} expire at {}:", java_date_utc(expire_at_ms));
+}
+
+/// `dump`: the ephemerals section header.
+pub fn dump_ephemerals_head(o: &mut String, sessions: usize) {
+    o.push_str("ephemeral nodes dump:\n");
+    let _ = writeln!(o, "Sessions with Ephemerals ({sessions}):");
+}
+
+/// `dump`: `0x<session>:` (its ephemeral paths follow).
+pub fn dump_ephemerals_of(o: &mut String, sid: i64) {
+    let _ = writeln!(o, "0x{}:", hex(sid));
+}
+
+/// `dump`'s last section, the connection-expiry sets.
+pub fn dump_connections(o: &mut String, sets: &[ConnExpiryBucket]) {
     o.push_str("Connections dump:\n");
-    let n: usize = s.conn_expiry.iter().map(|b| b.conns.len()).sum();
-    let _ = writeln!(o, "Connections Sets ({})/({n}):", s.conn_expiry.len());
-    for b in &s.conn_expiry {
+    let n: usize = sets.iter().map(|b| b.conns.len()).sum();
+    let _ = writeln!(o, "Connections Sets ({})/({n}):", sets.len());
+    for b in sets {
         let _ = writeln!(
             o,
             "{} expire at {}:",

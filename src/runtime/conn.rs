@@ -359,17 +359,23 @@ async fn serve(
         // Back pressure: stop taking requests while too many replies wait to
         // be written (a client that sends without reading).
         while io.pending() > MAX_PENDING_OUTPUT {
-            let stop = futures_lite::future::or(
-                async {
-                    // None: the writer is gone (its socket failed); stop.
-                    drained_rx.recv().await.is_none()
-                },
-                async {
-                    done_rx.recv().await;
-                    true
-                },
-            )
-            .await;
+            let stop = glommio::timer::timeout(deadline, async {
+                Ok(futures_lite::future::or(
+                    async {
+                        // None: the writer is gone (its socket failed); stop.
+                        drained_rx.recv().await.is_none()
+                    },
+                    async {
+                        done_rx.recv().await;
+                        true
+                    },
+                )
+                .await)
+            })
+            .await
+            // Nothing written for a while: wait on unless the core has
+            // closed the connection (its session expired meanwhile).
+            .unwrap_or_else(|_| io.close.get());
             if stop {
                 break 'conn;
             }
@@ -383,9 +389,31 @@ async fn serve(
             let head = [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]];
             if !handshook && at == 0 && crate::proto::fourlw::is_command_prefix(head) {
                 send(link, ToCore::FourLetter(id, head)).await;
-                // The core answers and closes; wait for the writer.
-                let _ = done_rx.recv().await;
-                break 'conn;
+                // The core answers in steps and closes after the last: ask
+                // for the next step whenever the last has been written. A
+                // client that stops reading for the sessionless timeout is
+                // dropped.
+                loop {
+                    let progress = glommio::timer::timeout(deadline, async {
+                        Ok(futures_lite::future::or(
+                            async { drained_rx.recv().await.is_none() },
+                            async {
+                                done_rx.recv().await;
+                                true
+                            },
+                        )
+                        .await)
+                    })
+                    .await;
+                    match progress {
+                        Ok(false) => {}
+                        // Written and closed, the writer failed, or stalled.
+                        Ok(true) | Err(_) => break 'conn,
+                    }
+                    if io.pending() == 0 && !io.close.get() {
+                        send(link, ToCore::FourLetterMore(id)).await;
+                    }
+                }
             }
             let len = i32::from_be_bytes(head);
             if len < 0 || len as usize > max {
@@ -481,7 +509,13 @@ async fn serve(
     }
     io.close.set(true);
     let _ = io.wake.try_send(());
-    writer.await;
+    // The writer sends what is queued, unless the client reads nothing for
+    // the sessionless timeout: then it is dropped with the socket.
+    let _ = glommio::timer::timeout(deadline, async {
+        writer.await;
+        Ok(())
+    })
+    .await;
 }
 
 #[cfg(test)]

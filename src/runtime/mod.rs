@@ -79,6 +79,8 @@ pub(crate) enum ToCore<'a> {
     Frames(ConnId, &'a [u8]),
     Input(ConnId, Vec<u8>),
     FourLetter(ConnId, [u8; 4]),
+    /// The last step of a streamed four-letter reply has been written.
+    FourLetterMore(ConnId),
     Closed(ConnId),
 }
 
@@ -231,6 +233,7 @@ impl CoreHandle {
                     }
                     node.core_mut().four_letter(id, w, ok, now, &extras);
                 }
+                ToCore::FourLetterMore(id) => node.core_mut().fourlw_more(id),
                 ToCore::Closed(id) => node.conn_closed(id, now),
             }
         }

@@ -8,7 +8,7 @@ use crate::proto::records::{decode_request, put_acl, put_reply_header, DecodeErr
 use crate::session::prep::{prep_multi, prep_op, Pending, PrepConfig};
 use crate::tree::acl::{self, Id};
 use crate::tree::txn::TxnOp;
-use crate::tree::watch::WatcherType;
+use crate::tree::watch::{WatchKind, WatchManager, WatcherType};
 use crate::tree::{NodeRef, OpResult};
 use crate::types::{ConnId, Now, Zxid};
 
@@ -407,6 +407,9 @@ impl Core {
                         return Err(err::BAD_ARGUMENTS);
                     }
                     if *watch {
+                        if !watches.admits(id, path, WatchKind::Data) {
+                            return Err(err::QUOTA_EXCEEDED);
+                        }
                         watches.add_data(id, path);
                     }
                     let n = tree.get(path).ok_or(err::NO_NODE)?;
@@ -420,6 +423,9 @@ impl Core {
                         return Err(err::NO_AUTH);
                     }
                     if *watch {
+                        if !watches.admits(id, path, WatchKind::Data) {
+                            return Err(err::QUOTA_EXCEEDED);
+                        }
                         watches.add_data(id, path);
                     }
                     let at = begin_ok(out, xid, zxid);
@@ -432,6 +438,9 @@ impl Core {
                         return Err(err::NO_AUTH);
                     }
                     if *watch {
+                        if !watches.admits(id, path, WatchKind::Child) {
+                            return Err(err::QUOTA_EXCEEDED);
+                        }
                         watches.add_child(id, path);
                     }
                     let at = begin_ok(out, xid, zxid);
@@ -512,11 +521,15 @@ impl Core {
                             return Err(err::NO_AUTH);
                         }
                     }
-                    match mode {
-                        0 => watches.add_persistent(id, path, false),
-                        1 => watches.add_persistent(id, path, true),
+                    let kind = match mode {
+                        0 => WatchKind::Persistent,
+                        1 => WatchKind::Recursive,
                         _ => return Err(err::BAD_ARGUMENTS),
+                    };
+                    if !watches.admits(id, path, kind) {
+                        return Err(err::QUOTA_EXCEEDED);
                     }
+                    watches.add_persistent(id, path, kind == WatchKind::Recursive);
                     let at = begin_ok(out, xid, zxid);
                     jute::put_int(out, 0);
                     jute::end_frame(out, at);
@@ -544,6 +557,21 @@ impl Core {
                     // a session that may READ it (as a fired watch would);
                     // one that does not is used up silently.
                     let readable = |n: &NodeRef<'_>| acl::allowed(n.acl(), perm::READ, caller);
+                    // Watches past the connection's limits are not set and
+                    // the request answers QuotaExceeded (after the rest).
+                    let mut refused = false;
+                    let mut add = |watches: &mut WatchManager, p: &str, kind| {
+                        if watches.admits(id, p, kind) {
+                            match kind {
+                                WatchKind::Data => watches.add_data(id, p),
+                                WatchKind::Child => watches.add_child(id, p),
+                                WatchKind::Persistent => watches.add_persistent(id, p, false),
+                                WatchKind::Recursive => watches.add_persistent(id, p, true),
+                            }
+                        } else {
+                            refused = true;
+                        }
+                    };
                     for p in &sw.data {
                         match tree.get(p) {
                             None => ev(out, event::NODE_DELETED, p),
@@ -552,7 +580,7 @@ impl Core {
                                     ev(out, event::NODE_DATA_CHANGED, p)
                                 }
                             }
-                            Some(_) => watches.add_data(id, p),
+                            Some(_) => add(watches, p, WatchKind::Data),
                         }
                     }
                     for p in &sw.exist {
@@ -562,7 +590,7 @@ impl Core {
                                     ev(out, event::NODE_CREATED, p)
                                 }
                             }
-                            None => watches.add_data(id, p),
+                            None => add(watches, p, WatchKind::Data),
                         }
                     }
                     for p in &sw.child {
@@ -573,14 +601,17 @@ impl Core {
                                     ev(out, event::NODE_CHILDREN_CHANGED, p)
                                 }
                             }
-                            Some(_) => watches.add_child(id, p),
+                            Some(_) => add(watches, p, WatchKind::Child),
                         }
                     }
                     for p in &sw.persistent {
-                        watches.add_persistent(id, p, false);
+                        add(watches, p, WatchKind::Persistent);
                     }
                     for p in &sw.persistent_recursive {
-                        watches.add_persistent(id, p, true);
+                        add(watches, p, WatchKind::Recursive);
+                    }
+                    if refused {
+                        return Err(err::QUOTA_EXCEEDED);
                     }
                     let at = begin_ok(out, xid, zxid);
                     jute::end_frame(out, at);

@@ -24,7 +24,7 @@ use crate::session::prep::Outstanding;
 use crate::session::SessionTable;
 use crate::tree::acl::{Caller, Id};
 use crate::tree::txn::TxnOp;
-use crate::tree::watch::WatchManager;
+use crate::tree::watch::{WatchLimits, WatchManager};
 use crate::tree::{DataTree, OpResult};
 use crate::types::{ConnId, FxHashMap, Now, SessionId, Zxid};
 use std::collections::VecDeque;
@@ -48,6 +48,8 @@ pub struct CoreConfig {
     pub max_cnxns: u32,
     /// An observer in an ensemble (4lw shows `Mode: observer`).
     pub observer: bool,
+    /// What one connection may watch.
+    pub watch_limits: WatchLimits,
     /// Test-only rule breakers (all off).
     pub faults: CoreFaults,
     /// Seeds the core's CSPRNG (session ids and passwords): the runtime
@@ -88,6 +90,7 @@ impl Default for CoreConfig {
             max_client_cnxns: 60,
             max_cnxns: 0,
             observer: false,
+            watch_limits: WatchLimits::default(),
             faults: CoreFaults::default(),
             seed: Seed::default(),
         }
@@ -117,6 +120,8 @@ pub(crate) struct Conn {
     pub stats: ConnStats,
     /// What this connection is owed behind its writes in flight (pipeline).
     held: VecDeque<Held>,
+    /// The rest of a four-letter reply being streamed.
+    fourlw: Option<Box<admin::FourLwStream>>,
 }
 
 /// Server-wide counters (srvr / mntr).
@@ -168,13 +173,14 @@ pub struct Output<'a> {
 impl Core {
     pub fn new(cfg: CoreConfig, now: Now) -> Core {
         let sessions = SessionTable::new(cfg.tick_ms, cfg.server_id);
+        let watches = WatchManager::with_limits(cfg.watch_limits);
         Core {
             rng: rand_chacha::rand_core::SeedableRng::from_seed(cfg.seed.0),
             next_reap_ms: now.mono_ms + cfg.container_check_ms,
             cfg,
             tree: DataTree::new(),
             sessions,
-            watches: WatchManager::default(),
+            watches,
             conns: FxHashMap::default(),
             per_ip: FxHashMap::default(),
             dirty: Vec::new(),
@@ -228,6 +234,7 @@ impl Core {
                     ..Default::default()
                 },
                 held: VecDeque::new(),
+                fourlw: None,
             },
         );
         if over {

@@ -211,11 +211,7 @@ impl SessionTable {
     pub fn buckets(&self) -> Vec<(u64, Vec<SessionId>)> {
         self.buckets
             .iter()
-            .map(|(k, v)| {
-                let mut v: Vec<SessionId> = v.iter().copied().collect();
-                v.sort();
-                (*k, v)
-            })
+            .map(|(k, v)| (*k, v.iter().copied().collect()))
             .collect()
     }
 

@@ -726,6 +726,11 @@ impl DataTree {
             .flat_map(|v| v.iter().map(|p| &**p))
     }
 
+    /// How many ephemeral nodes session `s` owns.
+    pub fn ephemerals_count_of(&self, s: SessionId) -> usize {
+        self.ephemerals.get(&s).map_or(0, |v| v.len())
+    }
+
     pub fn ephemeral_sessions(&self) -> impl Iterator<Item = (SessionId, usize)> + '_ {
         self.ephemerals.iter().map(|(s, v)| (*s, v.len()))
     }

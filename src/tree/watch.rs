@@ -188,6 +188,37 @@ impl Table {
 struct ConnWatches {
     data: FxHashSet<Rc<str>>,
     child: FxHashSet<Rc<str>>,
+    /// Bytes of the paths in `data` and `child` (each entry counted).
+    bytes: usize,
+}
+
+/// How much one connection may watch: entries (a path in the data table and
+/// the same path in the child table count twice) and the bytes of their
+/// paths. A request that would go past either is refused whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WatchLimits {
+    pub max_watches: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for WatchLimits {
+    fn default() -> Self {
+        WatchLimits {
+            max_watches: 100_000,
+            max_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Which tables a watch request adds `path` to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchKind {
+    Data,
+    Child,
+    /// addWatch mode 0: both tables.
+    Persistent,
+    /// addWatch mode 1: the data table.
+    Recursive,
 }
 
 /// Which table(s) a removeWatches/checkWatches request addresses.
@@ -214,12 +245,49 @@ pub struct WatchManager {
     data: Table,
     child: Table,
     recursive: usize,
+    limits: WatchLimits,
     by_conn: FxHashMap<ConnId, ConnWatches>,
     scratch_gone: Vec<(Rc<str>, ConnId)>,
     scratch_seen: FxHashSet<ConnId>,
 }
 
 impl WatchManager {
+    pub fn with_limits(limits: WatchLimits) -> Self {
+        WatchManager {
+            limits,
+            ..WatchManager::default()
+        }
+    }
+
+    /// True if `conn` may add a `kind` watch on `path`: re-arming a watch it
+    /// holds always may; a new entry must keep it within the limits.
+    pub fn admits(&self, conn: ConnId, path: &str, kind: WatchKind) -> bool {
+        let cw = self.by_conn.get(&conn);
+        let has = |data: bool| {
+            cw.is_some_and(|c| {
+                if data {
+                    c.data.contains(path)
+                } else {
+                    c.child.contains(path)
+                }
+            })
+        };
+        let new_data = kind != WatchKind::Child && !has(true);
+        let new_child = matches!(kind, WatchKind::Child | WatchKind::Persistent) && !has(false);
+        let new = usize::from(new_data) + usize::from(new_child);
+        let (watches, bytes) = self.usage(conn);
+        new == 0
+            || (watches + new <= self.limits.max_watches
+                && bytes + new * path.len() <= self.limits.max_bytes)
+    }
+
+    /// `conn`'s (watch entries, bytes of their paths).
+    pub fn usage(&self, conn: ConnId) -> (usize, usize) {
+        self.by_conn
+            .get(&conn)
+            .map_or((0, 0), |c| (c.data.len() + c.child.len(), c.bytes))
+    }
+
     fn key(&mut self, conn: ConnId, path: &str, data: bool) -> Rc<str> {
         let cw = self.by_conn.entry(conn).or_default();
         let (set, other) = if data {
@@ -230,6 +298,7 @@ impl WatchManager {
         if let Some(k) = set.get(path) {
             return k.clone();
         }
+        cw.bytes += path.len();
         // One allocation per watched path, shared by every connection's
         // entry and by both tables.
         let k: Rc<str> = other
@@ -309,10 +378,13 @@ impl WatchManager {
     fn forget(&mut self, gone: &mut Vec<(Rc<str>, ConnId)>, data: bool) {
         for (p, c) in gone.drain(..) {
             if let Some(cw) = self.by_conn.get_mut(&c) {
-                if data {
-                    cw.data.remove(&p);
+                let removed = if data {
+                    cw.data.remove(&p)
                 } else {
-                    cw.child.remove(&p);
+                    cw.child.remove(&p)
+                };
+                if removed {
+                    cw.bytes -= p.len();
                 }
             }
         }
@@ -330,10 +402,13 @@ impl WatchManager {
                     self.recursive -= 1;
                 }
                 if let Some(cw) = self.by_conn.get_mut(&conn) {
-                    if data {
-                        cw.data.remove(path);
+                    let removed = if data {
+                        cw.data.remove(path)
                     } else {
-                        cw.child.remove(path);
+                        cw.child.remove(path)
+                    };
+                    if removed {
+                        cw.bytes -= path.len();
                     }
                 }
                 true
@@ -392,19 +467,42 @@ impl WatchManager {
             + self.child.map.values().map(Watchers::len).sum::<usize>()
     }
 
-    /// Data-watch paths per connection (wchc).
-    pub fn data_paths_by_conn(&self) -> Vec<(ConnId, Vec<String>)> {
-        let mut v: Vec<(ConnId, Vec<String>)> = self
+    /// Connections with data watches, in id order (wchc, streamed).
+    pub fn data_watching_conns(&self) -> Vec<ConnId> {
+        let mut v: Vec<ConnId> = self
             .by_conn
             .iter()
             .filter(|(_, c)| !c.data.is_empty())
-            .map(|(k, c)| {
-                let mut p: Vec<String> = c.data.iter().map(|s| s.to_string()).collect();
-                p.sort();
-                (*k, p)
-            })
+            .map(|(k, _)| *k)
             .collect();
-        v.sort_by_key(|e| e.0);
+        v.sort_unstable();
+        v
+    }
+
+    /// `conn`'s data-watch paths, shared (no copy of the strings), in hash
+    /// order.
+    pub fn data_paths_of(&self, conn: ConnId) -> Vec<Rc<str>> {
+        self.by_conn
+            .get(&conn)
+            .map(|c| c.data.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every watched data path, shared, in hash order (wchp).
+    pub fn data_paths(&self) -> Vec<Rc<str>> {
+        self.data.map.keys().cloned().collect()
+    }
+
+    /// The connections watching data path `path` (wchp).
+    pub fn data_watchers_of(&self, path: &str) -> Vec<ConnId> {
+        let mut v = Vec::new();
+        if let Some(w) = self.data.map.get(path) {
+            match w {
+                Watchers::Small(l) => v.extend(l.iter().map(|e| e.0)),
+                Watchers::Large(m) => v.extend(m.keys().copied()),
+            }
+        }
+        v.sort_unstable();
         v
     }
 }
@@ -499,5 +597,33 @@ mod tests {
         w.remove_conn(c(1));
         assert_eq!(w.total(), 0);
         assert_eq!(w.data_summary(), (0, 0, 0));
+    }
+
+    #[test]
+    fn usage_follows_adds_fires_and_removals() {
+        let mut w = WatchManager::with_limits(WatchLimits {
+            max_watches: 3,
+            max_bytes: 10,
+        });
+        let mut out = Vec::new();
+        assert!(w.admits(c(1), "/abc", WatchKind::Persistent));
+        w.add_persistent(c(1), "/abc", false);
+        assert_eq!(w.usage(c(1)), (2, 8));
+        // Re-arming is always admitted; a new entry past a limit is not.
+        assert!(w.admits(c(1), "/abc", WatchKind::Child));
+        assert!(!w.admits(c(1), "/abcd", WatchKind::Data));
+        assert!(w.admits(c(1), "/x", WatchKind::Data));
+        assert!(!w.admits(c(1), "/x", WatchKind::Persistent));
+        w.add_data(c(1), "/x");
+        assert_eq!(w.usage(c(1)), (3, 10));
+        assert!(!w.admits(c(1), "/y", WatchKind::Child));
+        assert!(w.admits(c(2), "/y", WatchKind::Child));
+        w.trigger(event::NODE_CREATED, "/x", &mut out);
+        assert_eq!(w.usage(c(1)), (2, 8));
+        assert!(w.remove(c(1), "/abc", WatcherType::Children));
+        assert_eq!(w.usage(c(1)), (1, 4));
+        w.add_child(c(1), "/x");
+        w.remove_conn(c(1));
+        assert_eq!(w.usage(c(1)), (0, 0));
     }
 }

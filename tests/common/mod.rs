@@ -299,6 +299,11 @@ impl Server {
         self.kind
     }
 
+    /// The spawned server's process id (`None` in external mode).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// True when the server is shared with other tests (external mode).
     pub fn is_shared(&self) -> bool {
         self.kind == Kind::External
