@@ -392,14 +392,13 @@ pub struct Config {
 
 /// The embedded default used when corral runs without a config file: 127.0.0.1:2181,
 /// `./data`, tickTime 2000, ZooKeeper's other defaults. Deliberate dev-friendly choice: the
-/// 4lw whitelist is `srvr,ruok,mntr,isro,conf,envi,stat,cons,wchs` (ZooKeeper's default is
-/// `srvr` only, which is what a zoo.cfg without `4lw.commands.whitelist` gets).
+/// 4lw whitelist is `srvr,ruok,mntr,isro,conf,envi` (ZooKeeper's default is `srvr` only, which
+/// is what a zoo.cfg without `4lw.commands.whitelist` gets). `stat`, `cons` and `wchs` stay off:
+/// they list other clients' addresses and sessions.
 impl Default for Config {
     fn default() -> Self {
         let mut wl = FourLetterWhitelist::zookeeper_default();
-        for c in [
-            "ruok", "mntr", "isro", "conf", "envi", "stat", "cons", "wchs",
-        ] {
+        for c in ["ruok", "mntr", "isro", "conf", "envi"] {
             wl.add(c);
         }
         Config {
@@ -1476,12 +1475,12 @@ clientPort=26001
         assert_eq!(d.autopurge_purge_interval_h, 0);
         assert!(d.force_sync);
         assert!(!d.extended_types_enabled);
-        for c in [
-            "srvr", "ruok", "mntr", "isro", "conf", "envi", "stat", "cons", "wchs",
-        ] {
+        for c in ["srvr", "ruok", "mntr", "isro", "conf", "envi"] {
             assert!(d.four_lw_whitelist.allows(c), "{c}");
         }
-        assert!(!d.four_lw_whitelist.allows("dump"));
+        for c in ["stat", "cons", "wchs", "wchc", "wchp", "dump"] {
+            assert!(!d.four_lw_whitelist.allows(c), "{c}");
+        }
         assert!(!d.four_lw_whitelist.allows("stmk"));
         d.validate().unwrap();
 

@@ -1487,7 +1487,11 @@ fn four_letter_listings_stream_without_stalling_clients() {
         for i in 0..PATHS {
             let path = format!("/watched/a-fairly-long-service-name-{i:08}");
             let body = raw::path_watch_req(&path, true);
-            let payload = Enc::new().i32(i as i32 + 1).i32(op::EXISTS).raw(&body).done();
+            let payload = Enc::new()
+                .i32(i as i32 + 1)
+                .i32(op::EXISTS)
+                .raw(&body)
+                .done();
             batch.extend(raw::frame(&payload));
             if batch.len() > 64 * 1024 {
                 out.write_all(&batch).unwrap();
@@ -1515,7 +1519,9 @@ fn four_letter_listings_stream_without_stalling_clients() {
     // Askers that send `wchp`/`wchc` and then do not read.
     let before = rss_kib(pid);
     let mut stalled = Vec::new();
-    for word in ["wchp", "wchc", "wchc", "wchc", "wchc", "wchc", "dump", "cons"] {
+    for word in [
+        "wchp", "wchc", "wchc", "wchc", "wchc", "wchc", "dump", "cons",
+    ] {
         let mut s = raw::open(&addr);
         s.write_all(word.as_bytes()).unwrap();
         stalled.push(s);
@@ -1534,7 +1540,7 @@ fn four_letter_listings_stream_without_stalling_clients() {
     );
 
     // Read the listings to the end: every path is there.
-    let mut whole = |s: &mut TcpStream| {
+    let whole = |s: &mut TcpStream| {
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).expect("listing");
@@ -1550,13 +1556,156 @@ fn four_letter_listings_stream_without_stalling_clients() {
         "wchp names the watcher under each path"
     );
     let wchc = whole(&mut stalled[1]);
-    assert!(wchc.starts_with(&format!("{session}\n")), "wchc: {}", &wchc[..80]);
+    assert!(
+        wchc.starts_with(&format!("{session}\n")),
+        "wchc: {}",
+        &wchc[..80]
+    );
     assert_eq!(
-        wchc.lines().filter(|l| l.starts_with("\t/watched/")).count(),
+        wchc.lines()
+            .filter(|l| l.starts_with("\t/watched/"))
+            .count(),
         PATHS
     );
     for s in &mut stalled[2..] {
         whole(s);
     }
     assert_healthy(&mut server, "after the listings");
+}
+
+/// Files under `dir` (recursively) whose name starts with `prefix`.
+fn files_named(dir: &std::path::Path, prefix: &str) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            n += files_named(&p, prefix);
+        } else if e.file_name().to_string_lossy().starts_with(prefix) {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Client connections cannot take the descriptors the server needs for
+/// itself: with `RLIMIT_NOFILE` at 160 and a flood of idle connections,
+/// connections past the budget are closed as soon as they are accepted,
+/// while a session opened before keeps writing through snapshots and log
+/// rolls (`snapCount=20`); when the flood goes, new clients are served.
+#[test]
+fn a_connection_flood_cannot_take_the_servers_own_descriptors() {
+    if external_mode() {
+        eprintln!("NOTE: the descriptor budget is corral-only; skipped");
+        return;
+    }
+    let builder = Server::builder()
+        .nofile(160)
+        .extra("maxClientCnxns=0")
+        .extra("snapCount=20")
+        .extra("preAllocSize=64");
+    let Some(mut server) = start(1, "connection_flood_descriptors", builder) else {
+        return;
+    };
+    let addr = server.addr().to_string();
+    let mut writer = session(&addr);
+    writer.create("/fd", None, 0).ok();
+
+    let target: std::net::SocketAddr = addr.parse().unwrap();
+    let mut flood = Vec::new();
+    for _ in 0..300 {
+        if let Ok(s) = TcpStream::connect_timeout(&target, Duration::from_millis(300)) {
+            flood.push(s);
+        }
+    }
+    thread::sleep(Duration::from_millis(500));
+    let mut closed = 0;
+    let mut open = 0;
+    for s in &mut flood {
+        s.set_nonblocking(true).unwrap();
+        match s.read(&mut [0u8; 16]) {
+            Ok(0) => closed += 1,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => open += 1,
+            _ => closed += 1,
+        }
+    }
+    assert!(open > 0, "no flood connection was accepted at all");
+
+    // The server still writes: every create commits, snapshots are taken.
+    let snaps_before = files_named(&server.data_dir().unwrap(), "snapshot.");
+    for i in 0..100 {
+        let r = writer.create(&format!("/fd/n{i}"), Some(b"x"), 0);
+        assert_eq!(
+            r.err,
+            err::OK,
+            "create {i} with {open} idle connections open"
+        );
+    }
+    let snaps_after = files_named(&server.data_dir().unwrap(), "snapshot.");
+    assert!(
+        snaps_after > snaps_before,
+        "no snapshot was written ({snaps_before} before, {snaps_after} after)"
+    );
+    assert!(closed > 0, "no connection was closed past the budget");
+    drop(flood);
+    thread::sleep(Duration::from_millis(300));
+    assert_healthy(&mut server, "after the connection flood");
+}
+
+/// The metrics endpoint holds few connections and no connection for long:
+/// past its cap new ones are closed at once, a request that trickles in is
+/// cut at the deadline, and the client port is served meanwhile.
+#[test]
+fn the_metrics_endpoint_is_bounded() {
+    if external_mode() {
+        eprintln!("NOTE: the metrics endpoint is corral-only; skipped");
+        return;
+    }
+    let metrics = format!("127.0.0.1:{}", common::free_port());
+    let builder = Server::builder().extra(&format!("corral.metricsAddr={metrics}"));
+    let Some(mut server) = start(1, "metrics_bounded", builder) else {
+        return;
+    };
+    let addr = server.addr().to_string();
+    let mut idle: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(&metrics).expect("metrics connect"))
+        .collect();
+    // One trickles its request a byte at a time.
+    idle[0].write_all(b"G").unwrap();
+    thread::sleep(Duration::from_millis(500));
+    let is_closed = |s: &mut TcpStream| -> bool {
+        s.set_nonblocking(true).unwrap();
+        !matches!(s.read(&mut [0u8; 16]), Err(e) if e.kind() == ErrorKind::WouldBlock)
+    };
+    let closed_now = idle.iter_mut().map(is_closed).filter(|c| *c).count();
+    assert!(
+        closed_now >= 12,
+        "only {closed_now} of 20 idle metrics connections were closed past the cap"
+    );
+    let mut c = session(&addr);
+    assert_eq!(c.exists("/", false).err, err::OK);
+    // Within the deadline (5 s) and a margin, every one of them is gone.
+    let t0 = Instant::now();
+    let mut all_closed = false;
+    while t0.elapsed() < Duration::from_secs(10) {
+        let _ = idle[0].write_all(b"E");
+        if idle.iter_mut().all(is_closed) {
+            all_closed = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(250));
+    }
+    assert!(all_closed, "idle metrics connections outlived the deadline");
+    // And the endpoint answers again.
+    let mut m = TcpStream::connect(&metrics).unwrap();
+    m.set_read_timeout(Some(PROMPT)).unwrap();
+    m.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    m.read_to_string(&mut text).unwrap();
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
+    assert_healthy(&mut server, "after the metrics connections");
 }

@@ -803,8 +803,10 @@ fn watches_per_connection_are_bounded() {
     w.get_children("/lim", true).ok();
     w.get_data("/lim", true).ok();
     // A fifth is refused, by every way of asking.
-    w.exists("/lim/c", true).assert_err(raw::err::QUOTA_EXCEEDED);
-    w.get_children("/", true).assert_err(raw::err::QUOTA_EXCEEDED);
+    w.exists("/lim/c", true)
+        .assert_err(raw::err::QUOTA_EXCEEDED);
+    w.get_children("/", true)
+        .assert_err(raw::err::QUOTA_EXCEEDED);
     w.call(op::ADD_WATCH, &raw::add_watch_req("/lim/c", 1))
         .assert_err(raw::err::QUOTA_EXCEEDED);
     w.call(
@@ -825,17 +827,20 @@ fn watches_per_connection_are_bounded() {
         vec![event(ev::NODE_CHILDREN_CHANGED, "/lim")]
     );
     other.ping();
-    assert_eq!(events_of(&mut other), vec![event(ev::NODE_CREATED, "/lim/c")]);
+    assert_eq!(
+        events_of(&mut other),
+        vec![event(ev::NODE_CREATED, "/lim/c")]
+    );
     // The fired child watch made room for one more.
     w.exists("/lim/c", true).ok();
-    w.exists("/lim/e", true).assert_err(raw::err::QUOTA_EXCEEDED);
+    w.exists("/lim/e", true)
+        .assert_err(raw::err::QUOTA_EXCEEDED);
 
     // The byte limit: 300 bytes of paths, however few watches.
     let mut b = RawConn::connect(addr, 10_000);
     let long = format!("/{}", "x".repeat(199));
     b.exists(&long, true).assert_err(raw::err::NO_NODE);
     let longer = format!("/{}", "y".repeat(199));
-    b.exists(&longer, true)
-        .assert_err(raw::err::QUOTA_EXCEEDED);
+    b.exists(&longer, true).assert_err(raw::err::QUOTA_EXCEEDED);
     b.exists("/short", true).assert_err(raw::err::NO_NODE);
 }

@@ -14,7 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Output side of one connection.
 pub(crate) struct ConnIo {
@@ -132,6 +132,11 @@ impl ShardLoad {
 
     fn closed(&self, shard: usize) {
         self.0[shard].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Open client connections on every shard.
+    fn total(&self) -> usize {
+        self.0.iter().map(|n| n.load(Ordering::Relaxed)).sum()
     }
 
     /// The core shard's connections (counting those handed to it and not
@@ -257,21 +262,39 @@ pub(crate) async fn accept_loop(
 }
 
 /// Accepts client connections on one listening socket and deals them out
-/// to the shards, the first 8 to the core shard, then each to the least loaded ([`ShardLoad`]). The socket is bound once, by the process (so a
-/// port in use is an error, as it is for ZooKeeper), and the accepting
-/// thread does nothing else, so a blocking accept costs no shard anything.
+/// to the shards, the first 8 to the core shard, then each to the least
+/// loaded ([`ShardLoad`]); past `budget` open connections a new one is
+/// closed at once. The socket is bound once, by the process (so a port in
+/// use is an error, as it is for ZooKeeper), and the accepting thread does
+/// nothing else, so a blocking accept costs no shard anything.
 pub(crate) async fn acceptor(
     listener: std::net::TcpListener,
     shards: Vec<SharedSender<std::net::TcpStream>>,
     load: ShardLoad,
+    budget: usize,
 ) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(shards.len());
     for s in shards {
         out.push(s.connect().await);
     }
+    let mut refused: u64 = 0;
+    let mut last_warning: Option<Instant> = None;
     loop {
         match listener.accept() {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
+                if load.total() >= budget {
+                    // Over the descriptor budget (fds.rs): closed at once.
+                    drop(stream);
+                    refused += 1;
+                    if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                        tracing::warn!(
+                            "{budget} client connections open: closing new ones \
+                             ({refused} so far, the latest from {peer})"
+                        );
+                        last_warning = Some(Instant::now());
+                    }
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 if out[load.pick()].send(stream).await.is_err() {
                     return Ok(());
@@ -411,6 +434,12 @@ async fn serve(
                         Ok(true) | Err(_) => break 'conn,
                     }
                     if io.pending() == 0 && !io.close.get() {
+                        // Let the shard poll for I/O between steps: with a
+                        // fast reader every step is ready at once, and glommio
+                        // polls io_uring (where a parked shard's readiness
+                        // arrives) only once the task queue is empty or its
+                        // 100 ms slice ends. A timer lets the queue drain.
+                        glommio::timer::sleep(Duration::from_micros(1)).await;
                         send(link, ToCore::FourLetterMore(id)).await;
                     }
                 }

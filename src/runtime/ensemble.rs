@@ -628,6 +628,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
     let snap_tx = super::storage::spawn_snap_thread(sc.clone(), stats.clone())?;
     let (accept_tx, accept_rx) = shared_channel::new_bounded(64);
     let load = conn::ShardLoad::new(1);
+    let budget = super::fds::client_socket_budget(1, ens.quorum.len());
     let core_load = load.clone();
     let clock = Clock {
         start: Instant::now(),
@@ -769,11 +770,16 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                 })
                 .detach();
             }
+            if let Some(addr) = cfg.metrics_addr {
+                let listener = glommio::net::TcpListener::bind(addr)
+                    .map_err(|e| std::io::Error::other(format!("metrics {addr}: {e}")))?;
+                glommio::spawn_local(super::metrics::serve(listener, handle.clone())).detach();
+            }
             conn::accept_loop(0, cfg, CoreLink::Local(handle), local, accept_rx, shared).await
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let acceptor = super::executor("corral-acceptor", Placement::Unbound)
-        .spawn(move || conn::acceptor(listener, vec![accept_tx], load))
+        .spawn(move || conn::acceptor(listener, vec![accept_tx], load, budget))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     h.join()
         .map_err(|e| std::io::Error::other(e.to_string()))??;

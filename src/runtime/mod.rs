@@ -9,6 +9,7 @@
 mod conn;
 pub mod ensemble;
 pub mod env;
+mod fds;
 mod metrics;
 pub mod peers;
 mod poll;
@@ -309,6 +310,7 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         load: conn::ShardLoad::new(shards),
     };
     let load = shared.load.clone();
+    let budget = fds::client_socket_budget(shards, 0);
     let mut handles = Vec::new();
     let mut core_parts = Some((to_core_rx, from_core_tx, durable));
     for shard in 0..shards {
@@ -350,7 +352,7 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         handles.push(h);
     }
     let acceptor = executor("corral-acceptor", Placement::Unbound)
-        .spawn(move || conn::acceptor(listener, accept_tx, load))
+        .spawn(move || conn::acceptor(listener, accept_tx, load, budget))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     handles.push(acceptor);
     for h in handles {

@@ -670,8 +670,16 @@ pub fn listen(
         .map_err(|e| std::io::Error::new(e.kind(), format!("peer port {addr}: {e}")))?;
     let (tx, rx) = glommio::channels::shared_channel::new_bounded(64);
     super::executor(name, glommio::Placement::Unbound)
-        // One target: nothing to balance.
-        .spawn(move || super::conn::acceptor(listener, vec![tx], super::conn::ShardLoad::new(1)))
+        // One target: nothing to balance; the peer layer bounds openings
+        // itself (its load count never goes down, so no budget here).
+        .spawn(move || {
+            super::conn::acceptor(
+                listener,
+                vec![tx],
+                super::conn::ShardLoad::new(1),
+                usize::MAX,
+            )
+        })
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(rx)
 }

@@ -71,11 +71,12 @@ enum Part {
     ConnWatches {
         conns: Vec<ConnId>,
         at: usize,
-        paths: Vec<Rc<str>>,
-        pi: usize,
+        paths: Paths,
     },
     /// wchp: each watched path's connections.
-    PathWatchers { paths: Vec<Rc<str>>, at: usize },
+    PathWatchers {
+        paths: Paths,
+    },
     /// dump: session expiry buckets (expiry as wall-clock ms).
     Buckets {
         buckets: Vec<(u64, Vec<SessionId>)>,
@@ -88,6 +89,65 @@ enum Part {
         at: usize,
         pi: usize,
     },
+}
+
+/// A list of watched paths being printed: all of them at once (sorted) when
+/// they are few, else a batch at a time from a cursor into the watch table.
+#[derive(Debug, Default)]
+struct Paths {
+    batch: Vec<Rc<str>>,
+    at: usize,
+    /// Where the next batch starts; `None` when `batch` is the last.
+    cursor: Option<usize>,
+}
+
+/// Paths fetched per batch from a large watch table.
+const PATH_BATCH: usize = 512;
+
+impl Paths {
+    /// `count` paths, gathered by `all` (few) or `scan` (many).
+    fn new(count: usize, all: impl FnOnce() -> Vec<Rc<str>>) -> Paths {
+        if count <= SORT_UP_TO {
+            let mut batch = all();
+            batch.sort_unstable();
+            Paths {
+                batch,
+                at: 0,
+                cursor: None,
+            }
+        } else {
+            Paths {
+                batch: Vec::new(),
+                at: 0,
+                cursor: Some(0),
+            }
+        }
+    }
+
+    /// The next path, refilling the batch with `scan` when it runs out.
+    fn next(
+        &mut self,
+        mut scan: impl FnMut(&mut usize, usize) -> Option<Vec<Rc<str>>>,
+    ) -> Option<Rc<str>> {
+        loop {
+            if let Some(p) = self.batch.get(self.at) {
+                self.at += 1;
+                return Some(p.clone());
+            }
+            let cursor = self.cursor.as_mut()?;
+            match scan(cursor, PATH_BATCH) {
+                Some(batch) => {
+                    self.batch = batch;
+                    self.at = 0;
+                }
+                None => {
+                    self.cursor = None;
+                    self.batch.clear();
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 fn sort_if_small<T: Ord>(v: &mut [T]) {
@@ -316,23 +376,21 @@ impl Core {
                     parts.push_back(Part::ConnWatches {
                         conns: self.watches.data_watching_conns(),
                         at: 0,
-                        paths: Vec::new(),
-                        pi: 0,
+                        paths: Paths::default(),
                     });
                     parts.push_back(Part::Text("\n".into()));
                 }
                 FourLetter::Wchp => {
-                    let mut paths = self.watches.data_paths();
-                    sort_if_small(&mut paths);
-                    parts.push_back(Part::PathWatchers { paths, at: 0 });
+                    let w = &self.watches;
+                    let paths = Paths::new(w.data_path_count(), || w.data_paths());
+                    parts.push_back(Part::PathWatchers { paths });
                     parts.push_back(Part::Text("\n".into()));
                 }
                 FourLetter::Dump => {
                     // Expiry buckets are on the monotonic clock; dump prints
                     // wall time.
-                    let to_wall = |mono: u64| {
-                        (now.wall_ms.max(0) as u64 + mono).saturating_sub(now.mono_ms)
-                    };
+                    let to_wall =
+                        |mono: u64| (now.wall_ms.max(0) as u64 + mono).saturating_sub(now.mono_ms);
                     let buckets: Vec<(u64, Vec<SessionId>)> = self
                         .sessions
                         .buckets()
@@ -447,44 +505,48 @@ impl Core {
                     }
                     *at == ids.len()
                 }
-                Part::ConnWatches {
-                    conns,
-                    at,
-                    paths,
-                    pi,
-                } => {
+                Part::ConnWatches { conns, at, paths } => {
+                    let mut done = false;
                     while o.len() < limit {
-                        if let Some(p) = paths.get(*pi) {
-                            fourlw::tab_line(o, p);
-                            *pi += 1;
+                        // `at` is one past the connection being listed.
+                        let listed = at.checked_sub(1).and_then(|i| conns.get(i).copied());
+                        let next = listed.and_then(|c| {
+                            paths.next(|cur, max| self.watches.data_paths_of_scan(c, cur, max))
+                        });
+                        if let Some(p) = next {
+                            fourlw::tab_line(o, &p);
                             continue;
                         }
                         let Some(&c) = conns.get(*at) else {
+                            done = true;
                             break;
                         };
                         *at += 1;
-                        *pi = 0;
-                        *paths = self.watches.data_paths_of(c);
-                        sort_if_small(paths);
-                        if !paths.is_empty() {
+                        let w = &self.watches;
+                        *paths = Paths::new(w.data_path_count_of(c), || w.data_paths_of(c));
+                        if w.data_path_count_of(c) > 0 {
                             fourlw::wchc_session(o, self.session_of(c));
                         }
                     }
-                    *pi >= paths.len() && *at >= conns.len()
+                    done
                 }
-                Part::PathWatchers { paths, at } => {
-                    while *at < paths.len() && o.len() < limit {
-                        let p = &paths[*at];
-                        let watchers = self.watches.data_watchers_of(p);
+                Part::PathWatchers { paths } => {
+                    let mut done = false;
+                    while o.len() < limit {
+                        let Some(p) = paths.next(|cur, max| self.watches.data_paths_scan(cur, max))
+                        else {
+                            done = true;
+                            break;
+                        };
+                        let watchers = self.watches.data_watchers_of(&p);
                         if !watchers.is_empty() {
-                            fourlw::line(o, p);
+                            fourlw::line(o, &p);
                             for w in watchers {
                                 fourlw::tab_session(o, self.session_of(w));
                             }
                         }
-                        *at += 1;
                     }
-                    *at == paths.len()
+                    done
                 }
                 Part::Buckets { buckets, at, ii } => {
                     while o.len() < limit {
@@ -584,8 +646,7 @@ mod tests {
                 }
             })
             .collect();
-        let mut sessions: Vec<SessionId> =
-            core.tree.ephemeral_sessions().map(|(s, _)| s).collect();
+        let mut sessions: Vec<SessionId> = core.tree.ephemeral_sessions().map(|(s, _)| s).collect();
         sessions.sort();
         s.ephemerals = sessions
             .into_iter()
@@ -661,7 +722,13 @@ mod tests {
                 create(&mut f, i, &format!("/e{c}-{i}"), b"", 1);
             }
             for i in 0..4 {
-                path_op(&mut f, 10 + i, op::EXISTS, &format!("/w{}", (c as i32) + i), &[1]);
+                path_op(
+                    &mut f,
+                    10 + i,
+                    op::EXISTS,
+                    &format!("/w{}", (c as i32) + i),
+                    &[1],
+                );
             }
             core.conn_input(id, &f, now());
             commit(&mut core);
@@ -673,7 +740,9 @@ mod tests {
     fn streamed_listings_match_the_whole_reply_at_every_step_size() {
         let mut core = busy_core();
         let asking = ConnId::new(0, 50);
-        for word in ["cons", "stat", "wchc", "wchp", "dump", "wchs", "srvr", "mntr"] {
+        for word in [
+            "cons", "stat", "wchc", "wchp", "dump", "wchs", "srvr", "mntr",
+        ] {
             let cmd = FourLetter::from_word(word.as_bytes().try_into().unwrap()).unwrap();
             for step in [1, 7, 100, FOURLW_STEP] {
                 // The reference: rendered at once with the asking connection

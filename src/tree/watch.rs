@@ -6,7 +6,120 @@
 
 use crate::proto::codes::event;
 use crate::types::{ConnId, FxHashMap, FxHashSet};
+use hashbrown::HashTable;
+use std::hash::Hasher;
 use std::rc::Rc;
+
+fn path_hash(p: &str) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(p.as_bytes());
+    h.finish()
+}
+
+/// A map keyed by shared paths whose entries can also be visited by bucket
+/// index: a listing (`wchp`, `wchc`) resumes from a cursor in later steps
+/// instead of copying every key at once. Between steps the map may change:
+/// an entry present throughout is visited once unless the table was resized
+/// in between (then entries may be seen twice or missed, as a listing taken
+/// while the server runs may show a path that was just added or removed).
+struct PathMap<V> {
+    t: HashTable<(Rc<str>, V)>,
+}
+
+impl<V> Default for PathMap<V> {
+    fn default() -> Self {
+        PathMap {
+            t: HashTable::new(),
+        }
+    }
+}
+
+impl<V> PathMap<V> {
+    fn len(&self) -> usize {
+        self.t.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.t.is_empty()
+    }
+
+    fn get_key_value(&self, p: &str) -> Option<(&Rc<str>, &V)> {
+        self.t
+            .find(path_hash(p), |e| &*e.0 == p)
+            .map(|e| (&e.0, &e.1))
+    }
+
+    fn get(&self, p: &str) -> Option<&V> {
+        self.get_key_value(p).map(|e| e.1)
+    }
+
+    fn contains(&self, p: &str) -> bool {
+        self.get_key_value(p).is_some()
+    }
+
+    fn get_mut(&mut self, p: &str) -> Option<&mut V> {
+        self.t
+            .find_mut(path_hash(p), |e| &*e.0 == p)
+            .map(|e| &mut e.1)
+    }
+
+    /// The value at `key`, inserted with `f` if absent.
+    fn get_or_insert_with(&mut self, key: &Rc<str>, f: impl FnOnce() -> V) -> &mut V {
+        let e = self
+            .t
+            .entry(path_hash(key), |e| e.0 == *key, |e| path_hash(&e.0));
+        &mut e.or_insert_with(|| (key.clone(), f())).into_mut().1
+    }
+
+    fn remove(&mut self, p: &str) -> Option<V> {
+        match self.t.find_entry(path_hash(p), |e| &*e.0 == p) {
+            Ok(o) => Some(o.remove().0 .1),
+            Err(_) => None,
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &Rc<str>> {
+        self.t.iter().map(|e| &e.0)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.t.iter().map(|e| &e.1)
+    }
+
+    fn into_keys(self) -> impl Iterator<Item = Rc<str>> {
+        self.t.into_iter().map(|e| e.0)
+    }
+
+    /// Up to `max` keys from bucket `*cursor` on; advances the cursor.
+    /// `None` once every bucket has been visited.
+    fn scan(&self, cursor: &mut usize, max: usize) -> Option<Vec<Rc<str>>> {
+        let n = self.t.num_buckets();
+        if *cursor >= n {
+            return None;
+        }
+        let mut out = Vec::new();
+        while *cursor < n && out.len() < max {
+            if let Some(e) = self.t.get_bucket(*cursor) {
+                out.push(e.0.clone());
+            }
+            *cursor += 1;
+        }
+        Some(out)
+    }
+}
+
+/// A set of shared paths (a [`PathMap`] without values).
+type PathSet = PathMap<()>;
+
+impl PathSet {
+    fn get_key(&self, p: &str) -> Option<&Rc<str>> {
+        self.get_key_value(p).map(|e| e.0)
+    }
+
+    fn insert(&mut self, key: Rc<str>) {
+        self.get_or_insert_with(&key, || ());
+    }
+}
 
 pub const STANDARD: u8 = 1;
 pub const PERSISTENT: u8 = 2;
@@ -108,14 +221,13 @@ impl Gather<'_> {
 
 #[derive(Default)]
 struct Table {
-    map: FxHashMap<Rc<str>, Watchers>,
+    map: PathMap<Watchers>,
 }
 
 impl Table {
     fn add(&mut self, path: &Rc<str>, conn: ConnId, bit: u8) -> bool {
         self.map
-            .entry(path.clone())
-            .or_insert_with(|| Watchers::Small(Vec::new()))
+            .get_or_insert_with(path, || Watchers::Small(Vec::new()))
             .add(conn, bit)
     }
 
@@ -186,8 +298,8 @@ impl Table {
 
 #[derive(Default)]
 struct ConnWatches {
-    data: FxHashSet<Rc<str>>,
-    child: FxHashSet<Rc<str>>,
+    data: PathSet,
+    child: PathSet,
     /// Bytes of the paths in `data` and `child` (each entry counted).
     bytes: usize,
 }
@@ -295,14 +407,14 @@ impl WatchManager {
         } else {
             (&mut cw.child, &cw.data)
         };
-        if let Some(k) = set.get(path) {
+        if let Some(k) = set.get_key(path) {
             return k.clone();
         }
         cw.bytes += path.len();
         // One allocation per watched path, shared by every connection's
         // entry and by both tables.
         let k: Rc<str> = other
-            .get(path)
+            .get_key(path)
             .or_else(|| self.data.map.get_key_value(path).map(|e| e.0))
             .or_else(|| self.child.map.get_key_value(path).map(|e| e.0))
             .cloned()
@@ -383,7 +495,7 @@ impl WatchManager {
                 } else {
                     cw.child.remove(&p)
                 };
-                if removed {
+                if removed.is_some() {
                     cw.bytes -= p.len();
                 }
             }
@@ -407,7 +519,7 @@ impl WatchManager {
                     } else {
                         cw.child.remove(path)
                     };
-                    if removed {
+                    if removed.is_some() {
                         cw.bytes -= path.len();
                     }
                 }
@@ -441,14 +553,14 @@ impl WatchManager {
         let Some(cw) = self.by_conn.remove(&conn) else {
             return;
         };
-        for p in cw.data {
+        for p in cw.data.into_keys() {
             if let Some(bits) = self.data.remove(&p, conn) {
                 if bits & RECURSIVE != 0 {
                     self.recursive -= 1;
                 }
             }
         }
-        for p in cw.child {
+        for p in cw.child.into_keys() {
             self.child.remove(&p, conn);
         }
     }
@@ -484,13 +596,40 @@ impl WatchManager {
     pub fn data_paths_of(&self, conn: ConnId) -> Vec<Rc<str>> {
         self.by_conn
             .get(&conn)
-            .map(|c| c.data.iter().cloned().collect())
+            .map(|c| c.data.keys().cloned().collect())
             .unwrap_or_default()
     }
 
-    /// Every watched data path, shared, in hash order (wchp).
+    /// How many data paths `conn` watches.
+    pub fn data_path_count_of(&self, conn: ConnId) -> usize {
+        self.by_conn.get(&conn).map_or(0, |c| c.data.len())
+    }
+
+    /// Up to `max` of `conn`'s data-watch paths from `*cursor` on (a
+    /// streamed wchc); `None` when they have all been visited.
+    pub fn data_paths_of_scan(
+        &self,
+        conn: ConnId,
+        cursor: &mut usize,
+        max: usize,
+    ) -> Option<Vec<Rc<str>>> {
+        self.by_conn.get(&conn)?.data.scan(cursor, max)
+    }
+
+    /// Every watched data path, shared, in hash order.
     pub fn data_paths(&self) -> Vec<Rc<str>> {
         self.data.map.keys().cloned().collect()
+    }
+
+    /// How many data paths are watched.
+    pub fn data_path_count(&self) -> usize {
+        self.data.map.len()
+    }
+
+    /// Up to `max` watched data paths from `*cursor` on (a streamed wchp);
+    /// `None` when they have all been visited.
+    pub fn data_paths_scan(&self, cursor: &mut usize, max: usize) -> Option<Vec<Rc<str>>> {
+        self.data.map.scan(cursor, max)
     }
 
     /// The connections watching data path `path` (wchp).

@@ -78,6 +78,7 @@ pub struct ServerBuilder {
     max_session_timeout: Option<u32>,
     extra: Vec<String>,
     needs_own: bool,
+    nofile: Option<u32>,
 }
 
 impl ServerBuilder {
@@ -107,6 +108,14 @@ impl ServerBuilder {
     /// set here wins over the default one); makes the test need its own server.
     pub fn extra(mut self, line: &str) -> Self {
         self.extra.push(line.trim_end_matches('\n').to_string());
+        self.needs_own = true;
+        self
+    }
+
+    /// Runs the server with `RLIMIT_NOFILE` set to `n` (soft and hard, via
+    /// `prlimit`); makes the test need its own server.
+    pub fn nofile(mut self, n: u32) -> Self {
+        self.nofile = Some(n);
         self.needs_own = true;
         self
     }
@@ -197,7 +206,14 @@ impl ServerBuilder {
             fs::write(&cfg_path, self.config(port, &data_dir, kind)).unwrap();
             let log_path = dir.path().join("server.log");
             let log = fs::File::create(&log_path).unwrap();
-            let mut cmd = Command::new(program);
+            let mut cmd = match self.nofile {
+                Some(n) => {
+                    let mut c = Command::new("prlimit");
+                    c.arg(format!("--nofile={n}:{n}")).arg("--").arg(program);
+                    c
+                }
+                None => Command::new(program),
+            };
             match kind {
                 Kind::Corral => {
                     cmd.arg("--config").arg(&cfg_path);
@@ -254,7 +270,7 @@ impl ServerBuilder {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()
 }
@@ -282,6 +298,7 @@ impl Server {
             max_session_timeout: None,
             extra: Vec::new(),
             needs_own: false,
+            nofile: None,
         }
     }
 
@@ -297,6 +314,11 @@ impl Server {
 
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// The spawned server's dataDir (`None` in external mode).
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.path().join("data"))
     }
 
     /// The spawned server's process id (`None` in external mode).
