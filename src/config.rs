@@ -370,6 +370,8 @@ pub struct Config {
     pub shards: Option<usize>,
     /// `quorum.auth.*`: authentication between servers.
     pub quorum_auth: QuorumAuth,
+    /// `secureClientPort`, `client.portUnification` and `ssl.*`: TLS for clients.
+    pub client_tls: ClientTls,
     /// `corral.jaasConfig` (corral-only: the JAAS file ZooKeeper reads from
     /// `-Djava.security.auth.login.config`; `--jaas` overrides it).
     pub jaas_config: Option<PathBuf>,
@@ -431,6 +433,7 @@ impl Default for Config {
             metrics_addr: None,
             shards: None,
             quorum_auth: QuorumAuth::default(),
+            client_tls: ClientTls::default(),
             jaas_config: None,
             jute_max_buffer_extra: None,
             max_watches_per_connection: 100_000,
@@ -438,6 +441,68 @@ impl Default for Config {
             ignored: Vec::new(),
             key_lines: BTreeMap::new(),
         }
+    }
+}
+
+/// `ssl.clientAuth`: whether a TLS client must present a certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    None,
+    Want,
+    /// ZooKeeper's default.
+    Need,
+}
+
+/// TLS on the client port(s), with ZooKeeper's keys. Key and trust stores
+/// are PEM files (ZooKeeper 3.8's `PEM` store type: private key (PKCS#8)
+/// and certificate chain in one file; CA certificates).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientTls {
+    /// `secureClientPort`: a port that speaks TLS only.
+    pub secure_port: Option<u16>,
+    /// `secureClientPortAddress` (default: `clientPortAddress`'s rule, 0.0.0.0).
+    pub secure_address: Option<IpAddr>,
+    /// `client.portUnification`: `clientPort` takes TLS and plaintext,
+    /// told apart by the first byte.
+    pub port_unification: bool,
+    /// `ssl.keyStore.location`.
+    pub key_store: Option<PathBuf>,
+    /// `ssl.keyStore.password` (encrypted PEM keys are refused).
+    pub key_store_password: Option<String>,
+    /// `ssl.trustStore.location`.
+    pub trust_store: Option<PathBuf>,
+    /// `ssl.clientAuth`.
+    pub client_auth: ClientAuth,
+    /// `ssl.enabledProtocols` / `ssl.protocol`: `TLSv1.2`, `TLSv1.3`.
+    pub protocols: Vec<String>,
+    /// `ssl.ciphersuites` (IANA names, as Java spells them); empty = rustls' defaults.
+    pub ciphersuites: Vec<String>,
+    /// `zookeeper.X509AuthenticationProvider.superUser`: the subject DN
+    /// that gets the super identity.
+    pub x509_super_user: Option<String>,
+}
+
+impl Default for ClientTls {
+    fn default() -> Self {
+        ClientTls {
+            secure_port: None,
+            secure_address: None,
+            port_unification: false,
+            key_store: None,
+            key_store_password: None,
+            trust_store: None,
+            client_auth: ClientAuth::Need,
+            protocols: Vec::new(),
+            ciphersuites: Vec::new(),
+            x509_super_user: None,
+        }
+    }
+}
+
+impl ClientTls {
+    /// True if some port takes TLS.
+    pub fn enabled(&self) -> bool {
+        self.secure_port.is_some() || self.port_unification
     }
 }
 
@@ -543,6 +608,8 @@ const SYSPROP_KEYS: &[&str] = &[
     "enforceQuota",
     "serverCnxnFactory",
     "readonlymode.enabled",
+    "client.portUnification",
+    "X509AuthenticationProvider.superUser",
 ];
 
 /// Keys corral applies (canonical names).
@@ -581,9 +648,23 @@ const EFFECTIVE_KEYS: &[&str] = &[
     "quorum.auth.serverRequireSasl",
     "quorum.auth.learner.saslLoginContext",
     "quorum.auth.server.saslLoginContext",
-    // rejected unless harmless, but known:
     "secureClientPort",
     "secureClientPortAddress",
+    "client.portUnification",
+    "ssl.keyStore.location",
+    "ssl.keyStore.password",
+    "ssl.keyStore.type",
+    "ssl.trustStore.location",
+    "ssl.trustStore.password",
+    "ssl.trustStore.type",
+    "ssl.clientAuth",
+    "ssl.protocol",
+    "ssl.enabledProtocols",
+    "ssl.ciphersuites",
+    "ssl.crl",
+    "ssl.ocsp",
+    "X509AuthenticationProvider.superUser",
+    // rejected unless harmless, but known:
     "skipACL",
     "sslQuorum",
     "portUnification",
@@ -594,11 +675,11 @@ const EFFECTIVE_KEYS: &[&str] = &[
 fn unsupported_reason(key: &str, value: &str) -> Option<&'static str> {
     let v = value.to_ascii_lowercase();
     match key {
-        "secureClientPort" | "secureClientPortAddress" if !value.is_empty() => {
-            Some("TLS client connections are not implemented; remove the key")
-        }
         "sslQuorum" | "portUnification" if v != "false" => {
-            Some("TLS is not implemented; only `false` is accepted")
+            Some("TLS between servers is not implemented; only `false` is accepted")
+        }
+        "ssl.crl" | "ssl.ocsp" if v != "false" => {
+            Some("certificate revocation checks are not implemented; only `false` is accepted")
         }
         "skipACL" if v == "yes" => Some("ACL checks cannot be disabled"),
         "dynamicConfigFile" => {
@@ -977,7 +1058,79 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 cx.boolean()?;
                 cfg.ignore(e);
             }
-            "secureClientPort" | "secureClientPortAddress" => cfg.ignore(e),
+            "secureClientPort" => {
+                cfg.client_tls.secure_port = Some(parse_port(&e.value).map_err(|r| cx.invalid(r))?)
+            }
+            "secureClientPortAddress" => {
+                cfg.client_tls.secure_address = Some(
+                    e.value
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse()
+                        .map_err(|_| cx.invalid("expected an IP address"))?,
+                )
+            }
+            "client.portUnification" => cfg.client_tls.port_unification = cx.boolean()?,
+            "ssl.keyStore.location" => cfg.client_tls.key_store = Some(cx.path()?),
+            "ssl.keyStore.password" => {
+                cfg.client_tls.key_store_password = Some(e.value.clone()).filter(|v| !v.is_empty())
+            }
+            "ssl.trustStore.location" => cfg.client_tls.trust_store = Some(cx.path()?),
+            "ssl.trustStore.password" => {}
+            "ssl.keyStore.type" | "ssl.trustStore.type" => {
+                match e.value.to_ascii_uppercase().as_str() {
+                    "PEM" | "" => {}
+                    "JKS" | "PKCS12" | "BCFKS" => {
+                        return Err(cx.invalid(
+                            "corral reads PEM stores only; convert with `keytool -importkeystore \
+                             -srckeystore STORE -destkeystore store.p12 -deststoretype PKCS12` and \
+                             `openssl pkcs12 -in store.p12 -nodes -out store.pem`, then set PEM",
+                        ))
+                    }
+                    _ => return Err(cx.invalid("expected PEM")),
+                }
+            }
+            "ssl.clientAuth" => {
+                cfg.client_tls.client_auth = match e.value.to_ascii_lowercase().as_str() {
+                    "none" => ClientAuth::None,
+                    "want" => ClientAuth::Want,
+                    "need" => ClientAuth::Need,
+                    _ => return Err(cx.invalid("expected `none`, `want` or `need`")),
+                }
+            }
+            "ssl.protocol" | "ssl.enabledProtocols" => {
+                let list: Vec<String> = e
+                    .value
+                    .split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                for p in &list {
+                    if !matches!(p.as_str(), "TLSv1.2" | "TLSv1.3" | "TLS") {
+                        return Err(
+                            cx.invalid(format!("`{p}`: corral speaks TLSv1.2 and TLSv1.3 only"))
+                        );
+                    }
+                }
+                // enabledProtocols wins over protocol, as in ZooKeeper.
+                if key == "ssl.enabledProtocols" || cfg.client_tls.protocols.is_empty() {
+                    cfg.client_tls.protocols = list.into_iter().filter(|p| p != "TLS").collect();
+                }
+            }
+            "ssl.ciphersuites" => {
+                cfg.client_tls.ciphersuites = e
+                    .value
+                    .split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            }
+            "ssl.crl" | "ssl.ocsp" => {
+                cx.boolean()?;
+            }
+            "X509AuthenticationProvider.superUser" => {
+                cfg.client_tls.x509_super_user = Some(e.value.clone())
+            }
             "snapCount" => cfg.snap_count = cx.u32_range(0)?.max(2),
             "autopurge.snapRetainCount" => {
                 cfg.autopurge_snap_retain_count = cx.u32_range(0)?.max(3)
@@ -1281,6 +1434,44 @@ impl Config {
             return Err(ConfigError::Invalid {
                 line: None,
                 msg: "server.N lines list only observers; at least one participant is needed"
+                    .into(),
+            });
+        }
+        if self.client_tls.enabled() && self.client_tls.key_store.is_none() {
+            return Err(ConfigError::Invalid {
+                line: self
+                    .line_of("secureClientPort")
+                    .or(self.line_of("client.portUnification")),
+                msg:
+                    "TLS for clients needs ssl.keyStore.location (a PEM file with the private key \
+                      and the certificate chain)"
+                        .into(),
+            });
+        }
+        if self.client_tls.enabled()
+            && self.client_tls.client_auth != ClientAuth::None
+            && self.client_tls.trust_store.is_none()
+        {
+            return Err(ConfigError::Invalid {
+                line: self
+                    .line_of("ssl.clientAuth")
+                    .or(self.line_of("secureClientPort")),
+                msg: "ssl.clientAuth is `need` or `want` (`need` is the default): set \
+                      ssl.trustStore.location to the CA certificates (PEM) that sign client \
+                      certificates, or ssl.clientAuth=none"
+                    .into(),
+            });
+        }
+        if self.client_tls.secure_port == Some(self.client_port)
+            && self
+                .client_tls
+                .secure_address
+                .is_none_or(|a| a == self.client_port_address)
+        {
+            return Err(ConfigError::Invalid {
+                line: self.line_of("secureClientPort"),
+                msg: "secureClientPort is the same as clientPort; use client.portUnification=true \
+                      to take TLS and plaintext on one port"
                     .into(),
             });
         }
@@ -1656,9 +1847,27 @@ clientPort=26001
     fn unsupported_keys() {
         assert_eq!(
             err("secureClientPort=2281\n"),
-            "line 1: `secureClientPort=2281` is not supported by corral: TLS client connections are not implemented; remove the key"
+            "line 1: TLS for clients needs ssl.keyStore.location (a PEM file with the private key and the certificate chain)"
         );
-        parse("secureClientPort=\n").unwrap();
+        assert!(err("ssl.crl=true\n").contains("revocation"));
+        assert!(err("ssl.keyStore.type=JKS\n").contains("openssl pkcs12"));
+        assert!(err("ssl.clientAuth=maybe\n").contains("`none`, `want` or `need`"));
+        assert!(err("ssl.enabledProtocols=TLSv1.1\n").contains("TLSv1.2 and TLSv1.3 only"));
+        assert!(err("secureClientPort=2281\nssl.keyStore.location=/k.pem\n")
+            .contains("ssl.trustStore.location"));
+        let c = parse(
+            "secureClientPort=2281\nsecureClientPortAddress=127.0.0.1\n\
+             ssl.keyStore.location=/k.pem\nssl.keyStore.type=PEM\nssl.clientAuth=want\n\
+             ssl.trustStore.location=/ca.pem\nssl.protocol=TLSv1.3\n\
+             ssl.enabledProtocols=TLSv1.2,TLSv1.3\nzookeeper.client.portUnification=true\n\
+             zookeeper.X509AuthenticationProvider.superUser=CN=admin\n",
+        )
+        .unwrap();
+        assert_eq!(c.client_tls.secure_port, Some(2281));
+        assert_eq!(c.client_tls.client_auth, ClientAuth::Want);
+        assert_eq!(c.client_tls.protocols, ["TLSv1.2", "TLSv1.3"]);
+        assert!(c.client_tls.port_unification);
+        assert_eq!(c.client_tls.x509_super_user.as_deref(), Some("CN=admin"));
         assert!(err("skipACL=yes\n").contains("ACL checks cannot be disabled"));
         parse("skipACL=no\n").unwrap();
         assert!(err("skipACL=true\n").contains("expected `yes` or `no`"));
@@ -1702,7 +1911,7 @@ clientPort=26001
              metricsProvider.httpPort=7000\nautopurge.snapRetainCount=5\n\
              autopurge.purgeInterval=24\nsnapCount=1000\npreAllocSize=1024\n\
              readonlymode.enabled=true\nauthProvider.1=org.x.SASLAuthenticationProvider\n\
-             zookeeper.maxCnxns=100\nssl.keyStore.location=/x\n",
+             zookeeper.maxCnxns=100\nssl.handshakeDetectionTimeoutMillis=5000\n",
         )
         .unwrap();
         assert_eq!(c.autopurge_snap_retain_count, 5);
@@ -1731,7 +1940,7 @@ clientPort=26001
                 "metricsProvider.className",
                 "metricsProvider.httpPort",
                 "authProvider.1",
-                "ssl.keyStore.location",
+                "ssl.handshakeDetectionTimeoutMillis",
             ]
         );
     }

@@ -311,7 +311,28 @@ fn main() {
         }
     };
     let server_id = ensemble.as_ref().map_or(1, |e| e.my_id);
+    let client_tls = if cfg.client_tls.enabled() {
+        match runtime::tls::server_config(&cfg.client_tls) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("corral: {e}");
+                std::process::exit(2);
+            }
+        }
+    } else {
+        None
+    };
+    let secure_listen = cfg.client_tls.secure_port.map(|port| {
+        let ip = cfg
+            .client_tls
+            .secure_address
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        std::net::SocketAddr::new(ip, port)
+    });
     let rt = RuntimeConfig {
+        client_tls,
+        secure_listen,
+        port_unification: cfg.client_tls.port_unification,
         listen: cfg.client_addr(),
         shards: cfg
             .shards
@@ -327,6 +348,7 @@ fn main() {
             max_client_cnxns: cfg.max_client_cnxns,
             max_cnxns: cfg.max_cnxns,
             observer: cfg.is_observer() && ensemble.is_some(),
+            x509_super_user: cfg.client_tls.x509_super_user.clone(),
             watch_limits: corral::tree::watch::WatchLimits {
                 max_watches: no_limit_if_zero(cfg.max_watches_per_connection),
                 max_bytes: no_limit_if_zero(cfg.max_watch_bytes_per_connection),
@@ -372,9 +394,17 @@ fn main() {
         ensemble,
     };
     tracing::info!(
-        "corral {} serving on {} with {} shard(s)",
+        "corral {} serving on {}{}{} with {} shard(s)",
         env!("CARGO_PKG_VERSION"),
         rt.listen,
+        if rt.port_unification && rt.client_tls.is_some() {
+            " (TLS and plaintext)"
+        } else {
+            ""
+        },
+        rt.secure_listen
+            .map(|a| format!(", TLS on {a}"))
+            .unwrap_or_default(),
         rt.shards
     );
     if let Err(e) = runtime::run(rt) {

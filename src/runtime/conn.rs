@@ -203,13 +203,31 @@ impl ConnTable {
     }
 }
 
+/// What a client port speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Port {
+    /// `clientPort`.
+    Plain,
+    /// `secureClientPort`: TLS only.
+    Tls,
+    /// `clientPort` with `client.portUnification`: TLS if the first byte
+    /// opens a TLS handshake, else plaintext.
+    Unified,
+}
+
+/// A connection handed from an acceptor to a shard.
+pub(crate) struct Incoming {
+    pub stream: std::net::TcpStream,
+    pub port: Port,
+}
+
 /// Serves the connections the acceptor hands to this shard.
 pub(crate) async fn accept_loop(
     shard: usize,
     cfg: RuntimeConfig,
     link: CoreLink,
     table: Rc<ConnTable>,
-    incoming: SharedReceiver<std::net::TcpStream>,
+    incoming: SharedReceiver<Incoming>,
     shared: ConnShared,
 ) -> std::io::Result<()> {
     let incoming = incoming.connect().await;
@@ -228,7 +246,11 @@ pub(crate) async fn accept_loop(
     let link = Rc::new(link);
     let cfg = Rc::new(cfg);
     let mut next: u64 = 0;
-    while let Some(socket) = incoming.recv().await {
+    while let Some(Incoming {
+        stream: socket,
+        port,
+    }) = incoming.recv().await
+    {
         next += 1;
         let sock = match readiness.register(next, socket) {
             Ok(sock) => Rc::new(sock),
@@ -251,7 +273,7 @@ pub(crate) async fn accept_loop(
         let (link, cfg, table) = (link.clone(), cfg.clone(), table.clone());
         let shared = shared.clone();
         glommio::spawn_local(async move {
-            serve(id, sock, io, wake_rx, &link, &cfg, &shared.throttle).await;
+            serve(id, port, sock, io, wake_rx, &link, &cfg, &shared.throttle).await;
             shared.load.closed(shard);
             table.conns.borrow_mut().remove(&id);
             send(&link, ToCore::Closed(id)).await;
@@ -261,48 +283,80 @@ pub(crate) async fn accept_loop(
     Ok(())
 }
 
-/// Accepts client connections on one listening socket and deals them out
-/// to the shards, the first 8 to the core shard, then each to the least
-/// loaded ([`ShardLoad`]); past `budget` open connections a new one is
-/// closed at once. The socket is bound once, by the process (so a port in
-/// use is an error, as it is for ZooKeeper), and the accepting thread does
-/// nothing else, so a blocking accept costs no shard anything.
-pub(crate) async fn acceptor(
-    listener: std::net::TcpListener,
-    shards: Vec<SharedSender<std::net::TcpStream>>,
+/// Accepts connections on one or more listening sockets (the client port
+/// and the secure client port; a peer port) and deals them out to the
+/// shards, the first 8 to the core shard, then each to the least loaded
+/// ([`ShardLoad`]); past `budget` open connections a new one is closed at
+/// once. The sockets are bound once, by the process (so a port in use is an
+/// error, as it is for ZooKeeper), and the accepting thread does nothing
+/// else, so waiting in `poll(2)` costs no shard anything.
+pub(crate) async fn acceptor<K: Copy, T: Send + 'static>(
+    listeners: Vec<(std::net::TcpListener, K)>,
+    shards: Vec<SharedSender<T>>,
     load: ShardLoad,
     budget: usize,
+    wrap: impl Fn(std::net::TcpStream, K) -> T,
 ) -> std::io::Result<()> {
+    use nix::poll::{poll, PollFd, PollFlags};
     let mut out = Vec::with_capacity(shards.len());
     for s in shards {
         out.push(s.connect().await);
     }
+    for (l, _) in &listeners {
+        l.set_nonblocking(true)?;
+    }
     let mut refused: u64 = 0;
     let mut last_warning: Option<Instant> = None;
     loop {
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                if load.total() >= budget {
-                    // Over the descriptor budget (fds.rs): closed at once.
-                    drop(stream);
-                    refused += 1;
-                    if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
-                        tracing::warn!(
-                            "{budget} client connections open: closing new ones \
-                             ({refused} so far, the latest from {peer})"
-                        );
-                        last_warning = Some(Instant::now());
-                    }
-                    continue;
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd<'_>> = listeners
+                .iter()
+                .map(|(l, _)| PollFd::new(l, PollFlags::POLLIN))
+                .collect();
+            if let Err(e) = poll(&mut fds, -1) {
+                if e != nix::errno::Errno::EINTR {
+                    tracing::warn!("poll on the listening sockets: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
                 }
-                let _ = stream.set_nodelay(true);
-                if out[load.pick()].send(stream).await.is_err() {
-                    return Ok(());
-                }
+                continue;
             }
-            Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(10));
+            fds.iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect()
+        };
+        for ((listener, kind), ready) in listeners.iter().zip(ready) {
+            if !ready {
+                continue;
+            }
+            loop {
+                match listener.accept() {
+                    Ok((stream, peer)) => {
+                        if load.total() >= budget {
+                            // Over the descriptor budget (fds.rs): closed at once.
+                            drop(stream);
+                            refused += 1;
+                            if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                                tracing::warn!(
+                                    "{budget} client connections open: closing new ones \
+                                     ({refused} so far, the latest from {peer})"
+                                );
+                                last_warning = Some(Instant::now());
+                            }
+                            continue;
+                        }
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_nodelay(true);
+                        if out[load.pick()].send(wrap(stream, *kind)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        std::thread::sleep(Duration::from_millis(10));
+                        break;
+                    }
+                }
             }
         }
     }
@@ -317,8 +371,10 @@ async fn send(link: &CoreLink, msg: ToCore<'static>) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     id: ConnId,
+    port: Port,
     sock: Rc<ClientSocket>,
     io: Rc<ConnIo>,
     wake_rx: LocalReceiver<()>,
@@ -365,7 +421,7 @@ async fn serve(
                 }
             }
             if writer_io.close.get() {
-                wr.shutdown_write();
+                wr.shutdown_write().await;
                 let _ = done_tx.try_send(());
                 return;
             }
@@ -375,6 +431,18 @@ async fn serve(
     let mut buf: Vec<u8> = vec![0; 4 * 1024];
     let mut filled = 0usize;
     let mut handshook = false;
+    // TLS: started now (secure port), or decided by the first byte
+    // (unified port); the client's verified certificate is reported to
+    // the core once, before any of its requests.
+    let mut tls_undecided = false;
+    let mut x509_reported = cfg.client_tls.is_none();
+    if let Some(tls) = &cfg.client_tls {
+        match port {
+            Port::Tls => sock.start_tls(tls.clone(), &[]),
+            Port::Unified => tls_undecided = true,
+            Port::Plain => x509_reported = true,
+        }
+    }
     let deadline = Duration::from_millis(cfg.sessionless_timeout_ms);
     let started = std::time::Instant::now();
     let max = cfg.max_frame as usize;
@@ -534,7 +602,25 @@ async fn serve(
             io.out.borrow_mut().clear();
             break;
         };
+        if tls_undecided {
+            tls_undecided = false;
+            if super::tls::starts_tls(buf[filled]) {
+                let tls = cfg.client_tls.clone().expect("unified port has TLS");
+                sock.start_tls(tls, &buf[filled..filled + n]);
+                continue;
+            }
+            x509_reported = true;
+        }
         filled += n;
+        if !x509_reported && sock.handshake_done() {
+            x509_reported = true;
+            if let Some(dn) = sock
+                .peer_certificate()
+                .and_then(|c| super::tls::subject_dn(&c))
+            {
+                send(link, ToCore::X509(id, dn)).await;
+            }
+        }
     }
     io.close.set(true);
     let _ = io.wake.try_send(());

@@ -620,8 +620,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
         .find(|(id, _)| *id == ens.my_id)
         .map(|(_, a)| *a)
         .ok_or_else(|| std::io::Error::other(format!("no server.{} line", ens.my_id)))?;
-    let listener = std::net::TcpListener::bind(cfg.listen)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", cfg.listen)))?;
+    let listeners = super::client_listeners(&cfg)?;
     let peer_incoming = peers::listen(my_quorum, "corral-peer-acceptor")?;
     let stats = Arc::new(StorageStats::default());
     let log = spawn_log_thread(started.log, sc.clone(), stats.clone())?;
@@ -779,7 +778,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let acceptor = super::executor("corral-acceptor", Placement::Unbound)
-        .spawn(move || conn::acceptor(listener, vec![accept_tx], load, budget))
+        .spawn(move || conn::acceptor(listeners, vec![accept_tx], load, budget, super::incoming))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     h.join()
         .map_err(|e| std::io::Error::other(e.to_string()))??;

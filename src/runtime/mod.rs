@@ -14,6 +14,7 @@ mod metrics;
 pub mod peers;
 mod poll;
 pub mod storage;
+pub mod tls;
 
 use crate::node::Node;
 use crate::server::{AdminExtras, Core, CoreConfig};
@@ -71,6 +72,12 @@ pub struct RuntimeConfig {
     pub outstanding_limit: usize,
     /// How long an idle shard spins before parking (microseconds).
     pub spin_us: u64,
+    /// TLS for clients (`secureClientPort`, `client.portUnification`).
+    pub client_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// `secureClientPort` (with its address).
+    pub secure_listen: Option<SocketAddr>,
+    /// `client.portUnification`: `listen` takes TLS too.
+    pub port_unification: bool,
 }
 
 /// Messages from a connection shard to the core shard.
@@ -82,6 +89,8 @@ pub(crate) enum ToCore<'a> {
     FourLetter(ConnId, [u8; 4]),
     /// The last step of a streamed four-letter reply has been written.
     FourLetterMore(ConnId),
+    /// The connection's TLS client certificate was verified: its subject.
+    X509(ConnId, String),
     Closed(ConnId),
 }
 
@@ -235,6 +244,7 @@ impl CoreHandle {
                     node.core_mut().four_letter(id, w, ok, now, &extras);
                 }
                 ToCore::FourLetterMore(id) => node.core_mut().fourlw_more(id),
+                ToCore::X509(id, dn) => node.core_mut().conn_x509(id, &dn),
                 ToCore::Closed(id) => node.conn_closed(id, now),
             }
         }
@@ -249,6 +259,32 @@ pub(crate) enum CoreLink {
 }
 
 /// Runs the server until the process is killed.
+/// Binds the client port (and the secure client port), so that a busy port
+/// is reported before any thread starts.
+pub(crate) fn client_listeners(
+    cfg: &RuntimeConfig,
+) -> std::io::Result<Vec<(std::net::TcpListener, conn::Port)>> {
+    let bind = |addr: SocketAddr| {
+        std::net::TcpListener::bind(addr)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{addr}: {e}")))
+    };
+    let plain = if cfg.port_unification && cfg.client_tls.is_some() {
+        conn::Port::Unified
+    } else {
+        conn::Port::Plain
+    };
+    let mut out = vec![(bind(cfg.listen)?, plain)];
+    if let (Some(addr), Some(_)) = (cfg.secure_listen, &cfg.client_tls) {
+        out.push((bind(addr)?, conn::Port::Tls));
+    }
+    Ok(out)
+}
+
+/// What an acceptor hands a shard.
+pub(crate) fn incoming(stream: std::net::TcpStream, port: conn::Port) -> conn::Incoming {
+    conn::Incoming { stream, port }
+}
+
 pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
     if let Some(ens) = cfg.ensemble.clone() {
         return ensemble::run(cfg, ens);
@@ -295,12 +331,11 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         });
     }
     // Bind once up front so that a busy port is reported before any thread starts.
-    let listener = std::net::TcpListener::bind(cfg.listen)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", cfg.listen)))?;
+    let listeners = client_listeners(&cfg)?;
     let mut accept_tx = Vec::new();
     let mut accept_rx = Vec::new();
     for _ in 0..shards {
-        let (tx, rx) = shared_channel::new_bounded::<std::net::TcpStream>(1024);
+        let (tx, rx) = shared_channel::new_bounded::<conn::Incoming>(1024);
         accept_tx.push(tx);
         accept_rx.push(Some(rx));
     }
@@ -352,7 +387,7 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         handles.push(h);
     }
     let acceptor = executor("corral-acceptor", Placement::Unbound)
-        .spawn(move || conn::acceptor(listener, accept_tx, load, budget))
+        .spawn(move || conn::acceptor(listeners, accept_tx, load, budget, incoming))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     handles.push(acceptor);
     for h in handles {
@@ -376,7 +411,7 @@ async fn core_shard(
     clock: Clock,
     rxs: Vec<SharedReceiver<ToCore<'static>>>,
     txs: Vec<Option<SharedSender<FromCore>>>,
-    incoming: SharedReceiver<std::net::TcpStream>,
+    incoming: SharedReceiver<conn::Incoming>,
     durable: Option<Durable>,
     shared: conn::ConnShared,
 ) -> std::io::Result<()> {
@@ -585,7 +620,7 @@ async fn conn_shard(
     cfg: RuntimeConfig,
     to_core: SharedSender<ToCore<'static>>,
     from_core: SharedReceiver<FromCore>,
-    incoming: SharedReceiver<std::net::TcpStream>,
+    incoming: SharedReceiver<conn::Incoming>,
     shared: conn::ConnShared,
 ) -> std::io::Result<()> {
     let table = Rc::new(conn::ConnTable::default());

@@ -674,10 +674,11 @@ pub fn listen(
         // itself (its load count never goes down, so no budget here).
         .spawn(move || {
             super::conn::acceptor(
-                listener,
+                vec![(listener, ())],
                 vec![tx],
                 super::conn::ShardLoad::new(1),
                 usize::MAX,
+                |s, ()| s,
             )
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -101,16 +101,196 @@ pub(crate) struct ClientSocket {
     key: u64,
     ready: Rc<SocketReady>,
     readiness: Rc<Readiness>,
+    /// TLS, once the connection speaks it: reads and writes then carry
+    /// plaintext and the records go through here.
+    tls: RefCell<Option<Tls>>,
 }
+
+/// A TLS connection's state. The reader and the writer task both may need
+/// to send records (handshake replies, alerts, data): whoever finds no one
+/// sending drains `out` to the socket; the other waits for it to finish.
+struct Tls {
+    conn: rustls::ServerConnection,
+    /// Received bytes rustls has not taken yet.
+    input: Vec<u8>,
+    /// Records to send.
+    out: Vec<u8>,
+    sending: bool,
+}
+
+/// What a TLS read does next.
+enum TlsStep {
+    Done(std::io::Result<usize>),
+    /// rustls refused the peer's data; an alert is queued.
+    Alert(rustls::Error),
+    /// Records (handshake, alerts) wait to be sent.
+    Flush,
+    /// rustls took bytes: look for plaintext again.
+    Fed,
+    NeedBytes,
+}
+
+/// Bytes read from the socket per TLS read.
+const TLS_READ: usize = 16 * 1024;
 
 impl ClientSocket {
     pub fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.socket.peer_addr()
     }
 
+    /// From now on the connection speaks TLS; `input` is what was already
+    /// read of it.
+    pub fn start_tls(&self, config: std::sync::Arc<rustls::ServerConfig>, input: &[u8]) {
+        match rustls::ServerConnection::new(config) {
+            Ok(mut conn) => {
+                // Our own output limit bounds what waits (conn.rs).
+                conn.set_buffer_limit(None);
+                *self.tls.borrow_mut() = Some(Tls {
+                    conn,
+                    input: input.to_vec(),
+                    out: Vec::new(),
+                    sending: false,
+                });
+            }
+            Err(e) => {
+                tracing::warn!("TLS connection: {e}");
+                let _ = self.socket.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.borrow().is_some()
+    }
+
+    /// The verified client certificate chain's leaf, once the handshake is
+    /// done (None before, without TLS, or without a certificate).
+    pub fn peer_certificate(&self) -> Option<rustls::pki_types::CertificateDer<'static>> {
+        let t = self.tls.borrow();
+        let t = t.as_ref()?;
+        if t.conn.is_handshaking() {
+            return None;
+        }
+        t.conn
+            .peer_certificates()?
+            .first()
+            .map(|c| c.clone().into_owned())
+    }
+
+    /// True once a TLS handshake has completed (always true without TLS).
+    pub fn handshake_done(&self) -> bool {
+        self.tls
+            .borrow()
+            .as_ref()
+            .is_none_or(|t| !t.conn.is_handshaking())
+    }
+
+    /// Reads plaintext: from the socket, or through TLS. Ok(0) is the end
+    /// of the stream.
+    pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.is_tls() {
+            return self.read_raw(buf).await;
+        }
+        let mut scratch = Vec::new();
+        loop {
+            match self.tls_step(buf) {
+                TlsStep::Done(r) => return r,
+                TlsStep::Alert(e) => {
+                    // Send the alert rustls prepared, then fail.
+                    let _ = self.flush_tls().await;
+                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+                }
+                TlsStep::Flush => self.flush_tls().await?,
+                TlsStep::Fed => {}
+                TlsStep::NeedBytes => {
+                    scratch.resize(TLS_READ, 0);
+                    let n = self.read_raw(&mut scratch).await?;
+                    if n == 0 {
+                        return Ok(0);
+                    }
+                    if let Some(t) = self.tls.borrow_mut().as_mut() {
+                        t.input.extend_from_slice(&scratch[..n]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One step of a TLS read without waiting: hand out plaintext, or feed
+    /// rustls what was received, or say what is needed.
+    fn tls_step(&self, buf: &mut [u8]) -> TlsStep {
+        let mut g = self.tls.borrow_mut();
+        let Some(t) = g.as_mut() else {
+            return TlsStep::Done(Err(std::io::ErrorKind::NotConnected.into()));
+        };
+        match std::io::Read::read(&mut t.conn.reader(), buf) {
+            Ok(n) => return TlsStep::Done(Ok(n)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            // The peer closed without close_notify: the end.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return TlsStep::Done(Ok(0)),
+            Err(e) => return TlsStep::Done(Err(e)),
+        }
+        if t.input.is_empty() {
+            return TlsStep::NeedBytes;
+        }
+        let took = match t.conn.read_tls(&mut &t.input[..]) {
+            Ok(n) => n,
+            Err(e) => return TlsStep::Done(Err(e)),
+        };
+        t.input.drain(..took);
+        if let Err(e) = t.conn.process_new_packets() {
+            return TlsStep::Alert(e);
+        }
+        if t.conn.wants_write() {
+            TlsStep::Flush
+        } else if took > 0 {
+            TlsStep::Fed
+        } else {
+            TlsStep::NeedBytes
+        }
+    }
+
+    /// Sends every record rustls has queued; if another task is sending,
+    /// waits until it is done (so that, when this returns, what was queued
+    /// before is on its way).
+    async fn flush_tls(&self) -> std::io::Result<()> {
+        loop {
+            let chunk = {
+                let mut g = self.tls.borrow_mut();
+                let Some(t) = g.as_mut() else {
+                    return Ok(());
+                };
+                if t.sending {
+                    None
+                } else {
+                    while t.conn.wants_write() {
+                        if t.conn.write_tls(&mut t.out).is_err() {
+                            break;
+                        }
+                    }
+                    if t.out.is_empty() {
+                        return Ok(());
+                    }
+                    t.sending = true;
+                    Some(std::mem::take(&mut t.out))
+                }
+            };
+            match chunk {
+                None => glommio::timer::sleep(Duration::from_micros(100)).await,
+                Some(bytes) => {
+                    let r = self.write_raw(&bytes).await;
+                    if let Some(t) = self.tls.borrow_mut().as_mut() {
+                        t.sending = false;
+                    }
+                    r?;
+                }
+            }
+        }
+    }
+
     /// Reads what the socket has, waiting for it to become readable.
     /// Ok(0) is the end of the stream.
-    pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+    async fn read_raw(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         let flag = &self.ready.read;
         loop {
             flag.wait().await;
@@ -133,8 +313,22 @@ impl ClientSocket {
         }
     }
 
-    /// Writes all of `buf`, waiting for room when the socket is full.
-    pub async fn write_all(&self, mut buf: &[u8]) -> std::io::Result<()> {
+    /// Writes all of `buf` (plaintext; encrypted first on a TLS
+    /// connection), waiting for room when the socket is full.
+    pub async fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
+        if !self.is_tls() {
+            return self.write_raw(buf).await;
+        }
+        {
+            let mut g = self.tls.borrow_mut();
+            let t = g.as_mut().expect("tls");
+            std::io::Write::write_all(&mut t.conn.writer(), buf)?;
+        }
+        self.flush_tls().await
+    }
+
+    /// Writes all of `buf` to the socket.
+    async fn write_raw(&self, mut buf: &[u8]) -> std::io::Result<()> {
         let flag = &self.ready.write;
         while !buf.is_empty() {
             flag.wait().await;
@@ -159,6 +353,10 @@ impl ClientSocket {
     /// written (0 when the socket is full, or failed: the writer task finds
     /// out when it tries).
     pub fn try_write(&self, buf: &[u8]) -> usize {
+        if self.is_tls() {
+            // The writer task encrypts and sends.
+            return 0;
+        }
         match (&self.socket).write(buf) {
             Ok(n) => {
                 self.readiness.touch();
@@ -168,8 +366,12 @@ impl ClientSocket {
         }
     }
 
-    /// Sends a FIN after what was written.
-    pub fn shutdown_write(&self) {
+    /// Sends a FIN (after a TLS close_notify) after what was written.
+    pub async fn shutdown_write(&self) {
+        if let Some(t) = self.tls.borrow_mut().as_mut() {
+            t.conn.send_close_notify();
+        }
+        let _ = self.flush_tls().await;
         let _ = self.socket.shutdown(std::net::Shutdown::Write);
     }
 }
@@ -228,6 +430,7 @@ impl Readiness {
             key,
             ready,
             readiness: self.clone(),
+            tls: RefCell::new(None),
         })
     }
 

@@ -50,6 +50,9 @@ pub struct CoreConfig {
     pub observer: bool,
     /// What one connection may watch.
     pub watch_limits: WatchLimits,
+    /// The x509 subject that gets the super identity
+    /// (`zookeeper.X509AuthenticationProvider.superUser`).
+    pub x509_super_user: Option<String>,
     /// Test-only rule breakers (all off).
     pub faults: CoreFaults,
     /// Seeds the core's CSPRNG (session ids and passwords): the runtime
@@ -91,6 +94,7 @@ impl Default for CoreConfig {
             max_cnxns: 0,
             observer: false,
             watch_limits: WatchLimits::default(),
+            x509_super_user: None,
             faults: CoreFaults::default(),
             seed: Seed::default(),
         }
@@ -245,6 +249,20 @@ impl Core {
 
     /// The connection is gone (closed by either side). Its watches go; its
     /// session stays until it expires or is closed.
+    /// The connection's TLS client certificate was verified: the session
+    /// gets the `x509` id of its subject (and `super` if it is the
+    /// configured super user), as ZooKeeper's X509AuthenticationProvider
+    /// gives it.
+    pub fn conn_x509(&mut self, id: ConnId, subject: &str) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.caller.ids.push(Id::new("x509", subject));
+        if self.cfg.x509_super_user.as_deref() == Some(subject) {
+            c.caller.ids.push(Id::new("super", subject));
+        }
+    }
+
     pub fn conn_closed(&mut self, id: ConnId) {
         if let Some(c) = self.conns.remove(&id) {
             if let Some(n) = self.per_ip.get_mut(&c.addr.ip()) {

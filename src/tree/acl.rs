@@ -160,6 +160,8 @@ fn valid_id(scheme: &str, id: &str) -> bool {
             n == 2
         }
         "ip" => parse_cidr(id).is_some(),
+        // X509AuthenticationProvider: a distinguished name.
+        "x509" => !id.is_empty(),
         _ => false,
     }
 }
@@ -182,8 +184,9 @@ pub fn fixup(req: &[AclRef<'_>], caller: &Caller) -> Result<Vec<Acl>, ()> {
         if a.scheme == "auth" {
             let mut any = false;
             for held in &caller.ids {
-                // Only "authenticated" providers (digest) expand; ip and super do not.
-                if held.scheme == "digest" {
+                // Only "authenticated" providers (digest, x509) expand; ip
+                // and super do not.
+                if held.scheme == "digest" || held.scheme == "x509" {
                     any = true;
                     out.push(Acl {
                         perms: a.perms,

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""kazoo over TLS against corral's secure client port.
+
+    python3 tests/kazoo_tls.py CORRAL_BINARY
+
+Makes a throwaway CA, a server certificate (localhost, 127.0.0.1) and client certificates with
+the `openssl` command, starts CORRAL_BINARY with ZooKeeper's TLS keys (secureClientPort,
+ssl.keyStore.location/type=PEM, ssl.trustStore.location, ssl.clientAuth=need) and checks, with
+kazoo's own TLS options (use_ssl, ca, certfile, keyfile):
+  - a client with a trusted certificate creates and reads nodes;
+  - its certificate's subject is its `x509` id: a node whose ACL names it is readable over TLS
+    and NoAuth to a plaintext session and to another certificate;
+  - a client without a certificate, and one whose certificate comes from another CA, cannot
+    connect; a client that does not trust the server's CA cannot either.
+Every check prints PASS/FAIL; exit status 1 if any failed.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
+from kazoo.security import make_acl
+
+results = []
+
+
+def check(name, ok, why=""):
+    results.append(ok)
+    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + why), flush=True)
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def make_pki(d):
+    def key(name):
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-out", f"{d}/{name}.key")
+
+    def ca(name, cn):
+        key(name)
+        openssl("req", "-new", "-x509", "-key", f"{d}/{name}.key", "-subj", f"/CN={cn}",
+                "-days", "2", "-out", f"{d}/{name}.pem",
+                "-addext", "basicConstraints=critical,CA:true",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def leaf(name, ca_name, subj, ext):
+        key(name)
+        with open(f"{d}/{name}.ext", "w") as f:
+            f.write(ext)
+        openssl("req", "-new", "-key", f"{d}/{name}.key", "-subj", subj, "-out", f"{d}/{name}.csr")
+        openssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/{ca_name}.pem",
+                "-CAkey", f"{d}/{ca_name}.key", "-CAcreateserial", "-days", "2",
+                "-extfile", f"{d}/{name}.ext", "-out", f"{d}/{name}.pem")
+
+    ca("ca", "kazoo test CA")
+    ca("other-ca", "another CA")
+    leaf("server", "ca", "/CN=localhost",
+         "basicConstraints=critical,CA:false\nextendedKeyUsage=serverAuth\n"
+         "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    client_ext = "basicConstraints=critical,CA:false\nextendedKeyUsage=clientAuth\n"
+    leaf("client", "ca", "/O=corral/CN=kazoo-client", client_ext)
+    leaf("client2", "ca", "/O=corral/CN=someone-else", client_ext)
+    leaf("stranger", "other-ca", "/O=corral/CN=kazoo-client", client_ext)
+    with open(f"{d}/keystore.pem", "w") as out:
+        for part in ("server.key", "server.pem", "ca.pem"):
+            out.write(open(f"{d}/{part}").read())
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    binary = sys.argv[1]
+    d = tempfile.mkdtemp(prefix="kazoo-tls-")
+    make_pki(d)
+    plain, secure = free_port(), free_port()
+    with open(f"{d}/zoo.cfg", "w") as f:
+        f.write(f"tickTime=2000\ndataDir={d}/data\nclientPort={plain}\n"
+                f"clientPortAddress=127.0.0.1\nsecureClientPort={secure}\n"
+                f"secureClientPortAddress=127.0.0.1\n4lw.commands.whitelist=ruok\n"
+                f"ssl.keyStore.location={d}/keystore.pem\nssl.keyStore.type=PEM\n"
+                f"ssl.trustStore.location={d}/ca.pem\nssl.trustStore.type=PEM\n"
+                f"ssl.clientAuth=need\n")
+    log = open(f"{d}/corral.log", "w")
+    server = subprocess.Popen([binary, "--config", f"{d}/zoo.cfg"], stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", plain), timeout=1) as s:
+                    s.sendall(b"ruok")
+                    if s.recv(4) == b"imok":
+                        break
+            except OSError:
+                pass
+            time.sleep(0.1)
+
+        def tls_client(cert=None, ca=f"{d}/ca.pem"):
+            kw = dict(use_ssl=True, verify_certs=True, ca=ca)
+            if cert:
+                kw.update(certfile=f"{d}/{cert}.pem", keyfile=f"{d}/{cert}.key")
+            return KazooClient(hosts=f"localhost:{secure}", timeout=5, **kw)
+
+        zk = tls_client("client")
+        zk.start(timeout=10)
+        zk.create("/kazoo_tls", b"hello")
+        check("create and get over TLS", zk.get("/kazoo_tls")[0] == b"hello")
+        # openssl encodes O then CN; RFC 2253 prints the last first.
+        me = "CN=kazoo-client,O=corral"
+        zk.create("/kazoo_tls/mine", b"secret",
+                  acl=[make_acl("x509", me, all=True)])
+        check("x509 ACL readable by its subject", zk.get("/kazoo_tls/mine")[0] == b"secret")
+
+        def refused(client, what):
+            try:
+                client.get("/kazoo_tls/mine")
+                check(what, False, "read allowed")
+            except NoAuthError:
+                check(what, True)
+            finally:
+                client.stop()
+                client.close()
+
+        other = tls_client("client2")
+        other.start(timeout=10)
+        refused(other, "x509 ACL is NoAuth to another certificate")
+        p = KazooClient(hosts=f"127.0.0.1:{plain}", timeout=5)
+        p.start(timeout=10)
+        refused(p, "x509 ACL is NoAuth to a plaintext session")
+
+        for what, client in [
+            ("no client certificate is refused", tls_client(None)),
+            ("a certificate from another CA is refused", tls_client("stranger")),
+            ("a server outside the client's CA is refused", tls_client("client", f"{d}/other-ca.pem")),
+        ]:
+            try:
+                client.start(timeout=4)
+                check(what, False, "connected")
+                client.stop()
+            except Exception:  # kazoo gives up with a timeout
+                check(what, True)
+            finally:
+                client.close()
+        zk.delete("/kazoo_tls", recursive=True)
+        zk.stop()
+        zk.close()
+        check("server still running", server.poll() is None)
+    except Exception as e:  # a failure outside a check
+        check("kazoo TLS run", False, repr(e))
+    finally:
+        server.kill()
+        server.wait()
+    failed = results.count(False)
+    print(f"kazoo_tls: {len(results) - failed} checks passed, {failed} failed")
+    if failed:
+        print(open(f"{d}/corral.log").read()[-4000:])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
