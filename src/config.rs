@@ -372,6 +372,8 @@ pub struct Config {
     pub quorum_auth: QuorumAuth,
     /// `secureClientPort`, `client.portUnification` and `ssl.*`: TLS for clients.
     pub client_tls: ClientTls,
+    /// `zookeeper.superUser`: the SASL user that gets the super identity.
+    pub sasl_super_user: Option<String>,
     /// `corral.jaasConfig` (corral-only: the JAAS file ZooKeeper reads from
     /// `-Djava.security.auth.login.config`; `--jaas` overrides it).
     pub jaas_config: Option<PathBuf>,
@@ -434,6 +436,7 @@ impl Default for Config {
             shards: None,
             quorum_auth: QuorumAuth::default(),
             client_tls: ClientTls::default(),
+            sasl_super_user: None,
             jaas_config: None,
             jute_max_buffer_extra: None,
             max_watches_per_connection: 100_000,
@@ -480,6 +483,8 @@ pub struct ClientTls {
     /// `zookeeper.X509AuthenticationProvider.superUser`: the subject DN
     /// that gets the super identity.
     pub x509_super_user: Option<String>,
+    /// `client.certReload`: reload the stores when their files change.
+    pub cert_reload: bool,
 }
 
 impl Default for ClientTls {
@@ -495,6 +500,7 @@ impl Default for ClientTls {
             protocols: Vec::new(),
             ciphersuites: Vec::new(),
             x509_super_user: None,
+            cert_reload: false,
         }
     }
 }
@@ -610,6 +616,8 @@ const SYSPROP_KEYS: &[&str] = &[
     "readonlymode.enabled",
     "client.portUnification",
     "X509AuthenticationProvider.superUser",
+    "superUser",
+    "client.certReload",
 ];
 
 /// Keys corral applies (canonical names).
@@ -664,6 +672,8 @@ const EFFECTIVE_KEYS: &[&str] = &[
     "ssl.crl",
     "ssl.ocsp",
     "X509AuthenticationProvider.superUser",
+    "superUser",
+    "client.certReload",
     // rejected unless harmless, but known:
     "skipACL",
     "sslQuorum",
@@ -1071,6 +1081,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 )
             }
             "client.portUnification" => cfg.client_tls.port_unification = cx.boolean()?,
+            "client.certReload" => cfg.client_tls.cert_reload = cx.boolean()?,
             "ssl.keyStore.location" => cfg.client_tls.key_store = Some(cx.path()?),
             "ssl.keyStore.password" => {
                 cfg.client_tls.key_store_password = Some(e.value.clone()).filter(|v| !v.is_empty())
@@ -1131,6 +1142,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             "X509AuthenticationProvider.superUser" => {
                 cfg.client_tls.x509_super_user = Some(e.value.clone())
             }
+            "superUser" => cfg.sasl_super_user = Some(e.value.clone()),
             "snapCount" => cfg.snap_count = cx.u32_range(0)?.max(2),
             "autopurge.snapRetainCount" => {
                 cfg.autopurge_snap_retain_count = cx.u32_range(0)?.max(3)

@@ -15,6 +15,12 @@
 //! require flags): a fresh random password, in a JAAS file (`jaas.conf`,
 //! mode 0600) beside the configs, so that no other local process can join
 //! the ensemble as a server.
+//!
+//! With `--tls` each server also serves TLS on `secureClientPort` (client
+//! port + 100, so 2281.. by default) with `ssl.clientAuth=need`: a
+//! throwaway CA, a server certificate for localhost/127.0.0.1 and a client
+//! certificate are made with rcgen under `tls/` (keys mode 0600), and the
+//! settings for kazoo, the Java client and zkCli are printed.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -31,6 +37,8 @@ pub struct DevOptions {
     pub peer_port_offset: u16,
     pub dir: PathBuf,
     pub tick_ms: u32,
+    /// TLS on secure client ports (see the module docs).
+    pub tls: bool,
 }
 
 /// One server's ports.
@@ -39,12 +47,15 @@ pub struct DevPorts {
     pub client: u16,
     pub quorum: u16,
     pub election: u16,
+    /// With `--tls`.
+    pub secure: u16,
 }
 
 impl DevOptions {
     pub fn ports(&self, i: usize) -> DevPorts {
         let k = (i - 1) as u16;
         DevPorts {
+            secure: self.client_base + 100 + k,
             client: self.client_base + k,
             quorum: 2888 + self.peer_port_offset + k,
             election: 3888 + self.peer_port_offset + k,
@@ -67,6 +78,16 @@ impl DevOptions {
         if i > self.nodes {
             s.push_str("peerType=observer\n");
         }
+        if self.tls {
+            s.push_str(&format!(
+                "secureClientPort={}\nsecureClientPortAddress=127.0.0.1\n\
+                 ssl.keyStore.location={}\nssl.keyStore.type=PEM\n\
+                 ssl.trustStore.location={}\nssl.trustStore.type=PEM\nssl.clientAuth=need\n",
+                self.ports(i).secure,
+                self.tls_path("server.pem").display(),
+                self.tls_path("ca.pem").display()
+            ));
+        }
         s.push_str(&format!(
             "quorum.auth.enableSasl=true\nquorum.auth.learnerRequireSasl=true\n\
              quorum.auth.serverRequireSasl=true\ncorral.jaasConfig={}\n",
@@ -81,6 +102,36 @@ impl DevOptions {
             ));
         }
         s
+    }
+
+    /// A file of the `--tls` material.
+    pub fn tls_path(&self, name: &str) -> PathBuf {
+        self.dir.join("tls").join(name)
+    }
+
+    /// The TLS connect string (`--tls`).
+    pub fn secure_connect_string(&self) -> String {
+        (1..=self.total())
+            .map(|i| format!("localhost:{}", self.ports(i).secure))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// How to connect the usual clients over TLS (`--tls`).
+    pub fn tls_help(&self) -> String {
+        let p = |n: &str| self.tls_path(n).display().to_string();
+        format!(
+            "TLS connect string: {hosts}\n\
+             kazoo:  KazooClient(hosts=\"{hosts}\", use_ssl=True, ca=\"{ca}\", certfile=\"{cert}\", keyfile=\"{key}\")\n\
+             zkCli / Java client:\n  CLIENT_JVMFLAGS=\"-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty \
+             -Dzookeeper.client.secure=true -Dzookeeper.ssl.keyStore.location={client} -Dzookeeper.ssl.keyStore.type=PEM \
+             -Dzookeeper.ssl.trustStore.location={ca} -Dzookeeper.ssl.trustStore.type=PEM\" zkCli.sh -server {hosts}\n",
+            hosts = self.secure_connect_string(),
+            ca = p("ca.pem"),
+            cert = p("client-cert.pem"),
+            key = p("client-key.pem"),
+            client = p("client.pem"),
+        )
     }
 
     /// The JAAS file with the servers' shared password.
@@ -129,16 +180,70 @@ fn jaas_file() -> std::io::Result<String> {
     ))
 }
 
+/// Writes `text` to a new file only the owner may read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+/// A throwaway CA, a server certificate (localhost, 127.0.0.1; key and
+/// chain in `server.pem`, ZooKeeper's PEM key store) and a client
+/// certificate (`client-cert.pem`/`client-key.pem`, both in `client.pem`).
+fn write_tls(o: &DevOptions) -> std::io::Result<()> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+        KeyUsagePurpose,
+    };
+    let err = |e: rcgen::Error| std::io::Error::other(format!("certificates: {e}"));
+    std::fs::create_dir_all(o.dir.join("tls"))?;
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    ca.distinguished_name
+        .push(DnType::CommonName, "corral dev CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate().map_err(err)?;
+    let ca_cert = ca.self_signed(&ca_key).map_err(err)?;
+    let leaf = |sans: Vec<String>, cn: &str, eku| -> std::io::Result<(String, String)> {
+        let mut p = CertificateParams::new(sans).map_err(err)?;
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.extended_key_usages = vec![eku];
+        let key = KeyPair::generate().map_err(err)?;
+        let cert = p.signed_by(&key, &ca_cert, &ca_key).map_err(err)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    };
+    let (server_cert, server_key) = leaf(
+        vec!["localhost".into(), "127.0.0.1".into()],
+        "localhost",
+        ExtendedKeyUsagePurpose::ServerAuth,
+    )?;
+    let (client_cert, client_key) = leaf(
+        Vec::new(),
+        "corral-dev-client",
+        ExtendedKeyUsagePurpose::ClientAuth,
+    )?;
+    std::fs::write(o.tls_path("ca.pem"), ca_cert.pem())?;
+    write_private(
+        &o.tls_path("server.pem"),
+        &format!("{server_key}{server_cert}{}", ca_cert.pem()),
+    )?;
+    std::fs::write(o.tls_path("client-cert.pem"), &client_cert)?;
+    write_private(&o.tls_path("client-key.pem"), &client_key)?;
+    write_private(
+        &o.tls_path("client.pem"),
+        &format!("{client_key}{client_cert}{}", ca_cert.pem()),
+    )
+}
+
 fn write_files(o: &DevOptions) -> std::io::Result<()> {
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(o.jaas_path())?;
-        f.write_all(jaas_file()?.as_bytes())?;
+    write_private(&o.jaas_path(), &jaas_file()?)?;
+    if o.tls {
+        write_tls(o)?;
     }
     for i in 1..=o.total() {
         let d = o.dir.join(format!("zk{i}"));
@@ -214,6 +319,9 @@ pub fn run(exe: &Path, o: &DevOptions) -> std::io::Result<std::process::ExitStat
                 );
             }
             println!("connect string: {}", o.connect_string());
+            if o.tls {
+                print!("{}", o.tls_help());
+            }
             let _ = std::io::stdout().flush();
             break;
         }
@@ -252,6 +360,7 @@ mod tests {
             peer_port_offset: 0,
             dir: PathBuf::from("/tmp/x"),
             tick_ms: 2000,
+            tls: false,
         };
         let cfg = crate::config::parse(&o.zoo_cfg(4)).expect("a valid zoo.cfg");
         assert_eq!(cfg.servers.len(), 5);
@@ -281,5 +390,48 @@ mod tests {
             jaas_file().unwrap(),
             "fresh each time"
         );
+    }
+
+    #[test]
+    fn tls_material_loads_as_the_servers_configure_it() {
+        let dir = tempfile_dir();
+        let o = DevOptions {
+            nodes: 3,
+            observers: 0,
+            client_base: 2181,
+            peer_port_offset: 0,
+            dir: dir.clone(),
+            tick_ms: 2000,
+            tls: true,
+        };
+        write_files(&o).unwrap();
+        let mut cfg = crate::config::parse(&o.zoo_cfg(2)).expect("a valid zoo.cfg");
+        cfg.set_my_id(2).unwrap();
+        assert_eq!(cfg.client_tls.secure_port, Some(2282));
+        assert_eq!(cfg.client_tls.client_auth, crate::config::ClientAuth::Need);
+        crate::runtime::tls::server_config(&cfg.client_tls).expect("the stores load");
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["server.pem", "client-key.pem", "client.pem"] {
+            let mode = std::fs::metadata(o.tls_path(f))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{f} is private");
+        }
+        assert!(o
+            .tls_help()
+            .contains("localhost:2281,localhost:2282,localhost:2283"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let mut b = [0u8; 8];
+        getrandom::getrandom(&mut b).unwrap();
+        let d = std::env::temp_dir().join(format!(
+            "corral-dev-test-{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
     }
 }

@@ -69,6 +69,10 @@ enum Tool {
         /// Where the servers keep their configs and data (default ./corral-dev).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Also serve TLS (client port + 100) with a throwaway CA and
+        /// certificates, and print the client settings.
+        #[arg(long)]
+        tls: bool,
     },
     /// Txn log segments (`log.<zxid>`).
     Log {
@@ -101,6 +105,7 @@ fn run_tool(tool: Tool) -> ! {
             client_port,
             peer_port_offset,
             dir,
+            tls,
         } => {
             if nodes == 0 {
                 eprintln!("corral dev: --nodes must be at least 1");
@@ -113,6 +118,7 @@ fn run_tool(tool: Tool) -> ! {
                 peer_port_offset,
                 dir: dir.unwrap_or_else(|| PathBuf::from("corral-dev")),
                 tick_ms: 2000,
+                tls,
             };
             let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("corral"));
             match corral::dev::run(&exe, &opts) {
@@ -205,6 +211,22 @@ fn ensemble_config(cfg: &Config) -> Result<runtime::ensemble::EnsembleConfig, St
             .jute_max_buffer
             .saturating_add(cfg.jute_max_buffer_extra.unwrap_or(cfg.jute_max_buffer)),
     })
+}
+
+/// SASL DIGEST-MD5 users for clients: the `Server` section of the JAAS file
+/// (DigestLoginModule's `user_NAME="PASSWORD"`), as ZooKeeper reads it;
+/// none without a JAAS file or that section (then SASL is refused).
+fn client_sasl_users(cfg: &Config) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let Some(path) = cfg.jaas_config.as_ref() else {
+        return Ok(Default::default());
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("JAAS file {}: {e}", path.display()))?;
+    let j = corral::jaas::parse(&text).map_err(|e| format!("JAAS file {}: {e}", path.display()))?;
+    Ok(j.sections
+        .get("Server")
+        .map(|s| s.users())
+        .unwrap_or_default())
 }
 
 /// Quorum authentication from the `quorum.auth.*` keys and the JAAS file.
@@ -312,8 +334,8 @@ fn main() {
     };
     let server_id = ensemble.as_ref().map_or(1, |e| e.my_id);
     let client_tls = if cfg.client_tls.enabled() {
-        match runtime::tls::server_config(&cfg.client_tls) {
-            Ok(c) => Some(c),
+        match runtime::tls::TlsSource::new(&cfg.client_tls) {
+            Ok(c) => Some(std::sync::Arc::new(c)),
             Err(e) => {
                 eprintln!("corral: {e}");
                 std::process::exit(2);
@@ -349,6 +371,14 @@ fn main() {
             max_cnxns: cfg.max_cnxns,
             observer: cfg.is_observer() && ensemble.is_some(),
             x509_super_user: cfg.client_tls.x509_super_user.clone(),
+            sasl_users: match client_sasl_users(&cfg) {
+                Ok(u) => u,
+                Err(e) => {
+                    eprintln!("corral: {e}");
+                    std::process::exit(2);
+                }
+            },
+            sasl_super_user: cfg.sasl_super_user.clone(),
             watch_limits: corral::tree::watch::WatchLimits {
                 max_watches: no_limit_if_zero(cfg.max_watches_per_connection),
                 max_bytes: no_limit_if_zero(cfg.max_watch_bytes_per_connection),

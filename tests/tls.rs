@@ -344,3 +344,52 @@ fn bad_tls_settings_stop_startup_with_a_message() {
     let e = run(&format!("{}ssl.clientAuth=none\n", ks(&pki.path("ca.pem"))));
     assert!(e.contains("no PRIVATE KEY"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_certificates_are_reloaded_without_dropping_connections() {
+    let pki = Pki::new();
+    let port = free_port();
+    let mut lines = secure_port_lines(port);
+    lines.extend(pki.server_lines("none"));
+    lines.push("client.certReload=true".into());
+    let Some(_server) = start(&lines, "changed_certificates_are_reloaded") else {
+        return;
+    };
+    let secure = format!("localhost:{port}");
+    let before = connect_tls(&secure, tls(&pki.ca_pem(), None))
+        .await
+        .unwrap();
+    before
+        .create(
+            "/reload",
+            b"r",
+            &CreateMode::Persistent.with_acls(zk::Acls::anyone_all()),
+        )
+        .await
+        .unwrap();
+    // A new CA signs the server's new certificate; the key store is
+    // replaced the way tools do it (write aside, rename).
+    let next = Ca::new("next CA");
+    let (cert, key) = next.leaf("corral", "localhost", true);
+    let aside = pki.path("server.pem.new");
+    std::fs::write(&aside, format!("{key}{cert}{}", next.cert.pem())).unwrap();
+    std::fs::rename(&aside, pki.path("server.pem")).unwrap();
+    let mut reloaded = None;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if let Ok(c) = connect_tls(&secure, tls(&next.cert.pem(), None)).await {
+            reloaded = Some(c);
+            break;
+        }
+    }
+    let after = reloaded.expect("a client trusting the new CA connects after the change");
+    assert_eq!(after.get_data("/reload").await.unwrap().0, b"r");
+    assert!(
+        connect_tls(&secure, tls(&pki.ca_pem(), None))
+            .await
+            .is_err(),
+        "the old certificate is no longer served"
+    );
+    // The connection made before the change is still served.
+    assert_eq!(before.get_data("/reload").await.unwrap().0, b"r");
+}

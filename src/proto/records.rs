@@ -158,7 +158,10 @@ pub enum Request<'a> {
         auth: &'a [u8],
     },
     SetWatches(SetWatches<'a>),
-    Sasl,
+    /// GetSASLRequest: the client's token (empty or null at the start).
+    Sasl {
+        token: &'a [u8],
+    },
     GetEphemerals {
         prefix: Cow<'a, str>,
     },
@@ -314,7 +317,14 @@ fn body(opcode: i32, i: &[u8]) -> Result<JResult<'_, Request<'_>>, DecodeError> 
             }
             Ok((i, Request::SetWatches(sw)))
         })(),
-        op::SASL => Ok((i, Request::Sasl)),
+        op::SASL => buffer(i).map(|(i, t)| {
+            (
+                i,
+                Request::Sasl {
+                    token: t.unwrap_or(&[]),
+                },
+            )
+        }),
         op::GET_EPHEMERALS => ustring(i).map(|(i, prefix)| (i, Request::GetEphemerals { prefix })),
         op::GET_ALL_CHILDREN_NUMBER => {
             ustring(i).map(|(i, path)| (i, Request::GetAllChildrenNumber { path }))

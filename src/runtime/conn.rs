@@ -438,7 +438,7 @@ async fn serve(
     let mut x509_reported = cfg.client_tls.is_none();
     if let Some(tls) = &cfg.client_tls {
         match port {
-            Port::Tls => sock.start_tls(tls.clone(), &[]),
+            Port::Tls => sock.start_tls(tls.config(), &[]),
             Port::Unified => tls_undecided = true,
             Port::Plain => x509_reported = true,
         }
@@ -605,8 +605,8 @@ async fn serve(
         if tls_undecided {
             tls_undecided = false;
             if super::tls::starts_tls(buf[filled]) {
-                let tls = cfg.client_tls.clone().expect("unified port has TLS");
-                sock.start_tls(tls, &buf[filled..filled + n]);
+                let tls = cfg.client_tls.as_ref().expect("unified port has TLS");
+                sock.start_tls(tls.config(), &buf[filled..filled + n]);
                 continue;
             }
             x509_reported = true;

@@ -73,7 +73,7 @@ pub struct RuntimeConfig {
     /// How long an idle shard spins before parking (microseconds).
     pub spin_us: u64,
     /// TLS for clients (`secureClientPort`, `client.portUnification`).
-    pub client_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    pub client_tls: Option<std::sync::Arc<tls::TlsSource>>,
     /// `secureClientPort` (with its address).
     pub secure_listen: Option<SocketAddr>,
     /// `client.portUnification`: `listen` takes TLS too.

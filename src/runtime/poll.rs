@@ -196,6 +196,12 @@ impl ClientSocket {
             match self.tls_step(buf) {
                 TlsStep::Done(r) => return r,
                 TlsStep::Alert(e) => {
+                    tracing::info!(
+                        "TLS connection from {}: {e}",
+                        self.socket
+                            .peer_addr()
+                            .map_or_else(|_| "?".to_string(), |a| a.to_string())
+                    );
                     // Send the alert rustls prepared, then fail.
                     let _ = self.flush_tls().await;
                     return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));

@@ -10,7 +10,8 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 use std::io::BufReader;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 /// A configuration error, naming the key and file at fault.
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +155,86 @@ pub fn server_config(cfg: &ClientTls) -> Result<Arc<ServerConfig>, TlsError> {
         .map_err(|e| err(format!("ssl.keyStore.location={}: {e}", path.display())))?;
     config.alpn_protocols.clear();
     Ok(Arc::new(config))
+}
+
+/// How often a reloading source looks at its files.
+const RELOAD_CHECK: Duration = Duration::from_secs(1);
+
+/// What identifies a version of the store files: modification time and
+/// length of each.
+type Stamp = Vec<Option<(SystemTime, u64)>>;
+
+fn stamp(cfg: &ClientTls) -> Stamp {
+    [cfg.key_store.as_deref(), cfg.trust_store.as_deref()]
+        .into_iter()
+        .map(|p| {
+            let m = std::fs::metadata(p?).ok()?;
+            Some((m.modified().ok()?, m.len()))
+        })
+        .collect()
+}
+
+/// The server configuration new TLS connections get. With
+/// `client.certReload=true` it is rebuilt when the key or trust store
+/// changes on disk (looked at most once a second, when a connection
+/// starts); connections already open keep theirs. A store that does not
+/// load (half written, wrong key) keeps the previous configuration.
+pub struct TlsSource {
+    cfg: ClientTls,
+    reload: bool,
+    state: Mutex<SourceState>,
+}
+
+impl std::fmt::Debug for TlsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSource")
+            .field("reload", &self.reload)
+            .finish_non_exhaustive()
+    }
+}
+
+struct SourceState {
+    config: Arc<ServerConfig>,
+    stamp: Stamp,
+    checked: Instant,
+}
+
+impl TlsSource {
+    pub fn new(cfg: &ClientTls) -> Result<TlsSource, TlsError> {
+        let stamp = stamp(cfg);
+        let config = server_config(cfg)?;
+        Ok(TlsSource {
+            cfg: cfg.clone(),
+            reload: cfg.cert_reload,
+            state: Mutex::new(SourceState {
+                config,
+                stamp,
+                checked: Instant::now(),
+            }),
+        })
+    }
+
+    /// The configuration for a connection starting now.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if self.reload && st.checked.elapsed() >= RELOAD_CHECK {
+            st.checked = Instant::now();
+            let now = stamp(&self.cfg);
+            if now != st.stamp {
+                match server_config(&self.cfg) {
+                    Ok(c) => {
+                        tracing::info!("TLS key or trust store changed: reloaded");
+                        st.config = c;
+                        st.stamp = now;
+                    }
+                    Err(e) => tracing::warn!(
+                        "TLS stores changed but do not load ({e}); keeping the previous ones"
+                    ),
+                }
+            }
+        }
+        st.config.clone()
+    }
 }
 
 /// The subject of a (verified) client certificate, as ZooKeeper's x509 ids

@@ -1,7 +1,7 @@
 //! Request dispatch: decode, check, apply, reply. Reads are answered from
 //! the tree; writes go through prep (ZooKeeper's check order) and commit.
 
-use super::{Conn, Core, Held, Mode, Reply};
+use super::{sasl, Conn, Core, Held, Mode, Reply};
 use crate::proto::codes::{err, event, op, perm, xid};
 use crate::proto::jute;
 use crate::proto::records::{decode_request, put_acl, put_reply_header, DecodeError, Request};
@@ -219,17 +219,7 @@ impl Core {
                     self.multi(id, sid, xid, &ops, now)
                 }
             }
-            Request::Sasl => {
-                // No SASL mechanism is configured: refuse like a server that
-                // requires none, with an empty token body, then close.
-                if let Some(c) = self.conns.get_mut(&id) {
-                    let at = jute::begin_frame(&mut c.out);
-                    put_reply_header(&mut c.out, xid, zxid, err::AUTH_FAILED);
-                    jute::put_buffer(&mut c.out, None);
-                    jute::end_frame(&mut c.out, at);
-                }
-                self.close_conn(id);
-            }
+            Request::Sasl { token } => self.sasl(id, xid, zxid, token),
             Request::Reconfig => self.reply_err(id, xid, zxid, err::RECONFIG_DISABLED),
             other => {
                 self.batch.0 += 1;
@@ -267,6 +257,71 @@ impl Core {
                 self.reply_err(id, xid, 0, err::AUTH_FAILED);
                 self.close_conn(id);
             }
+        }
+    }
+
+    /// One step of a SASL DIGEST-MD5 exchange (protocol doc 7.14): an
+    /// empty token starts it (the challenge goes back), the next carries
+    /// the client's response; success adds `sasl:<user>` (and `super:` for
+    /// `zookeeper.superUser`) and answers `rspauth`. Failure, or SASL
+    /// without a JAAS `Server` section: AuthFailed with a null token, then
+    /// the connection closes.
+    fn sasl(&mut self, id: ConnId, xid: i32, zxid: Zxid, token: &[u8]) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let reply: Result<Vec<u8>, &'static str> = if self.cfg.sasl_users.is_empty() {
+            Err("no SASL users are configured (JAAS Server section)")
+        } else {
+            match c.sasl.take() {
+                None if token.is_empty() => {
+                    let mut n = [0u8; 24];
+                    rand_chacha::rand_core::RngCore::fill_bytes(&mut self.rng, &mut n);
+                    let nonce =
+                        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, n);
+                    let (state, challenge) = sasl::DigestMd5::start(nonce);
+                    c.sasl = Some(Box::new(state));
+                    Ok(challenge)
+                }
+                None => Err("DIGEST-MD5 starts with an empty token"),
+                Some(state) => {
+                    let users = &self.cfg.sasl_users;
+                    match state.respond(token, |u| users.get(u).cloned()) {
+                        sasl::Outcome::Done { token, authz } => {
+                            let ident = Id::new("sasl", &authz);
+                            if !c.caller.ids.contains(&ident) {
+                                c.caller.ids.push(ident);
+                            }
+                            if self.cfg.sasl_super_user.as_deref() == Some(authz.as_str())
+                                && !c.caller.is_super()
+                            {
+                                c.caller.ids.push(Id::new("super", &authz));
+                            }
+                            Ok(token)
+                        }
+                        sasl::Outcome::Failed(why) => Err(why),
+                    }
+                }
+            }
+        };
+        let at = jute::begin_frame(&mut c.out);
+        match &reply {
+            Ok(token) => {
+                put_reply_header(&mut c.out, xid, zxid, err::OK);
+                jute::put_buffer(&mut c.out, Some(token));
+            }
+            Err(_) => {
+                put_reply_header(&mut c.out, xid, zxid, err::AUTH_FAILED);
+                jute::put_buffer(&mut c.out, None);
+            }
+        }
+        jute::end_frame(&mut c.out, at);
+        self.stats.packets_sent += 1;
+        self.mark(id);
+        if let Err(why) = reply {
+            tracing::info!("SASL authentication failed on {id:?}: {why}");
+            self.stats.auth_failed += 1;
+            self.close_conn(id);
         }
     }
 

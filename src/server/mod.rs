@@ -13,6 +13,7 @@ mod dispatch;
 mod ensemble;
 pub mod metrics;
 mod pipeline;
+pub mod sasl;
 
 pub use ensemble::{decode_caller, encode_caller, Forward, Mode};
 use pipeline::{Held, Pipeline, Reply};
@@ -53,6 +54,11 @@ pub struct CoreConfig {
     /// The x509 subject that gets the super identity
     /// (`zookeeper.X509AuthenticationProvider.superUser`).
     pub x509_super_user: Option<String>,
+    /// SASL DIGEST-MD5 users (user -> password) from the JAAS `Server`
+    /// section; empty: SASL is refused.
+    pub sasl_users: std::collections::BTreeMap<String, String>,
+    /// The SASL user that gets the super identity (`zookeeper.superUser`).
+    pub sasl_super_user: Option<String>,
     /// Test-only rule breakers (all off).
     pub faults: CoreFaults,
     /// Seeds the core's CSPRNG (session ids and passwords): the runtime
@@ -95,6 +101,8 @@ impl Default for CoreConfig {
             observer: false,
             watch_limits: WatchLimits::default(),
             x509_super_user: None,
+            sasl_users: Default::default(),
+            sasl_super_user: None,
             faults: CoreFaults::default(),
             seed: Seed::default(),
         }
@@ -126,6 +134,8 @@ pub(crate) struct Conn {
     held: VecDeque<Held>,
     /// The rest of a four-letter reply being streamed.
     fourlw: Option<Box<admin::FourLwStream>>,
+    /// A SASL exchange waiting for the client's response.
+    sasl: Option<Box<sasl::DigestMd5>>,
 }
 
 /// Server-wide counters (srvr / mntr).
@@ -239,6 +249,7 @@ impl Core {
                 },
                 held: VecDeque::new(),
                 fourlw: None,
+                sasl: None,
             },
         );
         if over {

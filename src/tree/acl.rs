@@ -160,8 +160,9 @@ fn valid_id(scheme: &str, id: &str) -> bool {
             n == 2
         }
         "ip" => parse_cidr(id).is_some(),
-        // X509AuthenticationProvider: a distinguished name.
-        "x509" => !id.is_empty(),
+        // X509AuthenticationProvider: a distinguished name;
+        // SASLAuthenticationProvider: a user name.
+        "x509" | "sasl" => !id.is_empty(),
         _ => false,
     }
 }
@@ -184,9 +185,9 @@ pub fn fixup(req: &[AclRef<'_>], caller: &Caller) -> Result<Vec<Acl>, ()> {
         if a.scheme == "auth" {
             let mut any = false;
             for held in &caller.ids {
-                // Only "authenticated" providers (digest, x509) expand; ip
-                // and super do not.
-                if held.scheme == "digest" || held.scheme == "x509" {
+                // Only "authenticated" providers (digest, x509, sasl)
+                // expand; ip and super do not.
+                if matches!(held.scheme.as_str(), "digest" | "x509" | "sasl") {
                     any = true;
                     out.push(Acl {
                         perms: a.perms,
