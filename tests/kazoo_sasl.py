@@ -14,10 +14,7 @@ and also: `zookeeper.superUser=super` reads a node it has no ACL entry for.
 Needs pure-sasl (pip). Every check prints PASS/FAIL; exit status 1 if any failed.
 """
 
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
 
@@ -25,51 +22,24 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import AuthFailedError, NoAuthError
 from kazoo.security import make_acl
 
+from kazoo_server import CorralServer, check
+
 warnings.simplefilter("ignore", DeprecationWarning)
-results = []
-
-
-def check(name, ok, why=""):
-    results.append(ok)
-    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + why), flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    d = tempfile.mkdtemp(prefix="kazoo-sasl-")
-    port = free_port()
+    server = CorralServer(sys.argv[1], "kazoo-sasl-")
+    d = server.dir
     with open(f"{d}/jaas.conf", "w") as f:
         f.write('Server {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n'
                 '    user_super="super_secret"\n    user_jaasuser="jaas_password";\n};\n')
-    with open(f"{d}/zoo.cfg", "w") as f:
-        f.write(f"tickTime=2000\ndataDir={d}/data\nclientPort={port}\n"
-                f"clientPortAddress=127.0.0.1\n4lw.commands.whitelist=ruok\n"
-                f"authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n"
-                f"corral.jaasConfig={d}/jaas.conf\nzookeeper.superUser=super\n")
-    log = open(f"{d}/corral.log", "w")
-    server = subprocess.Popen([sys.argv[1], "--config", f"{d}/zoo.cfg"], stdout=log,
-                              stderr=subprocess.STDOUT)
-    hosts = f"127.0.0.1:{port}"
+    hosts = f"127.0.0.1:{server.port}"
     try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                    s.sendall(b"ruok")
-                    if s.recv(4) == b"imok":
-                        break
-            except OSError:
-                pass
-            time.sleep(0.1)
+        server.start("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n"
+                     f"corral.jaasConfig={d}/jaas.conf\nzookeeper.superUser=super\n")
         root = KazooClient(hosts=hosts)
         root.start(timeout=10)
         root.ensure_path("/kazoo_sasl")
@@ -121,17 +91,10 @@ def main():
         anon.close()
         root.stop()
         root.close()
-        check("server still running", server.poll() is None)
+        check("server still running", server.running())
     except Exception as e:
         check("kazoo SASL run", False, repr(e))
-    finally:
-        server.kill()
-        server.wait()
-    failed = results.count(False)
-    print(f"kazoo_sasl: {len(results) - failed} checks passed, {failed} failed")
-    if failed:
-        print(open(f"{d}/corral.log").read()[-4000:])
-    return 1 if failed else 0
+    return server.finish("kazoo_sasl")
 
 
 if __name__ == "__main__":

@@ -15,23 +15,14 @@ kazoo's own TLS options (use_ssl, ca, certfile, keyfile):
 Every check prints PASS/FAIL; exit status 1 if any failed.
 """
 
-import os
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import make_acl
 
-results = []
-
-
-def check(name, ok, why=""):
-    results.append(ok)
-    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + why), flush=True)
+from kazoo_server import CorralServer, check, free_port
 
 
 def openssl(*args):
@@ -73,42 +64,19 @@ def make_pki(d):
             out.write(open(f"{d}/{part}").read())
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    binary = sys.argv[1]
-    d = tempfile.mkdtemp(prefix="kazoo-tls-")
+    server = CorralServer(sys.argv[1], "kazoo-tls-")
+    d = server.dir
     make_pki(d)
-    plain, secure = free_port(), free_port()
-    with open(f"{d}/zoo.cfg", "w") as f:
-        f.write(f"tickTime=2000\ndataDir={d}/data\nclientPort={plain}\n"
-                f"clientPortAddress=127.0.0.1\nsecureClientPort={secure}\n"
-                f"secureClientPortAddress=127.0.0.1\n4lw.commands.whitelist=ruok\n"
-                f"ssl.keyStore.location={d}/keystore.pem\nssl.keyStore.type=PEM\n"
-                f"ssl.trustStore.location={d}/ca.pem\nssl.trustStore.type=PEM\n"
-                f"ssl.clientAuth=need\n")
-    log = open(f"{d}/corral.log", "w")
-    server = subprocess.Popen([binary, "--config", f"{d}/zoo.cfg"], stdout=log,
-                              stderr=subprocess.STDOUT)
+    plain, secure = server.port, free_port()
     try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", plain), timeout=1) as s:
-                    s.sendall(b"ruok")
-                    if s.recv(4) == b"imok":
-                        break
-            except OSError:
-                pass
-            time.sleep(0.1)
+        server.start(f"secureClientPort={secure}\nsecureClientPortAddress=127.0.0.1\n"
+                     f"ssl.keyStore.location={d}/keystore.pem\nssl.keyStore.type=PEM\n"
+                     f"ssl.trustStore.location={d}/ca.pem\nssl.trustStore.type=PEM\n"
+                     f"ssl.clientAuth=need\n")
 
         def tls_client(cert=None, ca=f"{d}/ca.pem"):
             kw = dict(use_ssl=True, verify_certs=True, ca=ca)
@@ -159,17 +127,10 @@ def main():
         zk.delete("/kazoo_tls", recursive=True)
         zk.stop()
         zk.close()
-        check("server still running", server.poll() is None)
+        check("server still running", server.running())
     except Exception as e:  # a failure outside a check
         check("kazoo TLS run", False, repr(e))
-    finally:
-        server.kill()
-        server.wait()
-    failed = results.count(False)
-    print(f"kazoo_tls: {len(results) - failed} checks passed, {failed} failed")
-    if failed:
-        print(open(f"{d}/corral.log").read()[-4000:])
-    return 1 if failed else 0
+    return server.finish("kazoo_tls")
 
 
 if __name__ == "__main__":
