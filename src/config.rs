@@ -374,6 +374,11 @@ pub struct Config {
     pub client_tls: ClientTls,
     /// `zookeeper.superUser`: the SASL user that gets the super identity.
     pub sasl_super_user: Option<String>,
+    /// `enforce.auth.enabled` + `enforce.auth.schemes` (or
+    /// `sessionRequireClientSASLAuth=true`: `sasl`): the schemes one of
+    /// which a connection must hold before any request but auth/sasl.
+    pub enforce_auth_schemes: Vec<String>,
+    enforce_auth_enabled: bool,
     /// `corral.jaasConfig` (corral-only: the JAAS file ZooKeeper reads from
     /// `-Djava.security.auth.login.config`; `--jaas` overrides it).
     pub jaas_config: Option<PathBuf>,
@@ -437,6 +442,8 @@ impl Default for Config {
             quorum_auth: QuorumAuth::default(),
             client_tls: ClientTls::default(),
             sasl_super_user: None,
+            enforce_auth_schemes: Vec::new(),
+            enforce_auth_enabled: false,
             jaas_config: None,
             jute_max_buffer_extra: None,
             max_watches_per_connection: 100_000,
@@ -618,6 +625,10 @@ const SYSPROP_KEYS: &[&str] = &[
     "X509AuthenticationProvider.superUser",
     "superUser",
     "client.certReload",
+    "enforce.auth.enabled",
+    "enforce.auth.schemes",
+    "enforce.auth.scheme",
+    "sessionRequireClientSASLAuth",
 ];
 
 /// Keys corral applies (canonical names).
@@ -674,6 +685,10 @@ const EFFECTIVE_KEYS: &[&str] = &[
     "X509AuthenticationProvider.superUser",
     "superUser",
     "client.certReload",
+    "enforce.auth.enabled",
+    "enforce.auth.schemes",
+    "enforce.auth.scheme",
+    "sessionRequireClientSASLAuth",
     // rejected unless harmless, but known:
     "skipACL",
     "sslQuorum",
@@ -1143,6 +1158,30 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 cfg.client_tls.x509_super_user = Some(e.value.clone())
             }
             "superUser" => cfg.sasl_super_user = Some(e.value.clone()),
+            "enforce.auth.enabled" => cfg.enforce_auth_enabled = cx.boolean()?,
+            "sessionRequireClientSASLAuth" => {
+                if cx.boolean()? {
+                    cfg.enforce_auth_enabled = true;
+                    cfg.enforce_auth_schemes = vec!["sasl".into()];
+                }
+            }
+            "enforce.auth.schemes" | "enforce.auth.scheme" => {
+                let list: Vec<String> = e
+                    .value
+                    .split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                if let Some(bad) = list
+                    .iter()
+                    .find(|s| !matches!(s.as_str(), "digest" | "ip" | "sasl" | "x509"))
+                {
+                    return Err(cx.invalid(format!(
+                        "authentication scheme `{bad}` is not available (digest, ip, sasl, x509)"
+                    )));
+                }
+                cfg.enforce_auth_schemes = list;
+            }
             "snapCount" => cfg.snap_count = cx.u32_range(0)?.max(2),
             "autopurge.snapRetainCount" => {
                 cfg.autopurge_snap_retain_count = cx.u32_range(0)?.max(3)
@@ -1241,6 +1280,14 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     }
     if cfg.read_only_mode_enabled {
         cfg.four_lw_whitelist.add("isro");
+    }
+    if !cfg.enforce_auth_enabled {
+        cfg.enforce_auth_schemes.clear();
+    } else if cfg.enforce_auth_schemes.is_empty() {
+        return Err(ConfigError::Invalid {
+            line: cfg.key_lines.get("enforce.auth.enabled").copied(),
+            msg: "enforce.auth.enabled is true: enforce.auth.schemes must name the schemes".into(),
+        });
     }
     cfg.servers = servers.into_values().collect();
     cfg.validate_static()?;
@@ -1862,6 +1909,15 @@ clientPort=26001
             "line 1: TLS for clients needs ssl.keyStore.location (a PEM file with the private key and the certificate chain)"
         );
         assert!(err("ssl.crl=true\n").contains("revocation"));
+        assert!(err("enforce.auth.enabled=true\n").contains("enforce.auth.schemes"));
+        assert!(err("enforce.auth.schemes=kerberos\n").contains("not available"));
+        let c = parse("zookeeper.sessionRequireClientSASLAuth=true\n").unwrap();
+        assert_eq!(c.enforce_auth_schemes, ["sasl"]);
+        let c = parse("enforce.auth.schemes=sasl,x509\n").unwrap();
+        assert!(
+            c.enforce_auth_schemes.is_empty(),
+            "schemes alone enforce nothing"
+        );
         assert!(err("ssl.keyStore.type=JKS\n").contains("openssl pkcs12"));
         assert!(err("ssl.clientAuth=maybe\n").contains("`none`, `want` or `need`"));
         assert!(err("ssl.enabledProtocols=TLSv1.1\n").contains("TLSv1.2 and TLSv1.3 only"));

@@ -140,3 +140,46 @@ fn sasl_without_a_jaas_server_section_is_refused() {
     assert_eq!(r.err, err::AUTH_FAILED);
     assert!(raw::wait_closed(&mut c.stream, Duration::from_secs(5)));
 }
+
+#[test]
+fn enforce_auth_closes_unauthenticated_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let jaas = dir.path().join("jaas.conf");
+    std::fs::write(
+        &jaas,
+        "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n  \
+         user_bob=\"pw\";\n};\n",
+    )
+    .unwrap();
+    let Some(server) = Server::builder()
+        .extra(&format!("corral.jaasConfig={}", jaas.display()))
+        .extra("enforce.auth.enabled=true")
+        .extra("enforce.auth.schemes=sasl")
+        .fresh()
+        .start_or_skip("enforce_auth_closes_unauthenticated_connections")
+    else {
+        return;
+    };
+    if server.kind() != Kind::Corral {
+        return;
+    }
+    let addr = server.addr();
+    // A request before authenticating: -124, then the server closes.
+    let mut anon = RawConn::connect(addr, 10_000);
+    anon.exists("/", false)
+        .assert_err(err::SESSION_CLOSED_REQUIRE_SASL_AUTH);
+    assert!(raw::wait_closed(&mut anon.stream, Duration::from_secs(5)));
+    // digest is not the required scheme.
+    let mut digest = RawConn::connect(addr, 10_000);
+    digest
+        .call(op::AUTH, &raw::auth_req("digest", b"u:p"))
+        .assert_err(err::OK);
+    digest
+        .exists("/", false)
+        .assert_err(err::SESSION_CLOSED_REQUIRE_SASL_AUTH);
+    // After SASL, requests are served.
+    let mut bob = RawConn::connect(addr, 10_000);
+    sasl(&mut bob, "bob", "pw").unwrap();
+    bob.exists("/", false).ok();
+    bob.ping();
+}

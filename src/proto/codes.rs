@@ -57,6 +57,8 @@ pub mod err {
     pub const NOT_READ_ONLY: i32 = -119;
     pub const NO_WATCHER: i32 = -121;
     pub const RECONFIG_DISABLED: i32 = -123;
+    /// `enforce.auth.enabled` and the connection has no id of the schemes.
+    pub const SESSION_CLOSED_REQUIRE_SASL_AUTH: i32 = -124;
     /// ZooKeeper 3.7+ `QuotaExceeded`; corral also answers it to a watch
     /// request past the per-connection watch limits.
     pub const QUOTA_EXCEEDED: i32 = -125;

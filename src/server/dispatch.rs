@@ -141,6 +141,22 @@ impl Core {
             self.close_conn(id);
             return;
         }
+        if !self.cfg.enforce_auth_schemes.is_empty() && opcode != op::AUTH && opcode != op::SASL {
+            // ZooKeeper 3.8's AuthenticationHelper: anything else from a
+            // connection without an id of the required schemes closes it.
+            let schemes = &self.cfg.enforce_auth_schemes;
+            let authed = self.conns.get(&id).is_some_and(|c| {
+                c.caller
+                    .ids
+                    .iter()
+                    .any(|i| schemes.iter().any(|s| *s == i.scheme))
+            });
+            if !authed {
+                self.reply_err(id, xid, 0, err::SESSION_CLOSED_REQUIRE_SASL_AUTH);
+                self.close_conn(id);
+                return;
+            }
+        }
         match opcode {
             op::PING => return self.reply_err(id, xid::PING, zxid, err::OK),
             op::CREATE_SESSION => return self.reply_err(id, xid, zxid, err::MARSHALLING_ERROR),

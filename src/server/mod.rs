@@ -59,6 +59,9 @@ pub struct CoreConfig {
     pub sasl_users: std::collections::BTreeMap<String, String>,
     /// The SASL user that gets the super identity (`zookeeper.superUser`).
     pub sasl_super_user: Option<String>,
+    /// `enforce.auth.enabled` with `enforce.auth.schemes`: every request
+    /// but auth and sasl needs an id of one of these schemes (empty: off).
+    pub enforce_auth_schemes: Vec<String>,
     /// Test-only rule breakers (all off).
     pub faults: CoreFaults,
     /// Seeds the core's CSPRNG (session ids and passwords): the runtime
@@ -103,6 +106,7 @@ impl Default for CoreConfig {
             x509_super_user: None,
             sasl_users: Default::default(),
             sasl_super_user: None,
+            enforce_auth_schemes: Vec::new(),
             faults: CoreFaults::default(),
             seed: Seed::default(),
         }
