@@ -145,12 +145,10 @@ impl Core {
             // ZooKeeper 3.8's AuthenticationHelper: anything else from a
             // connection without an id of the required schemes closes it.
             let schemes = &self.cfg.enforce_auth_schemes;
-            let authed = self.conns.get(&id).is_some_and(|c| {
-                c.caller
-                    .ids
-                    .iter()
-                    .any(|i| schemes.iter().any(|s| *s == i.scheme))
-            });
+            let authed = self
+                .conns
+                .get(&id)
+                .is_some_and(|c| c.caller.ids.iter().any(|i| schemes.contains(&i.scheme)));
             if !authed {
                 self.reply_err(id, xid, 0, err::SESSION_CLOSED_REQUIRE_SASL_AUTH);
                 self.close_conn(id);
