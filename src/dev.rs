@@ -125,7 +125,9 @@ impl DevOptions {
              kazoo:  KazooClient(hosts=\"{hosts}\", use_ssl=True, ca=\"{ca}\", certfile=\"{cert}\", keyfile=\"{key}\")\n\
              zkCli / Java client:\n  CLIENT_JVMFLAGS=\"-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty \
              -Dzookeeper.client.secure=true -Dzookeeper.ssl.keyStore.location={client} -Dzookeeper.ssl.keyStore.type=PEM \
-             -Dzookeeper.ssl.trustStore.location={ca} -Dzookeeper.ssl.trustStore.type=PEM\" zkCli.sh -server {hosts}\n",
+             -Dzookeeper.ssl.trustStore.location={ca} -Dzookeeper.ssl.trustStore.type=PEM\" zkCli.sh -server {hosts}\n  \
+             (Debian's zookeeper package also needs -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:\
+             /usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar in CLIENT_JVMFLAGS)\n",
             hosts = self.secure_connect_string(),
             ca = p("ca.pem"),
             cert = p("client-cert.pem"),

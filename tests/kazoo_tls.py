@@ -15,6 +15,7 @@ kazoo's own TLS options (use_ssl, ca, certfile, keyfile):
 Every check prints PASS/FAIL; exit status 1 if any failed.
 """
 
+import os
 import subprocess
 import sys
 
@@ -62,6 +63,29 @@ def make_pki(d):
     with open(f"{d}/keystore.pem", "w") as out:
         for part in ("server.key", "server.pem", "ca.pem"):
             out.write(open(f"{d}/{part}").read())
+    with open(f"{d}/client-keystore.pem", "w") as out:
+        for part in ("client.key", "client.pem"):
+            out.write(open(f"{d}/{part}").read())
+
+
+ZKCLI = os.environ.get("ZKCLI", "/usr/share/zookeeper/bin/zkCli.sh")
+
+
+def zkcli(d, server, *cmd):
+    """zkCli.sh from Debian's zookeeper package over TLS (Netty client socket, PEM stores).
+    The package's zookeeper.jar manifest lacks netty-codec and netty-resolver: they go on
+    the class path (a second -cp, which java takes over zkCli.sh's own)."""
+    cp = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:" \
+         "/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar"
+    flags = (f"-cp {cp} -Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty "
+             f"-Dzookeeper.client.secure=true "
+             f"-Dzookeeper.ssl.keyStore.location={d}/client-keystore.pem "
+             f"-Dzookeeper.ssl.keyStore.type=PEM -Dzookeeper.ssl.trustStore.location={d}/ca.pem "
+             f"-Dzookeeper.ssl.trustStore.type=PEM")
+    env = dict(os.environ, CLIENT_JVMFLAGS=flags)
+    r = subprocess.run([ZKCLI, "-server", server, *cmd], env=env, capture_output=True,
+                       text=True, timeout=60)
+    return r.stdout + r.stderr
 
 
 def main():
@@ -124,13 +148,56 @@ def main():
                 check(what, True)
             finally:
                 client.close()
+        if os.path.exists(ZKCLI):
+            out = zkcli(d, f"localhost:{secure}", "get", "/kazoo_tls")
+            check("zkCli.sh (Java client) over TLS reads", "hello" in out, out[-300:])
+            out = zkcli(d, f"localhost:{secure}", "whoami")
+            check("zkCli.sh whoami shows the x509 id", f"x509: {me}" in out, out[-300:])
+        else:
+            print(f"NOTE: {ZKCLI} not found: the Java client is not checked")
         zk.delete("/kazoo_tls", recursive=True)
         zk.stop()
         zk.close()
         check("server still running", server.running())
     except Exception as e:  # a failure outside a check
         check("kazoo TLS run", False, repr(e))
-    return server.finish("kazoo_tls")
+    status = server.finish("kazoo_tls need")
+    return max(status, other_client_auth(sys.argv[1], d))
+
+
+def other_client_auth(binary, pki):
+    """ssl.clientAuth=want and none, with the same certificates: a client without a
+    certificate is served; with `want` a certificate gives the x509 id, with `none` it
+    is not asked for (so it gives none)."""
+    status = 0
+    for mode in ("want", "none"):
+        server = CorralServer(binary, f"kazoo-tls-{mode}-")
+        secure = free_port()
+        try:
+            server.start(f"secureClientPort={secure}\nsecureClientPortAddress=127.0.0.1\n"
+                         f"ssl.keyStore.location={pki}/keystore.pem\n"
+                         f"ssl.trustStore.location={pki}/ca.pem\nssl.clientAuth={mode}\n")
+            hosts = f"localhost:{secure}"
+            anon = KazooClient(hosts=hosts, use_ssl=True, verify_certs=True, ca=f"{pki}/ca.pem")
+            anon.start(timeout=10)
+            anon.create("/mine", b"m", acl=[make_acl("x509", "CN=kazoo-client,O=corral", all=True)])
+            check(f"{mode}: a client without a certificate is served", True)
+            c = KazooClient(hosts=hosts, use_ssl=True, verify_certs=True, ca=f"{pki}/ca.pem",
+                            certfile=f"{pki}/client.pem", keyfile=f"{pki}/client.key")
+            c.start(timeout=10)
+            try:
+                got = c.get("/mine")[0] == b"m"
+            except NoAuthError:
+                got = False
+            check(f"{mode}: a client certificate {'gives' if mode == 'want' else 'does not give'} "
+                  f"the x509 id", got == (mode == "want"))
+            for k in (anon, c):
+                k.stop()
+                k.close()
+        except Exception as e:
+            check(f"{mode}: kazoo TLS run", False, repr(e))
+        status = max(status, server.finish(f"kazoo_tls {mode}"))
+    return status
 
 
 if __name__ == "__main__":

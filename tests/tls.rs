@@ -36,6 +36,17 @@ impl Ca {
 
     /// A leaf certificate signed by this CA: (certificate PEM, key PEM).
     fn leaf(&self, org: &str, cn: &str, server: bool) -> (String, String) {
+        self.leaf_until(org, cn, server, None)
+    }
+
+    /// The same, valid until `until` (a past date makes it expired).
+    fn leaf_until(
+        &self,
+        org: &str,
+        cn: &str,
+        server: bool,
+        until: Option<(i32, u8, u8)>,
+    ) -> (String, String) {
         let sans = if server {
             vec!["localhost".to_string(), "127.0.0.1".to_string()]
         } else {
@@ -46,6 +57,10 @@ impl Ca {
         // first (RFC 2253, as Java's X500Principal.getName()): O=..,CN=..
         p.distinguished_name.push(DnType::CommonName, cn);
         p.distinguished_name.push(DnType::OrganizationName, org);
+        if let Some((y, m, d)) = until {
+            p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            p.not_after = rcgen::date_time_ymd(y, m, d);
+        }
         p.extended_key_usages = if server {
             vec![ExtendedKeyUsagePurpose::ServerAuth]
         } else {
@@ -392,4 +407,87 @@ async fn changed_certificates_are_reloaded_without_dropping_connections() {
     );
     // The connection made before the change is still served.
     assert_eq!(before.get_data("/reload").await.unwrap().0, b"r");
+}
+
+/// Bad input on TLS and plaintext ports: garbage and truncated records, a
+/// plaintext ConnectRequest on the TLS port, a TLS client on the plaintext
+/// port, an expired client certificate. Each connection is closed; the
+/// server keeps serving a client that was connected all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tls_input_is_refused_and_harms_no_one() {
+    use std::io::{Read, Write};
+    let pki = Pki::new();
+    let port = free_port();
+    let mut lines = secure_port_lines(port);
+    lines.extend(pki.server_lines("need"));
+    // A truncated record waits for the handshake deadline.
+    lines.push("nio.sessionlessCnxnTimeout=2000".into());
+    let Some(server) = start(&lines, "bad_tls_input_is_refused") else {
+        return;
+    };
+    let secure = format!("localhost:{port}");
+    let me = pki.ca.leaf("corral", "steady", false);
+    let steady = connect_tls(&secure, tls(&pki.ca_pem(), Some(&me)))
+        .await
+        .unwrap();
+    steady
+        .create(
+            "/steady",
+            b"s",
+            &CreateMode::Persistent.with_acls(zk::Acls::anyone_all()),
+        )
+        .await
+        .unwrap();
+
+    let closed = |bytes: &[u8], to: &str| {
+        let mut s = std::net::TcpStream::connect(to).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = s.write_all(bytes);
+        let mut sink = Vec::new();
+        // The server answers (an alert at most) and closes.
+        s.read_to_end(&mut sink).is_ok()
+    };
+    let tls_port = format!("127.0.0.1:{port}");
+    let mut noise = Vec::new();
+    let mut x: u32 = 0x2545_f491;
+    for _ in 0..4096 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        noise.push(x as u8);
+    }
+    assert!(closed(&noise, &tls_port), "garbage on the TLS port");
+    let mut record = vec![0x16, 0x03, 0x01, 0x40, 0x00];
+    record.extend_from_slice(&noise[..100]);
+    assert!(
+        closed(&record, &tls_port),
+        "a record with a garbage handshake"
+    );
+    assert!(
+        closed(&[0x16, 0x03, 0x01, 0x00], &tls_port),
+        "a truncated record header"
+    );
+    let connect = {
+        let mut b = vec![0, 0, 0, 44];
+        b.extend_from_slice(&[0; 44]);
+        b
+    };
+    assert!(closed(&connect, &tls_port), "a plaintext ConnectRequest");
+    // A TLS client on the plaintext port is refused.
+    let plain_port = server.addr().rsplit(':').next().unwrap().to_string();
+    assert!(connect_tls(
+        &format!("localhost:{plain_port}"),
+        tls(&pki.ca_pem(), Some(&me))
+    )
+    .await
+    .is_err());
+    // An expired client certificate is refused.
+    let expired = pki
+        .ca
+        .leaf_until("corral", "expired", false, Some((2001, 1, 1)));
+    assert!(connect_tls(&secure, tls(&pki.ca_pem(), Some(&expired)))
+        .await
+        .is_err());
+    assert_eq!(steady.get_data("/steady").await.unwrap().0, b"s");
+    assert_eq!(four_letter(server.addr(), "ruok").unwrap(), "imok");
 }
