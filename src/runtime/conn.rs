@@ -95,6 +95,10 @@ impl ConnIo {
         }
         let n = sock.try_write(&out);
         out.drain(..n);
+        if sock.tls_pending() {
+            // Encrypted records the socket did not take: the writer sends them.
+            let _ = self.wake.try_send(());
+        }
     }
 }
 
@@ -419,6 +423,11 @@ async fn serve(
                     // A burst is over: give the memory back.
                     buf = Vec::new();
                 }
+            }
+            // TLS records left by the reader's direct write.
+            if wr.flush().await.is_err() {
+                let _ = done_tx.try_send(());
+                return;
             }
             if writer_io.close.get() {
                 wr.shutdown_write().await;

@@ -360,8 +360,7 @@ impl ClientSocket {
     /// out when it tries).
     pub fn try_write(&self, buf: &[u8]) -> usize {
         if self.is_tls() {
-            // The writer task encrypts and sends.
-            return 0;
+            return self.try_write_tls(buf);
         }
         match (&self.socket).write(buf) {
             Ok(n) => {
@@ -370,6 +369,48 @@ impl ClientSocket {
             }
             Err(_) => 0,
         }
+    }
+
+    /// TLS: encrypts all of `buf` and sends what the socket takes; the
+    /// rest waits in `out` for the writer task ([`Self::flush`]), which
+    /// [`Self::tls_pending`] tells the caller to wake. Nothing (0) while
+    /// the handshake runs, another task is sending or records still wait:
+    /// records stay in order, and what a client does not read stays in the
+    /// connection's counted output.
+    fn try_write_tls(&self, buf: &[u8]) -> usize {
+        let mut g = self.tls.borrow_mut();
+        let Some(t) = g.as_mut() else {
+            return 0;
+        };
+        if t.sending || !t.out.is_empty() || t.conn.wants_write() || t.conn.is_handshaking() {
+            return 0;
+        }
+        if std::io::Write::write_all(&mut t.conn.writer(), buf).is_err() {
+            return 0;
+        }
+        while t.conn.wants_write() {
+            if t.conn.write_tls(&mut t.out).is_err() {
+                break;
+            }
+        }
+        if let Ok(n) = (&self.socket).write(&t.out) {
+            t.out.drain(..n);
+            self.readiness.touch();
+        }
+        buf.len()
+    }
+
+    /// True if TLS records wait to be sent.
+    pub fn tls_pending(&self) -> bool {
+        self.tls
+            .borrow()
+            .as_ref()
+            .is_some_and(|t| !t.out.is_empty() || t.conn.wants_write())
+    }
+
+    /// Sends what waits (TLS records); nothing to do without TLS.
+    pub async fn flush(&self) -> std::io::Result<()> {
+        self.flush_tls().await
     }
 
     /// Sends a FIN (after a TLS close_notify) after what was written.
