@@ -9,7 +9,7 @@
 //! Policy: every key ZooKeeper 3.8 understands is accepted. Keys that corral implements are
 //! applied; keys without an effect here are accepted, type-checked where cheap and listed in
 //! [`Config::ignored`] (see [`IGNORED_KEYS`] / [`IGNORED_PREFIXES`]); keys whose setting would
-//! silently change semantics we do not provide (TLS ports, `skipACL=yes`, `sslQuorum=true`,
+//! silently change semantics we do not provide (`skipACL=yes`, `sslQuorumReloadCertFiles=true`,
 //! quorum SASL, dynamic config files, hierarchical quorums, multi-address servers) are rejected
 //! with a "not supported" error. Unlike ZooKeeper (which turns any unknown key into a
 //! `zookeeper.<key>` system property) unknown keys are **rejected**, naming the line and the
@@ -372,6 +372,9 @@ pub struct Config {
     pub quorum_auth: QuorumAuth,
     /// `secureClientPort`, `client.portUnification` and `ssl.*`: TLS for clients.
     pub client_tls: ClientTls,
+    /// `sslQuorum`: TLS between servers, with the `ssl.quorum.*` stores.
+    pub ssl_quorum: bool,
+    pub quorum_tls: ClientTls,
     /// `zookeeper.superUser`: the SASL user that gets the super identity.
     pub sasl_super_user: Option<String>,
     /// `enforce.auth.enabled` + `enforce.auth.schemes` (or
@@ -441,6 +444,11 @@ impl Default for Config {
             shards: None,
             quorum_auth: QuorumAuth::default(),
             client_tls: ClientTls::default(),
+            ssl_quorum: false,
+            quorum_tls: ClientTls {
+                keys: "ssl.quorum",
+                ..ClientTls::default()
+            },
             sasl_super_user: None,
             enforce_auth_schemes: Vec::new(),
             enforce_auth_enabled: false,
@@ -492,6 +500,12 @@ pub struct ClientTls {
     pub x509_super_user: Option<String>,
     /// `client.certReload`: reload the stores when their files change.
     pub cert_reload: bool,
+    /// The key prefix these settings came from (`ssl` or `ssl.quorum`),
+    /// for messages.
+    pub keys: &'static str,
+    /// `ssl.quorum.hostnameVerification`: a server's certificate must name
+    /// the host its `server.N` line gives (default true).
+    pub hostname_verification: bool,
 }
 
 impl Default for ClientTls {
@@ -508,6 +522,8 @@ impl Default for ClientTls {
             ciphersuites: Vec::new(),
             x509_super_user: None,
             cert_reload: false,
+            keys: "ssl",
+            hostname_verification: true,
         }
     }
 }
@@ -682,6 +698,16 @@ const EFFECTIVE_KEYS: &[&str] = &[
     "ssl.ciphersuites",
     "ssl.crl",
     "ssl.ocsp",
+    "ssl.quorum.keyStore.location",
+    "ssl.quorum.keyStore.password",
+    "ssl.quorum.keyStore.type",
+    "ssl.quorum.trustStore.location",
+    "ssl.quorum.trustStore.password",
+    "ssl.quorum.trustStore.type",
+    "ssl.quorum.hostnameVerification",
+    "ssl.quorum.protocol",
+    "ssl.quorum.enabledProtocols",
+    "ssl.quorum.ciphersuites",
     "X509AuthenticationProvider.superUser",
     "superUser",
     "client.certReload",
@@ -700,8 +726,11 @@ const EFFECTIVE_KEYS: &[&str] = &[
 fn unsupported_reason(key: &str, value: &str) -> Option<&'static str> {
     let v = value.to_ascii_lowercase();
     match key {
-        "sslQuorum" | "portUnification" if v != "false" => {
-            Some("TLS between servers is not implemented; only `false` is accepted")
+        "portUnification" if v != "false" => {
+            Some("a quorum port that takes TLS and plaintext is not implemented; only `false` is accepted")
+        }
+        "sslQuorumReloadCertFiles" if v != "false" => {
+            Some("quorum certificates are read at startup; only `false` is accepted")
         }
         "ssl.crl" | "ssl.ocsp" if v != "false" => {
             Some("certificate revocation checks are not implemented; only `false` is accepted")
@@ -720,6 +749,82 @@ fn unsupported_reason(key: &str, value: &str) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// `ssl.*` and `ssl.quorum.*` store keys (the part after the prefix) into `t`.
+fn store_key(t: &mut ClientTls, rest: &str, cx: &Ctx<'_>, e: &Entry) -> Result<(), ConfigError> {
+    match rest {
+        "keyStore.location" => t.key_store = Some(cx.path()?),
+        "keyStore.password" => {
+            t.key_store_password = Some(e.value.clone()).filter(|v| !v.is_empty())
+        }
+        "trustStore.location" => t.trust_store = Some(cx.path()?),
+        "trustStore.password" => {}
+        "keyStore.type" | "trustStore.type" => match e.value.to_ascii_uppercase().as_str() {
+            "PEM" | "" => {}
+            "JKS" | "PKCS12" | "BCFKS" => {
+                return Err(cx.invalid(
+                    "corral reads PEM stores only; convert with `keytool -importkeystore \
+                     -srckeystore STORE -destkeystore store.p12 -deststoretype PKCS12` and \
+                     `openssl pkcs12 -in store.p12 -nodes -out store.pem`, then set PEM",
+                ))
+            }
+            _ => return Err(cx.invalid("expected PEM")),
+        },
+        "clientAuth" => {
+            t.client_auth = match e.value.to_ascii_lowercase().as_str() {
+                "none" => ClientAuth::None,
+                "want" => ClientAuth::Want,
+                "need" => ClientAuth::Need,
+                _ => return Err(cx.invalid("expected `none`, `want` or `need`")),
+            }
+        }
+        "protocol" | "enabledProtocols" => {
+            let list: Vec<String> = e
+                .value
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect();
+            for p in &list {
+                if !matches!(p.as_str(), "TLSv1.2" | "TLSv1.3" | "TLS") {
+                    return Err(
+                        cx.invalid(format!("`{p}`: corral speaks TLSv1.2 and TLSv1.3 only"))
+                    );
+                }
+            }
+            // enabledProtocols wins over protocol, as in ZooKeeper.
+            if rest == "enabledProtocols" || t.protocols.is_empty() {
+                t.protocols = list.into_iter().filter(|p| p != "TLS").collect();
+            }
+        }
+        "ciphersuites" => {
+            t.ciphersuites = e
+                .value
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        }
+        "hostnameVerification" => t.hostname_verification = cx.boolean()?,
+        _ => unreachable!("store_key called for {rest}"),
+    }
+    Ok(())
+}
+
+/// The store keys [`store_key`] takes after `ssl.` / `ssl.quorum.`.
+const STORE_KEYS: &[&str] = &[
+    "keyStore.location",
+    "keyStore.password",
+    "keyStore.type",
+    "trustStore.location",
+    "trustStore.password",
+    "trustStore.type",
+    "clientAuth",
+    "protocol",
+    "enabledProtocols",
+    "ciphersuites",
+    "hostnameVerification",
+];
 
 /// A raw logical line of the Properties file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1028,6 +1133,17 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             });
         }
         cfg.key_lines.insert(key.to_string(), e.line);
+        if let Some(rest) = key.strip_prefix("ssl.quorum.") {
+            if STORE_KEYS.contains(&rest) && rest != "clientAuth" {
+                store_key(&mut cfg.quorum_tls, rest, &cx, e)?;
+                continue;
+            }
+        } else if let Some(rest) = key.strip_prefix("ssl.") {
+            if STORE_KEYS.contains(&rest) {
+                store_key(&mut cfg.client_tls, rest, &cx, e)?;
+                continue;
+            }
+        }
         match key {
             "tickTime" => cfg.tick_time_ms = cx.positive()?,
             "initLimit" => cfg.init_limit = cx.positive()?,
@@ -1079,7 +1195,8 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 cx.yes_no()?;
                 cfg.ignore(e);
             }
-            "sslQuorum" | "portUnification" => {
+            "sslQuorum" => cfg.ssl_quorum = cx.boolean()?,
+            "portUnification" => {
                 cx.boolean()?;
                 cfg.ignore(e);
             }
@@ -1097,60 +1214,6 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             }
             "client.portUnification" => cfg.client_tls.port_unification = cx.boolean()?,
             "client.certReload" => cfg.client_tls.cert_reload = cx.boolean()?,
-            "ssl.keyStore.location" => cfg.client_tls.key_store = Some(cx.path()?),
-            "ssl.keyStore.password" => {
-                cfg.client_tls.key_store_password = Some(e.value.clone()).filter(|v| !v.is_empty())
-            }
-            "ssl.trustStore.location" => cfg.client_tls.trust_store = Some(cx.path()?),
-            "ssl.trustStore.password" => {}
-            "ssl.keyStore.type" | "ssl.trustStore.type" => {
-                match e.value.to_ascii_uppercase().as_str() {
-                    "PEM" | "" => {}
-                    "JKS" | "PKCS12" | "BCFKS" => {
-                        return Err(cx.invalid(
-                            "corral reads PEM stores only; convert with `keytool -importkeystore \
-                             -srckeystore STORE -destkeystore store.p12 -deststoretype PKCS12` and \
-                             `openssl pkcs12 -in store.p12 -nodes -out store.pem`, then set PEM",
-                        ))
-                    }
-                    _ => return Err(cx.invalid("expected PEM")),
-                }
-            }
-            "ssl.clientAuth" => {
-                cfg.client_tls.client_auth = match e.value.to_ascii_lowercase().as_str() {
-                    "none" => ClientAuth::None,
-                    "want" => ClientAuth::Want,
-                    "need" => ClientAuth::Need,
-                    _ => return Err(cx.invalid("expected `none`, `want` or `need`")),
-                }
-            }
-            "ssl.protocol" | "ssl.enabledProtocols" => {
-                let list: Vec<String> = e
-                    .value
-                    .split(',')
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect();
-                for p in &list {
-                    if !matches!(p.as_str(), "TLSv1.2" | "TLSv1.3" | "TLS") {
-                        return Err(
-                            cx.invalid(format!("`{p}`: corral speaks TLSv1.2 and TLSv1.3 only"))
-                        );
-                    }
-                }
-                // enabledProtocols wins over protocol, as in ZooKeeper.
-                if key == "ssl.enabledProtocols" || cfg.client_tls.protocols.is_empty() {
-                    cfg.client_tls.protocols = list.into_iter().filter(|p| p != "TLS").collect();
-                }
-            }
-            "ssl.ciphersuites" => {
-                cfg.client_tls.ciphersuites = e
-                    .value
-                    .split(',')
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect()
-            }
             "ssl.crl" | "ssl.ocsp" => {
                 cx.boolean()?;
             }
@@ -1244,7 +1307,6 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             | "syncEnabled"
             | "localSessionsEnabled"
             | "localSessionsUpgradingEnabled"
-            | "sslQuorumReloadCertFiles"
             | "multiAddress.enabled"
             | "multiAddress.reachabilityCheckEnabled"
             | "admin.enableServer" => {
@@ -1518,6 +1580,17 @@ impl Config {
                 msg: "ssl.clientAuth is `need` or `want` (`need` is the default): set \
                       ssl.trustStore.location to the CA certificates (PEM) that sign client \
                       certificates, or ssl.clientAuth=none"
+                    .into(),
+            });
+        }
+        if self.ssl_quorum
+            && (self.quorum_tls.key_store.is_none() || self.quorum_tls.trust_store.is_none())
+        {
+            return Err(ConfigError::Invalid {
+                line: self.line_of("sslQuorum"),
+                msg: "sslQuorum=true needs ssl.quorum.keyStore.location (this server's key and \
+                      certificate chain, PEM) and ssl.quorum.trustStore.location (the CAs of \
+                      the servers' certificates)"
                     .into(),
             });
         }
@@ -1939,8 +2012,21 @@ clientPort=26001
         assert!(err("skipACL=yes\n").contains("ACL checks cannot be disabled"));
         parse("skipACL=no\n").unwrap();
         assert!(err("skipACL=true\n").contains("expected `yes` or `no`"));
-        assert!(err("sslQuorum=true\n").contains("not supported"));
+        assert!(err("sslQuorum=true\n").contains("ssl.quorum.keyStore.location"));
         parse("sslQuorum=false\n").unwrap();
+        let c = parse(
+            "sslQuorum=true\nssl.quorum.keyStore.location=/q.pem\nssl.quorum.keyStore.type=PEM\n\
+             ssl.quorum.trustStore.location=/qca.pem\nssl.quorum.hostnameVerification=false\n\
+             ssl.quorum.enabledProtocols=TLSv1.3\nssl.keyStore.location=/c.pem\n",
+        )
+        .unwrap();
+        assert!(c.ssl_quorum);
+        assert_eq!(c.quorum_tls.key_store.as_deref(), Some(Path::new("/q.pem")));
+        assert!(!c.quorum_tls.hostname_verification);
+        assert_eq!(c.quorum_tls.protocols, ["TLSv1.3"]);
+        assert_eq!(c.client_tls.key_store.as_deref(), Some(Path::new("/c.pem")));
+        assert!(err("sslQuorumReloadCertFiles=true\n").contains("read at startup"));
+        assert!(err("ssl.quorum.keyStore.type=JKS\n").contains("PEM"));
         assert!(err("dynamicConfigFile=/x\n").contains("not supported"));
         assert!(err("weight.1=2\n").contains("hierarchical quorums"));
         assert!(err("quorum.auth.kerberos.servicePrincipal=zk/_HOST\n").contains("Kerberos"));

@@ -17,7 +17,8 @@
 //! the ensemble as a server.
 //!
 //! With `--tls` each server also serves TLS on `secureClientPort` (client
-//! port + 100, so 2281.. by default) with `ssl.clientAuth=need`: a
+//! port + 100, so 2281.. by default) with `ssl.clientAuth=need`, and the
+//! servers link over TLS (`sslQuorum=true`) with the same certificate: a
 //! throwaway CA, a server certificate for localhost/127.0.0.1 and a client
 //! certificate are made with rcgen under `tls/` (keys mode 0600), and the
 //! settings for kazoo, the Java client and zkCli are printed.
@@ -82,8 +83,12 @@ impl DevOptions {
             s.push_str(&format!(
                 "secureClientPort={}\nsecureClientPortAddress=127.0.0.1\n\
                  ssl.keyStore.location={}\nssl.keyStore.type=PEM\n\
-                 ssl.trustStore.location={}\nssl.trustStore.type=PEM\nssl.clientAuth=need\n",
+                 ssl.trustStore.location={}\nssl.trustStore.type=PEM\nssl.clientAuth=need\n\
+                 sslQuorum=true\nssl.quorum.keyStore.location={}\nssl.quorum.keyStore.type=PEM\n\
+                 ssl.quorum.trustStore.location={}\nssl.quorum.trustStore.type=PEM\n",
                 self.ports(i).secure,
+                self.tls_path("server.pem").display(),
+                self.tls_path("ca.pem").display(),
                 self.tls_path("server.pem").display(),
                 self.tls_path("ca.pem").display()
             ));
@@ -214,7 +219,7 @@ fn write_tls(o: &DevOptions) -> std::io::Result<()> {
     let leaf = |sans: Vec<String>, cn: &str, eku| -> std::io::Result<(String, String)> {
         let mut p = CertificateParams::new(sans).map_err(err)?;
         p.distinguished_name.push(DnType::CommonName, cn);
-        p.extended_key_usages = vec![eku];
+        p.extended_key_usages = eku;
         let key = KeyPair::generate().map_err(err)?;
         let cert = p.signed_by(&key, &ca_cert, &ca_key).map_err(err)?;
         Ok((cert.pem(), key.serialize_pem()))
@@ -222,12 +227,16 @@ fn write_tls(o: &DevOptions) -> std::io::Result<()> {
     let (server_cert, server_key) = leaf(
         vec!["localhost".into(), "127.0.0.1".into()],
         "localhost",
-        ExtendedKeyUsagePurpose::ServerAuth,
+        // Also the servers' client certificate on quorum links.
+        vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ],
     )?;
     let (client_cert, client_key) = leaf(
         Vec::new(),
         "corral-dev-client",
-        ExtendedKeyUsagePurpose::ClientAuth,
+        vec![ExtendedKeyUsagePurpose::ClientAuth],
     )?;
     std::fs::write(o.tls_path("ca.pem"), ca_cert.pem())?;
     write_private(
@@ -412,6 +421,9 @@ mod tests {
         assert_eq!(cfg.client_tls.secure_port, Some(2282));
         assert_eq!(cfg.client_tls.client_auth, crate::config::ClientAuth::Need);
         crate::runtime::tls::server_config(&cfg.client_tls).expect("the stores load");
+        assert!(cfg.ssl_quorum);
+        crate::runtime::tls::server_config(&cfg.quorum_tls).expect("the quorum stores load");
+        crate::runtime::tls::peer_client_config(&cfg.quorum_tls).expect("and dial");
         use std::os::unix::fs::PermissionsExt;
         for f in ["server.pem", "client-key.pem", "client.pem"] {
             let mode = std::fs::metadata(o.tls_path(f))

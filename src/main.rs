@@ -206,11 +206,34 @@ fn ensemble_config(cfg: &Config) -> Result<runtime::ensemble::EnsembleConfig, St
         sync_limit: cfg.sync_limit,
         tick_time_ms: cfg.tick_time_ms,
         auth: peer_auth(cfg)?,
+        tls: peer_tls(cfg)?,
         check_source,
         max_peer_body: cfg
             .jute_max_buffer
             .saturating_add(cfg.jute_max_buffer_extra.unwrap_or(cfg.jute_max_buffer)),
     })
+}
+
+/// `sslQuorum=true`: the acceptor's and dialer's TLS configs from the
+/// `ssl.quorum.*` stores, and each server's name as its `server.N` line
+/// gives it (what its certificate must name).
+fn peer_tls(cfg: &Config) -> Result<Option<runtime::peers::PeerTls>, String> {
+    if !cfg.ssl_quorum {
+        return Ok(None);
+    }
+    let accept = runtime::tls::server_config(&cfg.quorum_tls).map_err(|e| e.to_string())?;
+    let dial = runtime::tls::peer_client_config(&cfg.quorum_tls).map_err(|e| e.to_string())?;
+    let mut names = Vec::new();
+    for s in &cfg.servers {
+        let name = rustls::pki_types::ServerName::try_from(s.host.clone())
+            .map_err(|e| format!("server.{}: `{}` as a TLS name: {e}", s.id, s.host))?;
+        names.push((s.id, name));
+    }
+    Ok(Some(runtime::peers::PeerTls {
+        accept,
+        dial,
+        names,
+    }))
 }
 
 /// SASL DIGEST-MD5 users for clients: the `Server` section of the JAAS file

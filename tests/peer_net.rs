@@ -108,6 +108,7 @@ fn three_servers_link_exchange_reset_and_refuse_strangers() {
                             bind: (me != 3).then(|| my_addr.ip()),
                             auth: PeerAuth::default(),
                             check_source: false,
+                            tls: None,
                         },
                         incoming,
                     );
@@ -269,6 +270,7 @@ fn pair(auth: PeerAuth) -> Pair {
                             bind: Some(my_addr.ip()),
                             auth,
                             check_source: true,
+                            tls: None,
                         },
                         incoming,
                     );

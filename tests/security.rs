@@ -317,3 +317,116 @@ fn a_neighbours_session_cannot_be_taken_over() {
     let r = back.exists("/lock", false);
     assert_eq!(r.ok().stat().ephemeral_owner, sid);
 }
+
+/// `sslQuorum=true`: the servers link over TLS with certificates from the
+/// `ssl.quorum.*` stores and replicate; a plaintext peer and a TLS peer
+/// whose certificate comes from another CA are closed before any ZAB frame,
+/// and the ensemble keeps serving.
+#[test]
+fn ssl_quorum_links_need_a_trusted_certificate() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = |name: &str| {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        let key = KeyPair::generate().unwrap();
+        (p.self_signed(&key).unwrap(), key)
+    };
+    // One certificate for every server (they all run on 127.0.0.1).
+    let leaf = |issuer: &(rcgen::Certificate, KeyPair)| {
+        let mut p =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+        p.distinguished_name
+            .push(DnType::CommonName, "corral server");
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &issuer.0, &issuer.1).unwrap();
+        (cert, key)
+    };
+    let good = ca("quorum CA");
+    let (cert, key) = leaf(&good);
+    let ks = tmp.path().join("server.pem");
+    std::fs::write(
+        &ks,
+        format!("{}{}{}", key.serialize_pem(), cert.pem(), good.0.pem()),
+    )
+    .unwrap();
+    let ts = tmp.path().join("ca.pem");
+    std::fs::write(&ts, good.0.pem()).unwrap();
+    let extra = format!(
+        "sslQuorum=true\nssl.quorum.keyStore.location={}\nssl.quorum.keyStore.type=PEM\n\
+         ssl.quorum.trustStore.location={}\nssl.quorum.trustStore.type=PEM",
+        ks.display(),
+        ts.display()
+    );
+    let e = Ensemble::start_with(3, |_| "127.0.0.1".into(), &extra);
+    e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
+    serves(&e, &[0, 1, 2], "tlsq");
+    // Written through one server, read on another: the links carry ZAB.
+    let mut a = RawConn::connect(&e.addrs()[0], 10_000);
+    a.create("/over-tls", Some(b"q"), 0).ok();
+    let mut b = RawConn::connect(&e.addrs()[2], 10_000);
+    b.call(op::SYNC, &raw::path_req("/over-tls")).ok();
+    assert_eq!(b.get_data("/over-tls", false).ok().buf().unwrap(), b"q");
+
+    // A plaintext peer: its HELLO is not TLS; the acceptor closes.
+    let mut plain = TcpStream::connect(quorum_addr(&e, 0)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = plain.write_all(b"CRPRPR02\0\0\0\0\0\0\0\x03");
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(got.len() < 16, "a plaintext peer got {} bytes", got.len());
+
+    // TLS to the quorum port with a given client certificate, trusting
+    // the quorum CA for the server's.
+    let dial = |cert: &rcgen::Certificate, key: &KeyPair| {
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(
+                good.0.der().to_vec(),
+            ))
+            .unwrap();
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        let conn = rustls::ClientConnection::new(
+            std::sync::Arc::new(cfg),
+            rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+        )
+        .unwrap();
+        let tcp = TcpStream::connect(quorum_addr(&e, 0)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        rustls::StreamOwned::new(conn, tcp)
+    };
+    // The port speaks TLS with the server's certificate, which the quorum
+    // CA signed: a trusted peer completes the handshake.
+    let mut trusted = dial(&cert, &key);
+    trusted.conn.complete_io(&mut trusted.sock).unwrap();
+    assert!(!trusted.conn.is_handshaking());
+    assert!(trusted
+        .conn
+        .peer_certificates()
+        .is_some_and(|c| !c.is_empty()));
+
+    // A TLS peer with a certificate from another CA.
+    let stranger = ca("stranger CA");
+    let (scert, skey) = leaf(&stranger);
+    let mut tls = dial(&scert, &skey);
+    let _ = tls.write_all(b"CRPRPR02\0\0\0\0\0\0\0\x03");
+    let mut buf = [0u8; 64];
+    assert!(
+        !matches!(tls.read(&mut buf), Ok(n) if n > 0),
+        "a peer with an untrusted certificate got bytes"
+    );
+    serves(&e, &[0, 1, 2], "tlsq-after");
+}

@@ -68,6 +68,8 @@ pub struct EnsembleConfig {
     pub tick_time_ms: u32,
     /// Quorum authentication.
     pub auth: peers::PeerAuth,
+    /// `sslQuorum`: TLS on every link.
+    pub tls: Option<peers::PeerTls>,
     /// Peers must connect from their configured address.
     pub check_source: bool,
     /// Largest peer frame body accepted (`jute.maxbuffer` plus
@@ -684,6 +686,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                     bind: Some(my_quorum.ip()),
                     auth: ens.auth.clone(),
                     check_source: ens.check_source,
+                    tls: ens.tls.clone(),
                 },
                 peer_incoming,
             );

@@ -100,6 +100,95 @@ pub struct PeerNetConfig {
     /// Refuse a connection claiming an id from another address than that
     /// server's configured one.
     pub check_source: bool,
+    /// `sslQuorum`: every link is TLS with certificates on both sides,
+    /// before the HELLO.
+    pub tls: Option<PeerTls>,
+}
+
+/// TLS between servers: the acceptor's config (client certificates
+/// required), the dialer's, and the name each peer is dialed by (its
+/// `server.N` host, which its certificate must name unless hostname
+/// verification is off).
+#[derive(Clone)]
+pub struct PeerTls {
+    pub accept: std::sync::Arc<rustls::ServerConfig>,
+    pub dial: std::sync::Arc<rustls::ClientConfig>,
+    pub names: Vec<(ServerId, rustls::pki_types::ServerName<'static>)>,
+}
+
+impl std::fmt::Debug for PeerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerTls")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A link's byte stream: plain TCP, or TLS on either side.
+enum PeerStream {
+    Plain(TcpStream),
+    Dialed(Box<futures_rustls::client::TlsStream<TcpStream>>),
+    Accepted(Box<futures_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl PeerStream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            PeerStream::Plain(s) => s,
+            PeerStream::Dialed(s) => s.get_ref().0,
+            PeerStream::Accepted(s) => s.get_ref().0,
+        }
+    }
+}
+
+impl futures_lite::AsyncRead for PeerStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            PeerStream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            PeerStream::Dialed(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
+            PeerStream::Accepted(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl futures_lite::AsyncWrite for PeerStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            PeerStream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            PeerStream::Dialed(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
+            PeerStream::Accepted(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            PeerStream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            PeerStream::Dialed(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
+            PeerStream::Accepted(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            PeerStream::Plain(s) => std::pin::Pin::new(s).poll_close(cx),
+            PeerStream::Dialed(s) => std::pin::Pin::new(s.as_mut()).poll_close(cx),
+            PeerStream::Accepted(s) => std::pin::Pin::new(s.as_mut()).poll_close(cx),
+        }
+    }
 }
 
 /// Counters for mntr and tests.
@@ -341,11 +430,15 @@ impl PeerNet {
                     .map_err(Into::into),
             };
             match attempt {
-                Ok(mut s) => {
-                    let opened =
-                        glommio::timer::timeout(HANDSHAKE_TIMEOUT, self.open(&mut s, peer)).await;
+                Ok(tcp) => {
+                    let opened = glommio::timer::timeout(HANDSHAKE_TIMEOUT, async {
+                        let mut s = self.secure_dial(peer, tcp).await?;
+                        self.open(&mut s, peer).await?;
+                        Ok(s)
+                    })
+                    .await;
                     match opened {
-                        Ok(()) => {
+                        Ok(s) => {
                             backoff = Duration::from_millis(50);
                             let link = self.inner.links[&peer].clone();
                             self.install(peer, s, true);
@@ -362,11 +455,37 @@ impl PeerNet {
         }
     }
 
+    /// With `sslQuorum`, the TLS handshake as the client (our certificate,
+    /// the peer's checked against the trust store and its configured name).
+    async fn secure_dial(
+        &self,
+        peer: ServerId,
+        tcp: TcpStream,
+    ) -> Result<PeerStream, glommio::GlommioError<()>> {
+        let Some(tls) = &self.inner.cfg.tls else {
+            return Ok(PeerStream::Plain(tcp));
+        };
+        let name = tls
+            .names
+            .iter()
+            .find(|(id, _)| *id == peer)
+            .map(|(_, n)| n.clone())
+            .ok_or_else(|| refused("no name for this server"))?;
+        let s = futures_rustls::TlsConnector::from(tls.dial.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| {
+                self.inner.stat(|st| st.auth_failures += 1);
+                refused_owned(format!("TLS: {e}"))
+            })?;
+        Ok(PeerStream::Dialed(Box::new(s)))
+    }
+
     /// The dialer's side of an opening: HELLO, then (with credentials)
     /// our proof and the acceptor's.
     async fn open(
         &self,
-        s: &mut TcpStream,
+        s: &mut PeerStream,
         peer: ServerId,
     ) -> Result<(), glommio::GlommioError<()>> {
         let me = self.inner.cfg.my_id;
@@ -405,9 +524,27 @@ impl PeerNet {
 
     async fn accept(&self, s: std::net::TcpStream) {
         let from = s.peer_addr().ok();
-        let mut s = TcpStream::from(socket2::Socket::from(s));
-        match glommio::timer::timeout(HANDSHAKE_TIMEOUT, self.admit(&mut s, from)).await {
-            Ok((id, authenticated)) => self.install(id, s, authenticated),
+        let tcp = TcpStream::from(socket2::Socket::from(s));
+        let admitted = glommio::timer::timeout(HANDSHAKE_TIMEOUT, async {
+            let mut s = match &self.inner.cfg.tls {
+                None => PeerStream::Plain(tcp),
+                Some(tls) => PeerStream::Accepted(Box::new(
+                    futures_rustls::TlsAcceptor::from(tls.accept.clone())
+                        .accept(tcp)
+                        .await
+                        .map_err(|e| {
+                            self.inner.stat(|st| st.auth_failures += 1);
+                            refused_owned(format!("TLS: {e}"))
+                        })?,
+                )),
+            };
+            let (id, authenticated) = self.admit(&mut s, from).await?;
+            // A verified certificate authenticates the peer too.
+            Ok((s, id, authenticated || self.inner.cfg.tls.is_some()))
+        })
+        .await;
+        match admitted {
+            Ok((s, id, authenticated)) => self.install(id, s, authenticated),
             Err(e) => {
                 self.inner.stat(|st| st.refused += 1);
                 tracing::warn!(from = ?from, "refused a peer connection: {e}");
@@ -419,7 +556,7 @@ impl PeerNet {
     /// it proved the password.
     async fn admit(
         &self,
-        s: &mut TcpStream,
+        s: &mut PeerStream,
         from: Option<SocketAddr>,
     ) -> Result<(ServerId, bool), glommio::GlommioError<()>> {
         let cfg = &self.inner.cfg;
@@ -492,15 +629,15 @@ impl PeerNet {
     /// Makes `s` the connection to `peer` (replacing any older one) and
     /// starts its reader and sender. A healthy link is only replaced by a
     /// connection that authenticated (or that we dialed ourselves).
-    fn install(&self, peer: ServerId, s: TcpStream, trusted: bool) {
-        let _ = s.set_nodelay(true);
+    fn install(&self, peer: ServerId, s: PeerStream, trusted: bool) {
+        let _ = s.tcp().set_nodelay(true);
         let link = self.inner.links[&peer].clone();
         if link.up.get() {
             if !trusted && link.last_frame.get().elapsed() < HEALTHY {
                 self.inner.stat(|st| st.refused += 1);
                 tracing::warn!(
                     peer,
-                    from = ?s.peer_addr().ok(),
+                    from = ?s.tcp().peer_addr().ok(),
                     "refused a new connection for a healthy link"
                 );
                 return;
@@ -537,7 +674,7 @@ impl PeerNet {
         &self,
         peer: ServerId,
         gen: u64,
-        mut rd: futures_lite::io::ReadHalf<TcpStream>,
+        mut rd: futures_lite::io::ReadHalf<PeerStream>,
     ) {
         let max = self.inner.cfg.max_body as usize;
         let mut buf = vec![0u8; READ_CHUNK];
@@ -597,7 +734,7 @@ impl PeerNet {
         gen: u64,
         link: Rc<Link>,
         wake: Rc<Notify>,
-        mut wr: futures_lite::io::WriteHalf<TcpStream>,
+        mut wr: futures_lite::io::WriteHalf<PeerStream>,
     ) {
         let mut buf = Vec::new();
         loop {

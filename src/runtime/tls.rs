@@ -42,36 +42,38 @@ fn certs_in(key: &str, path: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'st
 /// The key store: a PKCS#8 (or PKCS#1/SEC1) private key and the server's
 /// certificate chain, in one PEM file.
 fn key_store(
+    keys: &str,
     path: &Path,
     password: Option<&str>,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-    const KEY: &str = "ssl.keyStore.location";
-    let pem = read(KEY, path)?;
+    let key_name = format!("{keys}.keyStore.location");
+    let key = key_name.as_str();
+    let pem = read(key, path)?;
     if pem
         .windows(b"ENCRYPTED PRIVATE KEY".len())
         .any(|w| w == b"ENCRYPTED PRIVATE KEY")
     {
         return Err(err(format!(
-            "{KEY}={}: the private key is encrypted{}; corral reads unencrypted PKCS#8 keys \
+            "{key}={}: the private key is encrypted{}; corral reads unencrypted PKCS#8 keys \
              (`openssl pkcs8 -in KEY -out PLAIN.pem`, and keep the file readable by the server only)",
             path.display(),
             if password.is_some() {
-                " (ssl.keyStore.password is set)"
+                format!(" ({keys}.keyStore.password is set)")
             } else {
-                ""
+                String::new()
             }
         )));
     }
-    let certs = certs_in(KEY, path, &pem)?;
-    let key = rustls_pemfile::private_key(&mut BufReader::new(&pem[..]))
-        .map_err(|e| err(format!("{KEY}={}: {e}", path.display())))?
+    let certs = certs_in(key, path, &pem)?;
+    let private = rustls_pemfile::private_key(&mut BufReader::new(&pem[..]))
+        .map_err(|e| err(format!("{key}={}: {e}", path.display())))?
         .ok_or_else(|| {
             err(format!(
-                "{KEY}={}: no PRIVATE KEY in the file",
+                "{key}={}: no PRIVATE KEY in the file",
                 path.display()
             ))
         })?;
-    Ok((certs, key))
+    Ok((certs, private))
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -80,6 +82,147 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// The rustls server configuration for `cfg`.
 pub fn server_config(cfg: &ClientTls) -> Result<Arc<ServerConfig>, TlsError> {
+    let (provider, versions) = provider_for(cfg)?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| err(format!("{}.enabledProtocols/ciphersuites: {e}", cfg.keys)))?;
+    let builder = match cfg.client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        ClientAuth::Want | ClientAuth::Need => {
+            let roots = trust_store(cfg)?;
+            let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let v = if cfg.client_auth == ClientAuth::Want {
+                v.allow_unauthenticated()
+            } else {
+                v
+            };
+            builder.with_client_cert_verifier(
+                v.build()
+                    .map_err(|e| err(format!("{}.trustStore.location: {e}", cfg.keys)))?,
+            )
+        }
+    };
+    let (chain, key) = own_identity(cfg)?;
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| err(format!("{}.keyStore.location: {e}", cfg.keys)))?;
+    config.alpn_protocols.clear();
+    Ok(Arc::new(config))
+}
+
+/// The dialing side of TLS between servers (`ssl.quorum.*`): our
+/// certificate for the peer to check, the trust store for theirs, and, with
+/// `ssl.quorum.hostnameVerification` (the default), the peer's certificate
+/// must name the host of its `server.N` line.
+pub fn peer_client_config(cfg: &ClientTls) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let (provider, versions) = provider_for(cfg)?;
+    let roots = Arc::new(trust_store(cfg)?);
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| err(format!("{}.enabledProtocols/ciphersuites: {e}", cfg.keys)))?;
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
+        .build()
+        .map_err(|e| err(format!("{}.trustStore.location: {e}", cfg.keys)))?;
+    let builder = if cfg.hostname_verification {
+        builder.with_webpki_verifier(webpki)
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyName(webpki)))
+    };
+    let (chain, key) = own_identity(cfg)?;
+    builder
+        .with_client_auth_cert(chain, key)
+        .map(Arc::new)
+        .map_err(|e| err(format!("{}.keyStore.location: {e}", cfg.keys)))
+}
+
+/// Checks a server's chain against the trust store but not the name it
+/// was dialed by (`ssl.quorum.hostnameVerification=false`).
+#[derive(Debug)]
+struct AnyName(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+fn trust_store(cfg: &ClientTls) -> Result<RootCertStore, TlsError> {
+    let key = format!("{}.trustStore.location", cfg.keys);
+    let path = cfg.trust_store.as_deref().ok_or_else(|| {
+        err(format!(
+            "{key} is needed (the CAs that sign the other side's certificates)"
+        ))
+    })?;
+    let pem = read(&key, path)?;
+    let mut roots = RootCertStore::empty();
+    for c in certs_in(&key, path, &pem)? {
+        roots
+            .add(c)
+            .map_err(|e| err(format!("{key}={}: {e}", path.display())))?;
+    }
+    Ok(roots)
+}
+
+fn own_identity(
+    cfg: &ClientTls,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let path = cfg
+        .key_store
+        .as_deref()
+        .ok_or_else(|| err(format!("{}.keyStore.location is needed for TLS", cfg.keys)))?;
+    key_store(cfg.keys, path, cfg.key_store_password.as_deref())
+}
+
+/// The crypto provider with `cfg`'s cipher suites, and its protocol versions.
+fn provider_for(
+    cfg: &ClientTls,
+) -> Result<
+    (
+        Arc<rustls::crypto::CryptoProvider>,
+        Vec<&'static SupportedProtocolVersion>,
+    ),
+    TlsError,
+> {
     let mut provider = (*provider()).clone();
     if !cfg.ciphersuites.is_empty() {
         let mut chosen = Vec::new();
@@ -95,7 +238,8 @@ pub fn server_config(cfg: &ClientTls) -> Result<Arc<ServerConfig>, TlsError> {
                         .map(|s| format!("{:?}", s.suite()))
                         .collect();
                     err(format!(
-                        "ssl.ciphersuites: `{name}` is not supported (supported: {})",
+                        "{}.ciphersuites: `{name}` is not supported (supported: {})",
+                        cfg.keys,
                         known.join(", ")
                     ))
                 })?;
@@ -114,47 +258,7 @@ pub fn server_config(cfg: &ClientTls) -> Result<Arc<ServerConfig>, TlsError> {
             })
             .collect()
     };
-    let provider = Arc::new(provider);
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
-        .map_err(|e| err(format!("ssl.enabledProtocols/ssl.ciphersuites: {e}")))?;
-    let builder = match cfg.client_auth {
-        ClientAuth::None => builder.with_no_client_auth(),
-        ClientAuth::Want | ClientAuth::Need => {
-            const KEY: &str = "ssl.trustStore.location";
-            let path = cfg
-                .trust_store
-                .as_deref()
-                .ok_or_else(|| err(format!("{KEY} is needed unless ssl.clientAuth=none")))?;
-            let pem = read(KEY, path)?;
-            let mut roots = RootCertStore::empty();
-            for c in certs_in(KEY, path, &pem)? {
-                roots
-                    .add(c)
-                    .map_err(|e| err(format!("{KEY}={}: {e}", path.display())))?;
-            }
-            let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-            let v = if cfg.client_auth == ClientAuth::Want {
-                v.allow_unauthenticated()
-            } else {
-                v
-            };
-            builder.with_client_cert_verifier(
-                v.build()
-                    .map_err(|e| err(format!("{KEY}={}: {e}", path.display())))?,
-            )
-        }
-    };
-    let path = cfg
-        .key_store
-        .as_deref()
-        .ok_or_else(|| err("ssl.keyStore.location is needed for TLS"))?;
-    let (chain, key) = key_store(path, cfg.key_store_password.as_deref())?;
-    let mut config = builder
-        .with_single_cert(chain, key)
-        .map_err(|e| err(format!("ssl.keyStore.location={}: {e}", path.display())))?;
-    config.alpn_protocols.clear();
-    Ok(Arc::new(config))
+    Ok((Arc::new(provider), versions))
 }
 
 /// How often a reloading source looks at its files.
