@@ -779,12 +779,7 @@ fn store_key(t: &mut ClientTls, rest: &str, cx: &Ctx<'_>, e: &Entry) -> Result<(
             }
         }
         "protocol" | "enabledProtocols" => {
-            let list: Vec<String> = e
-                .value
-                .split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect();
+            let list: Vec<String> = comma_list(&e.value);
             for p in &list {
                 if !matches!(p.as_str(), "TLSv1.2" | "TLSv1.3" | "TLS") {
                     return Err(
@@ -797,18 +792,19 @@ fn store_key(t: &mut ClientTls, rest: &str, cx: &Ctx<'_>, e: &Entry) -> Result<(
                 t.protocols = list.into_iter().filter(|p| p != "TLS").collect();
             }
         }
-        "ciphersuites" => {
-            t.ciphersuites = e
-                .value
-                .split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect()
-        }
+        "ciphersuites" => t.ciphersuites = comma_list(&e.value),
         "hostnameVerification" => t.hostname_verification = cx.boolean()?,
         _ => unreachable!("store_key called for {rest}"),
     }
     Ok(())
+}
+
+/// The non-empty items of a comma-separated value, trimmed.
+fn comma_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// The store keys [`store_key`] takes after `ssl.` / `ssl.quorum.`.
@@ -1229,12 +1225,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 }
             }
             "enforce.auth.schemes" | "enforce.auth.scheme" => {
-                let list: Vec<String> = e
-                    .value
-                    .split(',')
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect();
+                let list: Vec<String> = comma_list(&e.value);
                 if let Some(bad) = list
                     .iter()
                     .find(|s| !matches!(s.as_str(), "digest" | "ip" | "sasl" | "x509"))
