@@ -3,14 +3,16 @@
 # swarm seeds, from BASE in steps of 20,000, with a copy of the release sim test binary (so
 # later builds do not change it mid-run). One summary line per range.
 #
-#   perf/sim_ranges.sh BASE COUNT [SUMMARY]    (after `cargo test --release --test sim --no-run`)
+#   perf/sim_ranges.sh BASE COUNT [SUMMARY]    (after `cargo test --release --test sim --no-run`;
+#                                               SIM_BIN=path runs another build of it)
 set -euo pipefail
 BASE=$1 COUNT=$2
 SUMMARY=${3:-sim-ranges-$BASE.txt}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$(ls -t "$REPO"/target/release/deps/sim-* | grep -v '\.d$' | head -1)
+BIN=${SIM_BIN:-$(ls -t "$REPO"/target/release/deps/sim-* | grep -v '\.d$' | head -1)}
 COPY=$(mktemp /tmp/corral-sim.XXXX)
 cp "$BIN" "$COPY"
+chmod 755 "$COPY"
 for k in $(seq 0 $((COUNT - 1))); do
   b=$((BASE + k * 20000))
   log=$(mktemp /tmp/corral-sim-$b.XXXX)

@@ -29,11 +29,14 @@ struct Cli {
     #[arg(long)]
     shards: Option<usize>,
     /// How long a shard keeps busy-polling after its last client I/O
-    /// before it sleeps, in microseconds. Longer spins answer a lone
-    /// client's next request without a wake-up, at the cost of CPU after
-    /// each burst of requests.
-    #[arg(long, default_value_t = runtime::DEFAULT_SPIN_US)]
-    spin_us: u64,
+    /// before it sleeps, in microseconds (and glommio as long again on its
+    /// rings). Without it, each shard works out its own window from how
+    /// soon requests have been arriving, spins not at all when they come
+    /// too late for spinning to pay or when it waited for CPUs that others
+    /// hold, and never when the process has more shards than CPUs (see
+    /// mntr's zk_spin_* keys).
+    #[arg(long)]
+    spin_us: Option<u64>,
     /// Override the client port.
     #[arg(long)]
     port: Option<u16>,
@@ -419,7 +422,12 @@ fn main() {
         },
         max_frame: cfg.jute_max_buffer,
         outstanding_limit: cfg.global_outstanding_limit as usize,
-        spin_us: cli.spin_us,
+        spin: match cli.spin_us {
+            Some(us) => runtime::spin::SpinMode::Fixed(std::time::Duration::from_micros(us)),
+            None => runtime::spin::SpinMode::Auto {
+                cpus: runtime::spin::usable_cpus(),
+            },
+        },
         sessionless_timeout_ms: cfg.sessionless_timeout_ms as u64,
         four_lw: cfg.four_lw_whitelist.clone(),
         storage: Some(runtime::storage::StorageConfig {

@@ -1709,3 +1709,34 @@ fn the_metrics_endpoint_is_bounded() {
     );
     assert_healthy(&mut server, "after the metrics connections");
 }
+
+/// The shards' spin decisions show in `mntr`: every time a lone client's
+/// shard runs out of work it either catches the next request spinning (a
+/// hit) or parks, so a few hundred sequential requests leave a few hundred
+/// of those behind, with the time spent spinning and the current window.
+#[test]
+fn spin_decisions_show_in_mntr() {
+    if external_mode() {
+        eprintln!("NOTE: corral-only (mntr figures); skipped in external mode");
+        return;
+    }
+    let Some(server) = start(1, "spin_decisions_show_in_mntr", Server::builder()) else {
+        return;
+    };
+    let addr = server.addr().to_string();
+    let before = mntr_int(&addr, "zk_spin_hits") + mntr_int(&addr, "zk_spin_parks");
+    let mut c = session(&addr);
+    c.create("/spin", Some(b"s"), 0).ok();
+    for _ in 0..300 {
+        probe(&mut c, "/spin", b"s", "sequential gets");
+    }
+    let after = mntr_int(&addr, "zk_spin_hits") + mntr_int(&addr, "zk_spin_parks");
+    assert!(
+        after - before >= 200,
+        "300 sequential requests ended {} idle periods",
+        after - before
+    );
+    assert!(mntr_int(&addr, "zk_spin_window_us") >= 0);
+    assert!(mntr_int(&addr, "zk_spin_time_us") >= 0);
+    assert!(mntr_int(&addr, "zk_spin_contended") >= 0);
+}

@@ -6,6 +6,7 @@
 //! set ([`Readiness`]).
 
 use super::poll::{ClientSocket, Readiness};
+use super::spin::SpinPolicy;
 use super::{CoreLink, RuntimeConfig, ToCore};
 use crate::types::{ConnId, FxHashMap};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
@@ -117,6 +118,11 @@ impl ShardLoad {
         ShardLoad((0..shards.max(1)).map(|_| AtomicUsize::new(0)).collect())
     }
 
+    /// How many shards serve connections.
+    pub fn shards(&self) -> usize {
+        self.0.len()
+    }
+
     /// The core shard while it has fewer than [`CORE_FIRST`] connections,
     /// else the least-loaded shard; counted as having one more connection.
     fn pick(&self) -> usize {
@@ -165,6 +171,9 @@ pub(crate) struct ConnTable {
     /// sockets (log syncs, peers, a snapshot), so the shard must look at
     /// its rings and channels often. Set after each core turn.
     core_waits: Cell<bool>,
+    /// Core shard: the core awaits its own log's fsync (standalone, a
+    /// write in flight); the poller spins through it (`spin.rs`).
+    log_sync: Cell<bool>,
 }
 
 impl Default for ConnTable {
@@ -172,13 +181,15 @@ impl Default for ConnTable {
         ConnTable {
             conns: RefCell::default(),
             core_waits: Cell::new(true),
+            log_sync: Cell::new(false),
         }
     }
 }
 
 impl ConnTable {
-    pub fn set_core_waits(&self, waits: bool) {
+    pub fn set_core_waits(&self, waits: bool, log_sync: bool) {
         self.core_waits.set(waits);
+        self.log_sync.set(log_sync);
     }
 
     /// Queues `bytes` (taken, leaving it empty) for `conn` and wakes its
@@ -235,7 +246,7 @@ pub(crate) async fn accept_loop(
     shared: ConnShared,
 ) -> std::io::Result<()> {
     let incoming = incoming.connect().await;
-    let readiness = Readiness::new(Duration::from_micros(cfg.spin_us))?;
+    let readiness = Readiness::new(SpinPolicy::new(cfg.spin, shared.load.shards()))?;
     // Quiet: only the core shard's own registered connections can bring it
     // work (no other shard forwards requests, no accepted connection is on
     // its way from the acceptor, the core awaits nothing else).
@@ -246,7 +257,11 @@ pub(crate) async fn accept_loop(
             core_shard && !table.core_waits.get() && load.core_only() == Some(ready.registered())
         }
     };
-    glommio::spawn_local(readiness.clone().run(quiet)).detach();
+    let log_sync = {
+        let table = table.clone();
+        move || table.log_sync.get()
+    };
+    glommio::spawn_local(readiness.clone().run(quiet, log_sync)).detach();
     let link = Rc::new(link);
     let cfg = Rc::new(cfg);
     let mut next: u64 = 0;
@@ -645,6 +660,7 @@ async fn serve(
 #[cfg(test)]
 mod tests {
     use super::super::poll::Readiness;
+    use super::super::spin::{SpinMode, SpinPolicy};
     use super::{ConnIo, ShardLoad, CORE_FIRST};
     use glommio::channels::local_channel;
     use std::cell::{Cell, RefCell};
@@ -657,7 +673,11 @@ mod tests {
         let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         peer.set_nonblocking(true).unwrap();
-        let readiness = Readiness::new(Duration::from_micros(200)).unwrap();
+        let readiness = Readiness::new(SpinPolicy::new(
+            SpinMode::Fixed(Duration::from_micros(200)),
+            1,
+        ))
+        .unwrap();
         let sock = readiness.register(1, server).unwrap();
         let (wake, _wake_rx) = local_channel::new_bounded(1);
         let io = ConnIo {

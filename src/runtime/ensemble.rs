@@ -634,8 +634,8 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
     let clock = Clock {
         start: Instant::now(),
     };
-    let h = super::executor("corral-shard-0", Placement::Fixed(0))
-        .spin_before_park(Duration::from_micros(cfg.spin_us))
+    let h = super::executor("corral-shard-0", Placement::Unbound)
+        .spin_before_park(cfg.spin.executor_spin())
         .spawn(move || async move {
             let now = clock.now();
             let per_tick = |limit: u32| u64::from(limit) * u64::from(ens.tick_time_ms) / TICK_MS;

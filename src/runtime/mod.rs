@@ -13,6 +13,7 @@ mod fds;
 mod metrics;
 pub mod peers;
 mod poll;
+pub mod spin;
 pub mod storage;
 pub mod tls;
 
@@ -27,14 +28,6 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// How long a shard keeps busy-polling its client sockets after its last
-/// client I/O, and then its io_uring rings, before it parks in the kernel,
-/// by default (`--spin-us`). A lone client's next request usually arrives
-/// within it (its round trip on loopback is about 50 us), and then costs
-/// no wake-up of the shard (an interrupt, a VM exit on a virtual machine),
-/// which would double that round trip.
-pub const DEFAULT_SPIN_US: u64 = 200;
 
 /// A glommio executor as every corral thread has it. corral does no
 /// glommio file I/O, so the I/O memory glommio registers with io_uring is
@@ -70,8 +63,8 @@ pub struct RuntimeConfig {
     /// `globalOutstandingLimit`: above this many txns in flight, connections
     /// stop being read until commits catch up.
     pub outstanding_limit: usize,
-    /// How long an idle shard spins before parking (microseconds).
-    pub spin_us: u64,
+    /// When an idle shard spins before parking (`--spin-us`).
+    pub spin: spin::SpinMode,
     /// TLS for clients (`secureClientPort`, `client.portUnification`).
     pub client_tls: Option<std::sync::Arc<tls::TlsSource>>,
     /// `secureClientPort` (with its address).
@@ -186,8 +179,12 @@ impl CoreHandle {
             .log
             .as_ref()
             .is_some_and(|l| l.stats.snapshot_in_progress.load(Ordering::Relaxed));
-        self.local
-            .set_core_waits(self.ens.get().is_some() || core.in_flight() > 0 || snapshot);
+        let ensemble = self.ens.get().is_some();
+        let writes = core.in_flight() > 0;
+        self.local.set_core_waits(
+            ensemble || writes || snapshot,
+            !ensemble && writes && self.log.as_ref().is_some_and(|l| l.to_log.is_some()),
+        );
         core.drain(|o| {
             let shard = o.conn.shard();
             if shard == 0 {
@@ -234,6 +231,7 @@ impl CoreHandle {
                             if let Some(e) = self.ens.get() {
                                 extras.mntr_extra = e.storage_stats.mntr();
                             }
+                            extras.mntr_extra.extend(spin::SPIN_STATS.mntr());
                             extras.mntr_extra.push((
                                 "request_throttle_wait_count".into(),
                                 crate::proto::fourlw::MntrValue::Int(self.throttle.waits() as i64),
@@ -361,7 +359,7 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         let incoming = accept_rx[shard].take().expect("one receiver per shard");
         let shared = shared.clone();
         let h = executor(&format!("corral-shard-{shard}"), placement)
-            .spin_before_park(Duration::from_micros(cfg.spin_us))
+            .spin_before_park(cfg.spin.executor_spin())
             .spawn(move || async move {
                 let r = if let Some((rxs, txs, durable)) = parts {
                     core_shard(cfg, clock, rxs, txs, incoming, durable, shared).await

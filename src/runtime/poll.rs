@@ -8,12 +8,13 @@
 //! thread (an inter-processor interrupt, a VM exit on a virtual machine).
 //! On loopback that made a lone client's round trip about twice that of a
 //! server that simply retried `recv` in a loop. Here a shard that has done
-//! client I/O within the last `spin` asks the epoll set for ready sockets
+//! client I/O within its spin window (`spin.rs`) asks the epoll set for ready sockets
 //! once per executor turn (one `epoll_wait` with no timeout for all its
 //! connections, no interrupt), and only a shard idle for longer than that
 //! waits in the kernel, where one io_uring poll on the epoll descriptor
 //! wakes it.
 
+use super::spin::{RunQueueWait, SpinPolicy, CONTENTION_CHECK, SPIN_STATS};
 use crate::types::FxHashMap;
 use futures_lite::AsyncReadExt;
 use nix::errno::Errno;
@@ -22,6 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io::{Read, Write};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -439,18 +441,19 @@ pub(crate) struct Readiness {
     /// A read or write since the poller last looked (it reads the clock
     /// once per pass, so the sockets need not).
     touched: Cell<bool>,
-    spin: Duration,
+    /// When to spin (see `spin.rs`); used by the poller alone.
+    policy: RefCell<SpinPolicy>,
 }
 
 impl Readiness {
-    pub fn new(spin: Duration) -> std::io::Result<Rc<Readiness>> {
+    pub fn new(policy: SpinPolicy) -> std::io::Result<Rc<Readiness>> {
         let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         Ok(Rc::new(Readiness {
             ep,
             conns: RefCell::default(),
             last_io: Cell::new(Instant::now()),
             touched: Cell::new(false),
-            spin,
+            policy: RefCell::new(policy),
         }))
     }
 
@@ -486,14 +489,16 @@ impl Readiness {
         self.conns.borrow().len()
     }
 
-    /// Client I/O happened: stay hot for another `spin`.
+    /// Client I/O happened: stay hot for another spin window.
     fn touch(&self) {
         self.touched.set(true);
     }
 
     /// The shard's poller: runs for the shard's lifetime.
     ///
-    /// - Hot (client I/O within `spin`): one `epoll_wait` with no timeout per
+    /// - Hot (client I/O within the spin window, which [`SpinPolicy`]
+    ///   works out from how soon client bytes have been arriving after the
+    ///   shard ran out of work): one `epoll_wait` with no timeout per
     ///   pass over the shard's runnable tasks, in a tight loop for
     ///   [`HOT_SLICE`], then one full executor turn (see below).
     /// - Cold: parked until the epoll set has an event.
@@ -507,13 +512,24 @@ impl Readiness {
     ///   shard forwarding requests), the tight loop lasts [`QUIET_SLICE`]:
     ///   an executor turn costs a few system calls, and a request that
     ///   arrives during one waits for it.
-    pub async fn run(self: Rc<Self>, quiet: impl Fn() -> bool) {
+    pub async fn run(self: Rc<Self>, quiet: impl Fn() -> bool, log_sync: impl Fn() -> bool) {
         let mut events = vec![EpollEvent::empty(); EVENTS];
         let mut slice_start = Instant::now();
         // The last connection with an event, and when one other than it
         // last had one.
         let mut last_key = u64::MAX;
         let mut others_at: Option<Instant> = None;
+        // The policy's clock, and the run-queue wait it looks at.
+        let base = Instant::now();
+        let us = |t: Instant| t.saturating_duration_since(base).as_micros() as u64;
+        let auto = self.policy.borrow().is_auto();
+        let run_queue = RunQueueWait::for_this_thread();
+        let mut looked = (base, run_queue.micros().unwrap_or(0));
+        // Since when the shard has had nothing to do (None: busy), and
+        // whether it parked since.
+        let mut idle_since: Option<Instant> = None;
+        let mut parked = false;
+        let stats = &SPIN_STATS;
         loop {
             let n = match self.ep.wait(&mut events, 0) {
                 Ok(n) => n,
@@ -527,6 +543,7 @@ impl Readiness {
                 }
             };
             let now = Instant::now();
+            let mut arrived = false;
             if n > 0 {
                 let conns = self.conns.borrow();
                 let hangup = EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR;
@@ -538,6 +555,7 @@ impl Readiness {
                         }
                         if bits.intersects(EpollFlags::EPOLLIN | hangup) {
                             ready.read.set();
+                            arrived = true;
                         }
                         if bits.intersects(EpollFlags::EPOLLOUT | hangup) {
                             ready.write.set();
@@ -552,11 +570,59 @@ impl Readiness {
                 }
                 drop(conns);
             }
+            let since = |t: Instant| now.saturating_duration_since(t);
             if n > 0 || self.touched.replace(false) {
                 self.last_io.set(now);
+                if let (true, Some(t)) = (arrived, idle_since) {
+                    self.policy
+                        .borrow_mut()
+                        .arrival(since(t).as_micros() as u64);
+                    if !parked {
+                        stats.hits.fetch_add(1, Ordering::Relaxed);
+                        stats
+                            .spin_us
+                            .fetch_add(since(t).as_micros() as u64, Ordering::Relaxed);
+                    }
+                }
+                idle_since = None;
+            } else if idle_since.is_none() {
+                idle_since = Some(now);
+                parked = false;
             }
-            let since = |t: Instant| now.saturating_duration_since(t);
-            if since(self.last_io.get()) >= self.spin {
+            if auto && since(looked.0) >= CONTENTION_CHECK {
+                if let Some(wait) = run_queue.micros() {
+                    let wall = since(looked.0).as_micros() as u64;
+                    let waited = wait.saturating_sub(looked.1);
+                    if self
+                        .policy
+                        .borrow_mut()
+                        .run_queue_wait(us(now), waited, wall)
+                    {
+                        stats.contended.fetch_add(1, Ordering::Relaxed);
+                    }
+                    looked = (now, wait);
+                }
+            }
+            let window = self.policy.borrow().window_us(us(now), log_sync());
+            if since(self.last_io.get()).as_micros() as u64 >= window {
+                // Parking right after I/O (a zero window): the wait for the
+                // next arrival starts now.
+                let t = match idle_since {
+                    Some(t) => t,
+                    None => {
+                        idle_since = Some(now);
+                        parked = false;
+                        now
+                    }
+                };
+                if !parked {
+                    stats.parks.fetch_add(1, Ordering::Relaxed);
+                    stats
+                        .spin_us
+                        .fetch_add(since(t).as_micros() as u64, Ordering::Relaxed);
+                    stats.window_us.store(window, Ordering::Relaxed);
+                    parked = true;
+                }
                 self.park().await;
                 slice_start = Instant::now();
             } else if since(slice_start) < if quiet() { QUIET_SLICE } else { HOT_SLICE } {
