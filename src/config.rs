@@ -9,8 +9,8 @@
 //! Policy: every key ZooKeeper 3.8 understands is accepted. Keys that corral implements are
 //! applied; keys without an effect here are accepted, type-checked where cheap and listed in
 //! [`Config::ignored`] (see [`IGNORED_KEYS`] / [`IGNORED_PREFIXES`]); keys whose setting would
-//! silently change semantics we do not provide (`skipACL=yes`, `sslQuorumReloadCertFiles=true`,
-//! quorum SASL, dynamic config files, hierarchical quorums, multi-address servers) are rejected
+//! silently change semantics we do not provide (`skipACL=yes`,
+//! dynamic config files, hierarchical quorums, multi-address servers) are rejected
 //! with a "not supported" error. Unlike ZooKeeper (which turns any unknown key into a
 //! `zookeeper.<key>` system property) unknown keys are **rejected**, naming the line and the
 //! closest known key.
@@ -579,7 +579,6 @@ pub const IGNORED_KEYS: &[&str] = &[
     "localSessionsUpgradingEnabled",
     "connectToLearnerMasterLimit",
     "observerMasterPort",
-    "sslQuorumReloadCertFiles",
     "multiAddress.enabled",
     "multiAddress.reachabilityCheckTimeoutMs",
     "multiAddress.reachabilityCheckEnabled",
@@ -711,6 +710,7 @@ const EFFECTIVE_KEYS: &[&str] = &[
     "X509AuthenticationProvider.superUser",
     "superUser",
     "client.certReload",
+    "sslQuorumReloadCertFiles",
     "enforce.auth.enabled",
     "enforce.auth.schemes",
     "enforce.auth.scheme",
@@ -728,9 +728,6 @@ fn unsupported_reason(key: &str, value: &str) -> Option<&'static str> {
     match key {
         "portUnification" if v != "false" => {
             Some("a quorum port that takes TLS and plaintext is not implemented; only `false` is accepted")
-        }
-        "sslQuorumReloadCertFiles" if v != "false" => {
-            Some("quorum certificates are read at startup; only `false` is accepted")
         }
         "ssl.crl" | "ssl.ocsp" if v != "false" => {
             Some("certificate revocation checks are not implemented; only `false` is accepted")
@@ -1210,6 +1207,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             }
             "client.portUnification" => cfg.client_tls.port_unification = cx.boolean()?,
             "client.certReload" => cfg.client_tls.cert_reload = cx.boolean()?,
+            "sslQuorumReloadCertFiles" => cfg.quorum_tls.cert_reload = cx.boolean()?,
             "ssl.crl" | "ssl.ocsp" => {
                 cx.boolean()?;
             }
@@ -2016,7 +2014,14 @@ clientPort=26001
         assert!(!c.quorum_tls.hostname_verification);
         assert_eq!(c.quorum_tls.protocols, ["TLSv1.3"]);
         assert_eq!(c.client_tls.key_store.as_deref(), Some(Path::new("/c.pem")));
-        assert!(err("sslQuorumReloadCertFiles=true\n").contains("read at startup"));
+        assert!(
+            parse("sslQuorumReloadCertFiles=true\n")
+                .unwrap()
+                .quorum_tls
+                .cert_reload
+        );
+        assert!(!c.quorum_tls.cert_reload);
+        assert!(err("sslQuorumReloadCertFiles=maybe\n").contains("sslQuorumReloadCertFiles"));
         assert!(err("ssl.quorum.keyStore.type=JKS\n").contains("PEM"));
         assert!(err("dynamicConfigFile=/x\n").contains("not supported"));
         assert!(err("weight.1=2\n").contains("hierarchical quorums"));

@@ -34,7 +34,7 @@ struct Cli {
     /// soon requests have been arriving, spins not at all when they come
     /// too late for spinning to pay or when it waited for CPUs that others
     /// hold, and never when the process has more shards than CPUs (see
-    /// mntr's zk_spin_* keys).
+    /// the metrics endpoint's corral_spin_* figures).
     #[arg(long)]
     spin_us: Option<u64>,
     /// Override the client port.
@@ -224,8 +224,10 @@ fn peer_tls(cfg: &Config) -> Result<Option<runtime::peers::PeerTls>, String> {
     if !cfg.ssl_quorum {
         return Ok(None);
     }
-    let accept = runtime::tls::server_config(&cfg.quorum_tls).map_err(|e| e.to_string())?;
-    let dial = runtime::tls::peer_client_config(&cfg.quorum_tls).map_err(|e| e.to_string())?;
+    let accept = runtime::tls::Reloading::new(&cfg.quorum_tls, runtime::tls::server_config)
+        .map_err(|e| e.to_string())?;
+    let dial = runtime::tls::Reloading::new(&cfg.quorum_tls, runtime::tls::peer_client_config)
+        .map_err(|e| e.to_string())?;
     let mut names = Vec::new();
     for s in &cfg.servers {
         let name = rustls::pki_types::ServerName::try_from(s.host.clone())
@@ -233,8 +235,8 @@ fn peer_tls(cfg: &Config) -> Result<Option<runtime::peers::PeerTls>, String> {
         names.push((s.id, name));
     }
     Ok(Some(runtime::peers::PeerTls {
-        accept,
-        dial,
+        accept: std::sync::Arc::new(accept),
+        dial: std::sync::Arc::new(dial),
         names,
     }))
 }
@@ -360,7 +362,7 @@ fn main() {
     };
     let server_id = ensemble.as_ref().map_or(1, |e| e.my_id);
     let client_tls = if cfg.client_tls.enabled() {
-        match runtime::tls::TlsSource::new(&cfg.client_tls) {
+        match runtime::tls::TlsSource::new(&cfg.client_tls, runtime::tls::server_config) {
             Ok(c) => Some(std::sync::Arc::new(c)),
             Err(e) => {
                 eprintln!("corral: {e}");

@@ -318,49 +318,146 @@ fn a_neighbours_session_cannot_be_taken_over() {
     assert_eq!(r.ok().stat().ephemeral_owner, sid);
 }
 
+/// A CA for quorum certificates.
+fn quorum_ca(name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let key = KeyPair::generate().unwrap();
+    (p.self_signed(&key).unwrap(), key)
+}
+
+/// A server certificate from `issuer` (every test server runs on 127.0.0.1).
+fn quorum_leaf(
+    issuer: &(rcgen::Certificate, rcgen::KeyPair),
+) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let mut p =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "corral server");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = p.signed_by(&key, &issuer.0, &issuer.1).unwrap();
+    (cert, key)
+}
+
+/// Writes a PEM key store (key, certificate, issuer) and a trust store of
+/// `trusted` CAs, each through a rename so a reader never sees half a file.
+fn write_quorum_stores(
+    dir: &std::path::Path,
+    leaf: &(rcgen::Certificate, rcgen::KeyPair),
+    issuer: &rcgen::Certificate,
+    trusted: &[&rcgen::Certificate],
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let put = |name: &str, text: String| {
+        let tmp = dir.join(format!("{name}.new"));
+        std::fs::write(&tmp, text).unwrap();
+        let path = dir.join(name);
+        std::fs::rename(&tmp, &path).unwrap();
+        path
+    };
+    let ks = put(
+        "server.pem",
+        format!("{}{}{}", leaf.1.serialize_pem(), leaf.0.pem(), issuer.pem()),
+    );
+    let ts = put(
+        "ca.pem",
+        trusted.iter().map(|c| c.pem()).collect::<Vec<_>>().concat(),
+    );
+    (ks, ts)
+}
+
+/// The zoo.cfg lines of a TLS quorum with these stores.
+fn ssl_quorum_cfg(ks: &std::path::Path, ts: &std::path::Path) -> String {
+    format!(
+        "sslQuorum=true\nssl.quorum.keyStore.location={}\nssl.quorum.keyStore.type=PEM\n\
+         ssl.quorum.trustStore.location={}\nssl.quorum.trustStore.type=PEM",
+        ks.display(),
+        ts.display()
+    )
+}
+
+/// TLS to server `i`'s quorum port with a client certificate, trusting
+/// `roots` for the server's.
+fn dial_quorum(
+    e: &Ensemble,
+    i: usize,
+    roots: &[&rcgen::Certificate],
+    cert: &rcgen::Certificate,
+    key: &rcgen::KeyPair,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut store = rustls::RootCertStore::empty();
+    for r in roots {
+        store
+            .add(rustls::pki_types::CertificateDer::from(r.der().to_vec()))
+            .unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_client_auth_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    let conn = rustls::ClientConnection::new(
+        std::sync::Arc::new(cfg),
+        rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+    )
+    .unwrap();
+    let tcp = TcpStream::connect(quorum_addr(e, i)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// Whether a peer with this certificate gets anything past the TLS
+/// handshake and its HELLO: the server's reply to a HELLO with an id it
+/// does not know is a close, so "gets bytes" never happens; what tells a
+/// trusted certificate from an untrusted one is whether the handshake
+/// completes at all.
+fn quorum_handshake_completes(
+    e: &Ensemble,
+    i: usize,
+    roots: &[&rcgen::Certificate],
+    cert: &rcgen::Certificate,
+    key: &rcgen::KeyPair,
+) -> Option<Vec<u8>> {
+    let mut s = dial_quorum(e, i, roots, cert, key);
+    s.conn.complete_io(&mut s.sock).ok()?;
+    if s.conn.is_handshaking() {
+        return None;
+    }
+    // TLS 1.3: the server checks the client's certificate after the
+    // client's side of the handshake is done; a refusal arrives as an
+    // alert on the first read.
+    let _ = s.write_all(b"CRPRPR02\0\0\0\0\0\0\0\x03");
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => None,
+        _ => s
+            .conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.to_vec()),
+    }
+}
+
 /// `sslQuorum=true`: the servers link over TLS with certificates from the
 /// `ssl.quorum.*` stores and replicate; a plaintext peer and a TLS peer
 /// whose certificate comes from another CA are closed before any ZAB frame,
 /// and the ensemble keeps serving.
 #[test]
 fn ssl_quorum_links_need_a_trusted_certificate() {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
     let tmp = tempfile::tempdir().unwrap();
-    let ca = |name: &str| {
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name.push(DnType::CommonName, name);
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.key_usages = vec![KeyUsagePurpose::KeyCertSign];
-        let key = KeyPair::generate().unwrap();
-        (p.self_signed(&key).unwrap(), key)
-    };
-    // One certificate for every server (they all run on 127.0.0.1).
-    let leaf = |issuer: &(rcgen::Certificate, KeyPair)| {
-        let mut p =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-        p.distinguished_name
-            .push(DnType::CommonName, "corral server");
-        let key = KeyPair::generate().unwrap();
-        let cert = p.signed_by(&key, &issuer.0, &issuer.1).unwrap();
-        (cert, key)
-    };
-    let good = ca("quorum CA");
-    let (cert, key) = leaf(&good);
-    let ks = tmp.path().join("server.pem");
-    std::fs::write(
-        &ks,
-        format!("{}{}{}", key.serialize_pem(), cert.pem(), good.0.pem()),
-    )
-    .unwrap();
-    let ts = tmp.path().join("ca.pem");
-    std::fs::write(&ts, good.0.pem()).unwrap();
-    let extra = format!(
-        "sslQuorum=true\nssl.quorum.keyStore.location={}\nssl.quorum.keyStore.type=PEM\n\
-         ssl.quorum.trustStore.location={}\nssl.quorum.trustStore.type=PEM",
-        ks.display(),
-        ts.display()
-    );
-    let e = Ensemble::start_with(3, |_| "127.0.0.1".into(), &extra);
+    let good = quorum_ca("quorum CA");
+    let (cert, key) = quorum_leaf(&good);
+    let leaf = (cert, key);
+    let (ks, ts) = write_quorum_stores(tmp.path(), &leaf, &good.0, &[&good.0]);
+    let e = Ensemble::start_with(3, |_| "127.0.0.1".into(), &ssl_quorum_cfg(&ks, &ts));
     e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
     serves(&e, &[0, 1, 2], "tlsq");
     // Written through one server, read on another: the links carry ZAB.
@@ -380,37 +477,9 @@ fn ssl_quorum_links_need_a_trusted_certificate() {
     let _ = plain.read_to_end(&mut got);
     assert!(got.len() < 16, "a plaintext peer got {} bytes", got.len());
 
-    // TLS to the quorum port with a given client certificate, trusting
-    // the quorum CA for the server's.
-    let dial = |cert: &rcgen::Certificate, key: &KeyPair| {
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(rustls::pki_types::CertificateDer::from(
-                good.0.der().to_vec(),
-            ))
-            .unwrap();
-        let cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_client_auth_cert(
-                vec![cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
-            )
-            .unwrap();
-        let conn = rustls::ClientConnection::new(
-            std::sync::Arc::new(cfg),
-            rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),
-        )
-        .unwrap();
-        let tcp = TcpStream::connect(quorum_addr(&e, 0)).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        rustls::StreamOwned::new(conn, tcp)
-    };
     // The port speaks TLS with the server's certificate, which the quorum
     // CA signed: a trusted peer completes the handshake.
-    let mut trusted = dial(&cert, &key);
+    let mut trusted = dial_quorum(&e, 0, &[&good.0], &leaf.0, &leaf.1);
     trusted.conn.complete_io(&mut trusted.sock).unwrap();
     assert!(!trusted.conn.is_handshaking());
     assert!(trusted
@@ -419,9 +488,9 @@ fn ssl_quorum_links_need_a_trusted_certificate() {
         .is_some_and(|c| !c.is_empty()));
 
     // A TLS peer with a certificate from another CA.
-    let stranger = ca("stranger CA");
-    let (scert, skey) = leaf(&stranger);
-    let mut tls = dial(&scert, &skey);
+    let stranger = quorum_ca("stranger CA");
+    let (scert, skey) = quorum_leaf(&stranger);
+    let mut tls = dial_quorum(&e, 0, &[&good.0], &scert, &skey);
     let _ = tls.write_all(b"CRPRPR02\0\0\0\0\0\0\0\x03");
     let mut buf = [0u8; 64];
     assert!(
@@ -429,4 +498,49 @@ fn ssl_quorum_links_need_a_trusted_certificate() {
         "a peer with an untrusted certificate got bytes"
     );
     serves(&e, &[0, 1, 2], "tlsq-after");
+}
+
+/// `sslQuorumReloadCertFiles=true`: new key and trust stores written over
+/// the old ones are used by the next peer connections (a certificate from
+/// the new CA is accepted, and the server shows its new certificate) while
+/// the links already up keep replicating.
+#[test]
+fn ssl_quorum_certificates_reload_without_dropping_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old_ca = quorum_ca("old quorum CA");
+    let old_leaf = quorum_leaf(&old_ca);
+    let (ks, ts) = write_quorum_stores(tmp.path(), &old_leaf, &old_ca.0, &[&old_ca.0]);
+    let cfg = format!(
+        "{}\nsslQuorumReloadCertFiles=true",
+        ssl_quorum_cfg(&ks, &ts)
+    );
+    let e = Ensemble::start_with(3, |_| "127.0.0.1".into(), &cfg);
+    e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
+    serves(&e, &[0, 1, 2], "reload-before");
+
+    let new_ca = quorum_ca("new quorum CA");
+    let new_leaf = quorum_leaf(&new_ca);
+    let both = [&old_ca.0, &new_ca.0];
+    assert_eq!(
+        quorum_handshake_completes(&e, 0, &both, &new_leaf.0, &new_leaf.1),
+        None,
+        "a certificate from the new CA before the stores changed"
+    );
+    // The new certificate, and a trust store with both CAs (the servers
+    // pick the files up one by one).
+    write_quorum_stores(tmp.path(), &new_leaf, &new_ca.0, &both);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let shown = loop {
+        // Each server looks at its files at most once a second.
+        std::thread::sleep(Duration::from_millis(300));
+        if let Some(c) = quorum_handshake_completes(&e, 0, &both, &new_leaf.0, &new_leaf.1) {
+            break c;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new stores were not picked up"
+        );
+    };
+    assert_eq!(shown, new_leaf.0.der().to_vec(), "the server's certificate");
+    serves(&e, &[0, 1, 2], "reload-after");
 }

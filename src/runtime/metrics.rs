@@ -78,6 +78,7 @@ async fn answer(mut stream: glommio::net::TcpStream, h: &CoreHandle) {
                  corral_throttle_waits_total {}\n",
             h.throttle.waits()
         ));
+        body.push_str(&super::spin::SPIN_STATS.prometheus());
         ("200 OK", body)
     } else {
         ("404 Not Found", "not found\n".to_string())

@@ -231,7 +231,6 @@ impl CoreHandle {
                             if let Some(e) = self.ens.get() {
                                 extras.mntr_extra = e.storage_stats.mntr();
                             }
-                            extras.mntr_extra.extend(spin::SPIN_STATS.mntr());
                             extras.mntr_extra.push((
                                 "request_throttle_wait_count".into(),
                                 crate::proto::fourlw::MntrValue::Int(self.throttle.waits() as i64),

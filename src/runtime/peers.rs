@@ -106,13 +106,14 @@ pub struct PeerNetConfig {
 }
 
 /// TLS between servers: the acceptor's config (client certificates
-/// required), the dialer's, and the name each peer is dialed by (its
+/// required), the dialer's (both reloaded from their files with
+/// `sslQuorumReloadCertFiles`), and the name each peer is dialed by (its
 /// `server.N` host, which its certificate must name unless hostname
 /// verification is off).
 #[derive(Clone)]
 pub struct PeerTls {
-    pub accept: std::sync::Arc<rustls::ServerConfig>,
-    pub dial: std::sync::Arc<rustls::ClientConfig>,
+    pub accept: std::sync::Arc<super::tls::Reloading<rustls::ServerConfig>>,
+    pub dial: std::sync::Arc<super::tls::Reloading<rustls::ClientConfig>>,
     pub names: Vec<(ServerId, rustls::pki_types::ServerName<'static>)>,
 }
 
@@ -471,7 +472,7 @@ impl PeerNet {
             .find(|(id, _)| *id == peer)
             .map(|(_, n)| n.clone())
             .ok_or_else(|| refused("no name for this server"))?;
-        let s = futures_rustls::TlsConnector::from(tls.dial.clone())
+        let s = futures_rustls::TlsConnector::from(tls.dial.config())
             .connect(name, tcp)
             .await
             .map_err(|e| {
@@ -529,7 +530,7 @@ impl PeerNet {
             let mut s = match &self.inner.cfg.tls {
                 None => PeerStream::Plain(tcp),
                 Some(tls) => PeerStream::Accepted(Box::new(
-                    futures_rustls::TlsAcceptor::from(tls.accept.clone())
+                    futures_rustls::TlsAcceptor::from(tls.accept.config())
                         .accept(tcp)
                         .await
                         .map_err(|e| {

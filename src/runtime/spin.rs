@@ -199,7 +199,8 @@ impl RunQueueWait {
     }
 }
 
-/// What the shards' pollers did, for `mntr` (summed over shards).
+/// What the shards' pollers did, for the metrics endpoint (summed over
+/// shards).
 #[derive(Debug, Default)]
 pub struct SpinStats {
     /// Microseconds spent spinning with nothing to do.
@@ -224,17 +225,48 @@ pub static SPIN_STATS: SpinStats = SpinStats {
 };
 
 impl SpinStats {
-    /// `mntr` keys.
-    pub fn mntr(&self) -> Vec<(String, crate::proto::fourlw::MntrValue)> {
-        use crate::proto::fourlw::MntrValue::Int;
-        let get = |a: &AtomicU64| Int(a.load(Ordering::Relaxed) as i64);
-        vec![
-            ("spin_window_us".into(), get(&self.window_us)),
-            ("spin_time_us".into(), get(&self.spin_us)),
-            ("spin_hits".into(), get(&self.hits)),
-            ("spin_parks".into(), get(&self.parks)),
-            ("spin_contended".into(), get(&self.contended)),
-        ]
+    /// Prometheus lines (the metrics endpoint: `mntr`'s keys stay
+    /// ZooKeeper's).
+    pub fn prometheus(&self) -> String {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut out = String::new();
+        for (name, kind, help, v) in [
+            (
+                "corral_spin_window_us",
+                "gauge",
+                "The spin window a shard last parked with (microseconds).",
+                get(&self.window_us),
+            ),
+            (
+                "corral_spin_time_us_total",
+                "counter",
+                "Microseconds shards spent spinning with nothing to do.",
+                get(&self.spin_us),
+            ),
+            (
+                "corral_spin_hits_total",
+                "counter",
+                "Spins that ended with client bytes arriving.",
+                get(&self.hits),
+            ),
+            (
+                "corral_spin_parks_total",
+                "counter",
+                "Spins that ended with the shard parking.",
+                get(&self.parks),
+            ),
+            (
+                "corral_spin_contended_total",
+                "counter",
+                "Times a shard stopped spinning because it waited for CPUs.",
+                get(&self.contended),
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+            ));
+        }
+        out
     }
 }
 

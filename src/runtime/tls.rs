@@ -1,5 +1,6 @@
-//! TLS for client connections (rustls with the aws-lc-rs provider): the server
-//! configuration built from ZooKeeper's `ssl.*` keys, and the identity a
+//! TLS (rustls with the aws-lc-rs provider) for client connections and
+//! between servers: the configurations built from ZooKeeper's `ssl.*` and
+//! `ssl.quorum.*` keys, reloaded when their files change, and the identity a
 //! verified client certificate gives a session (ZooKeeper's
 //! X509AuthenticationProvider: scheme `x509`, the subject DN as RFC 2253/4514
 //! prints it, e.g. `CN=client,O=Example`).
@@ -278,38 +279,50 @@ fn stamp(cfg: &ClientTls) -> Stamp {
         .collect()
 }
 
-/// The server configuration new TLS connections get. With
-/// `client.certReload=true` it is rebuilt when the key or trust store
-/// changes on disk (looked at most once a second, when a connection
-/// starts); connections already open keep theirs. A store that does not
-/// load (half written, wrong key) keeps the previous configuration.
-pub struct TlsSource {
+/// Builds a rustls configuration from the stores.
+pub type Build<T> = fn(&ClientTls) -> Result<Arc<T>, TlsError>;
+
+/// The configuration new TLS connections get: the client port's
+/// ([`TlsSource`], `client.certReload`) or, between servers, the
+/// acceptor's and the dialer's (`sslQuorumReloadCertFiles`). With reload
+/// on it is rebuilt when the key or trust store changes on disk (looked at
+/// most once a second, when a connection starts); connections already open
+/// keep theirs. A store that does not load (half written, wrong key) keeps
+/// the previous configuration.
+pub struct Reloading<T> {
     cfg: ClientTls,
     reload: bool,
-    state: Mutex<SourceState>,
+    build: Build<T>,
+    state: Mutex<SourceState<T>>,
 }
 
-impl std::fmt::Debug for TlsSource {
+/// The client port's TLS configuration.
+pub type TlsSource = Reloading<ServerConfig>;
+
+impl<T> std::fmt::Debug for Reloading<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsSource")
+        f.debug_struct("Reloading")
+            .field("keys", &self.cfg.keys)
             .field("reload", &self.reload)
             .finish_non_exhaustive()
     }
 }
 
-struct SourceState {
-    config: Arc<ServerConfig>,
+struct SourceState<T> {
+    config: Arc<T>,
     stamp: Stamp,
     checked: Instant,
 }
 
-impl TlsSource {
-    pub fn new(cfg: &ClientTls) -> Result<TlsSource, TlsError> {
+impl<T> Reloading<T> {
+    /// Loads the stores now (an error names the key at fault).
+    pub fn new(cfg: &ClientTls, build: Build<T>) -> Result<Reloading<T>, TlsError> {
         let stamp = stamp(cfg);
-        let config = server_config(cfg)?;
-        Ok(TlsSource {
+        let config = build(cfg)?;
+        Ok(Reloading {
             cfg: cfg.clone(),
             reload: cfg.cert_reload,
+            build,
             state: Mutex::new(SourceState {
                 config,
                 stamp,
@@ -319,20 +332,21 @@ impl TlsSource {
     }
 
     /// The configuration for a connection starting now.
-    pub fn config(&self) -> Arc<ServerConfig> {
+    pub fn config(&self) -> Arc<T> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if self.reload && st.checked.elapsed() >= RELOAD_CHECK {
             st.checked = Instant::now();
             let now = stamp(&self.cfg);
             if now != st.stamp {
-                match server_config(&self.cfg) {
+                match (self.build)(&self.cfg) {
                     Ok(c) => {
-                        tracing::info!("TLS key or trust store changed: reloaded");
+                        tracing::info!("{}: key or trust store changed: reloaded", self.cfg.keys);
                         st.config = c;
                         st.stamp = now;
                     }
                     Err(e) => tracing::warn!(
-                        "TLS stores changed but do not load ({e}); keeping the previous ones"
+                        "{}: stores changed but do not load ({e}); keeping the previous ones",
+                        self.cfg.keys
                     ),
                 }
             }
