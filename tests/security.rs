@@ -544,3 +544,40 @@ fn ssl_quorum_certificates_reload_without_dropping_links() {
     assert_eq!(shown, new_leaf.0.der().to_vec(), "the server's certificate");
     serves(&e, &[0, 1, 2], "reload-after");
 }
+
+/// `ssl.quorum.hostnameVerification` (on by default): a server whose
+/// certificate does not name the host of its `server.N` line gets no link,
+/// since the servers that dial it refuse its certificate, and the other two
+/// form the quorum without it; turned off, the chain alone counts and all
+/// three join.
+#[test]
+fn ssl_quorum_hostname_verification() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = quorum_ca("quorum CA");
+    // The certificate names 127.0.0.1 and localhost; server 1 runs on
+    // 127.0.0.2 (loopback too).
+    let leaf = quorum_leaf(&ca);
+    let (ks, ts) = write_quorum_stores(tmp.path(), &leaf, &ca.0, &[&ca.0]);
+    let host = |i: usize| if i == 1 { "127.0.0.2" } else { "127.0.0.1" }.to_string();
+    let e = Ensemble::start_with(3, host, &ssl_quorum_cfg(&ks, &ts));
+    e.wait_stable(&[1, 2], Duration::from_secs(30));
+    serves(&e, &[1, 2], "names");
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < Duration::from_secs(3) {
+        let mode = e.mode(0);
+        assert!(
+            !matches!(mode.as_deref(), Some("leader" | "follower")),
+            "the server whose certificate does not name its host joined: {mode:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(e);
+
+    let cfg = format!(
+        "{}\nssl.quorum.hostnameVerification=false",
+        ssl_quorum_cfg(&ks, &ts)
+    );
+    let e = Ensemble::start_with(3, host, &cfg);
+    e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
+    serves(&e, &[0, 1, 2], "any-name");
+}

@@ -246,6 +246,16 @@ impl ClientSocket {
             Err(e) => return TlsStep::Done(Err(e)),
         };
         t.input.drain(..took);
+        // rustls takes what it is given until its own record buffer is full
+        // (then `read_tls` fails), so `input` holds at most one socket read;
+        // should it ever take nothing, the connection ends rather than
+        // reading on without bound.
+        if took == 0 && t.input.len() >= TLS_READ {
+            return TlsStep::Done(Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "TLS records not taken",
+            )));
+        }
         if let Err(e) = t.conn.process_new_packets() {
             return TlsStep::Alert(e);
         }
