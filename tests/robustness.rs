@@ -1751,3 +1751,32 @@ fn spin_decisions_show_in_the_metrics() {
         "mntr keeps ZooKeeper's keys:\n{mntr}"
     );
 }
+
+/// A process with more shards than CPUs it may use never spins: two shards
+/// on one CPU (`taskset`) park at every idle moment, so back-to-back
+/// requests leave parks behind and not one spin.
+#[test]
+fn more_shards_than_cpus_never_spin() {
+    if external_mode() {
+        eprintln!("NOTE: corral-only (metrics endpoint); skipped in external mode");
+        return;
+    }
+    let metrics: std::net::SocketAddr = format!("127.0.0.1:{}", common::free_port())
+        .parse()
+        .unwrap();
+    let builder = Server::builder()
+        .cpus("0")
+        .extra(&format!("corral.metricsAddr={metrics}"));
+    let Some(server) = start(2, "more_shards_than_cpus_never_spin", builder) else {
+        return;
+    };
+    let addr = server.addr().to_string();
+    let mut c = session(&addr);
+    c.create("/one-cpu", Some(b"c"), 0).ok();
+    for _ in 0..200 {
+        probe(&mut c, "/one-cpu", b"c", "back-to-back gets");
+    }
+    assert!(prometheus_int(metrics, "corral_spin_parks_total") >= 100);
+    assert_eq!(prometheus_int(metrics, "corral_spin_hits_total"), 0);
+    assert_eq!(prometheus_int(metrics, "corral_spin_time_us_total"), 0);
+}

@@ -79,6 +79,7 @@ pub struct ServerBuilder {
     extra: Vec<String>,
     needs_own: bool,
     nofile: Option<u32>,
+    cpus: Option<String>,
 }
 
 impl ServerBuilder {
@@ -116,6 +117,14 @@ impl ServerBuilder {
     /// `prlimit`); makes the test need its own server.
     pub fn nofile(mut self, n: u32) -> Self {
         self.nofile = Some(n);
+        self.needs_own = true;
+        self
+    }
+
+    /// Runs the server on these CPUs only (`taskset -c LIST`); makes the
+    /// test need its own server.
+    pub fn cpus(mut self, list: &str) -> Self {
+        self.cpus = Some(list.to_string());
         self.needs_own = true;
         self
     }
@@ -206,14 +215,22 @@ impl ServerBuilder {
             fs::write(&cfg_path, self.config(port, &data_dir, kind)).unwrap();
             let log_path = dir.path().join("server.log");
             let log = fs::File::create(&log_path).unwrap();
-            let mut cmd = match self.nofile {
-                Some(n) => {
-                    let mut c = Command::new("prlimit");
-                    c.arg(format!("--nofile={n}:{n}")).arg("--").arg(program);
-                    c
-                }
-                None => Command::new(program),
-            };
+            // Wrappers: `prlimit` for the descriptor limit, `taskset` for
+            // the CPUs.
+            let mut argv: Vec<std::ffi::OsString> = Vec::new();
+            if let Some(n) = self.nofile {
+                argv.extend([
+                    "prlimit".into(),
+                    format!("--nofile={n}:{n}").into(),
+                    "--".into(),
+                ]);
+            }
+            if let Some(list) = &self.cpus {
+                argv.extend(["taskset".into(), "-c".into(), list.into()]);
+            }
+            argv.push(program.into());
+            let mut cmd = Command::new(&argv[0]);
+            cmd.args(&argv[1..]);
             match kind {
                 Kind::Corral => {
                     cmd.arg("--config").arg(&cfg_path);
@@ -299,6 +316,7 @@ impl Server {
             extra: Vec::new(),
             needs_own: false,
             nofile: None,
+            cpus: None,
         }
     }
 
