@@ -10,7 +10,7 @@
 //!   through", and after every client batch the core's proposals (leader),
 //!   forwards and syncs (learner) and session touches.
 //! * Outputs are performed in order: frames to the links; appends and
-//!   syncs, truncations and resets to this mode's log thread (one FIFO, so
+//!   syncs, truncations and resets to the log thread (`storage.rs`; one FIFO, so
 //!   a durability report always follows everything queued before it);
 //!   epochs to `dataDir/version-2/zabEpochs` (temp file, fsync, rename,
 //!   directory fsync) before the next output; snapshots sent and installed;
@@ -23,25 +23,24 @@
 //!   only rewrites the log.
 
 use super::peers::{self, PeerEvent, PeerNet, PeerNetConfig, ServerId};
-use super::storage::{fatal, StorageConfig, StorageStats, MAX_BATCH};
+use super::storage::{fatal, LogCmd, StorageConfig, StorageStats};
 use super::{conn, Clock, CoreHandle, CoreLink, RuntimeConfig};
 use crate::node::{self, Effect, Node, NodeBoot, Notice};
 use crate::peer;
-use crate::storage::log::{recover_after, LogConfig, TxnLog};
+use crate::storage::log::{recover_after, TxnLog};
 use crate::storage::mmap::{sync_dir, MmapDir};
 use crate::storage::snapshot::{snapshot_name, SNAP_PREFIX};
 use crate::storage::state;
 use crate::tree::txn::Txn;
 use crate::types::{Now, Zxid};
 use crate::zab::{self, Role};
-use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
+use glommio::channels::shared_channel;
 use glommio::Placement;
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,16 +74,6 @@ pub struct EnsembleConfig {
     /// Largest peer frame body accepted (`jute.maxbuffer` plus
     /// `jute.maxbuffer.extrasize`, as ZooKeeper bounds quorum packets).
     pub max_peer_body: u32,
-}
-
-/// Work for this mode's log thread, in order.
-enum LogCmd {
-    /// Append, then fdatasync and report the durable zxid.
-    Append(Vec<Arc<Txn>>),
-    /// Keep only the txns through this zxid, durably, then report.
-    TruncateAfter(Zxid),
-    /// Start an empty log after a snapshot installed at this zxid.
-    Reset,
 }
 
 const EPOCHS_FILE: &str = "zabEpochs";
@@ -129,25 +118,6 @@ struct Started {
     log: TxnLog<MmapDir>,
 }
 
-fn names_in(p: &Path) -> Result<Vec<String>, String> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir(p).map_err(|e| format!("{}: {e}", p.display()))? {
-        let e = e.map_err(|e| format!("{}: {e}", p.display()))?;
-        if let Ok(n) = e.file_name().into_string() {
-            v.push(n);
-        }
-    }
-    v.sort();
-    Ok(v)
-}
-
-fn log_cfg(sc: &StorageConfig) -> LogConfig {
-    LogConfig {
-        segment_size: sc.segment_size,
-        ..LogConfig::default()
-    }
-}
-
 /// Loads the newest valid snapshot and the log; replays only the
 /// snapshot's fuzzy range and returns the rest as the replica's history.
 fn start_storage(sc: &StorageConfig) -> Result<Started, String> {
@@ -157,7 +127,7 @@ fn start_storage(sc: &StorageConfig) -> Result<Started, String> {
         std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     let mut snap = None;
-    let names: Vec<String> = names_in(&snap_path)?
+    let names: Vec<String> = super::storage::list(&snap_path)?
         .into_iter()
         .filter(|n| n.starts_with(SNAP_PREFIX) && !n.ends_with(".tmp"))
         .collect();
@@ -192,162 +162,9 @@ fn start_storage(sc: &StorageConfig) -> Result<Started, String> {
         node::boot_state(snap, rec).map_err(|e| format!("{}: {e}", log_path.display()))?;
     boot.epochs = read_epochs(&snap_path)?;
     let dir = MmapDir::new(&log_path).with_sync(sc.force_sync);
-    let log = TxnLog::open(dir, log_cfg(sc), &rec_end)
+    let log = TxnLog::open(dir, super::storage::log_cfg(sc), &rec_end)
         .map_err(|e| format!("{}: {e}", log_path.display()))?;
     Ok(Started { boot, log })
-}
-
-/// Rewrites the log keeping the txns through `keep_through` (none when
-/// None: an empty log after a snapshot install). Only `log.*` segment files
-/// change (the directory may also hold snapshots and the epochs file): the
-/// kept txns are written as fresh segments into a subdirectory and synced,
-/// old segments whose names the new log does not reuse are deleted, the new
-/// ones are renamed over the rest, and the directory is synced. A crash
-/// part way leaves either old segments (the tail not yet cut: the leader
-/// cuts it again) or the new ones, never a gap inside the kept prefix.
-fn rewrite_log(
-    log: TxnLog<MmapDir>,
-    sc: &StorageConfig,
-    keep_through: Option<Zxid>,
-) -> Result<TxnLog<MmapDir>, String> {
-    let e = |x: &dyn std::fmt::Display| x.to_string();
-    log.close().map_err(|x| e(&x))?;
-    let path = sc.log_path();
-    let kept: Vec<Txn> = match keep_through {
-        Some(z) => {
-            let mut dir = MmapDir::new(&path);
-            let rec = recover_after(&mut dir, 0).map_err(|x| e(&x.what))?;
-            rec.txns
-                .into_iter()
-                .filter(|t| t.header.zxid <= z)
-                .collect()
-        }
-        None => Vec::new(),
-    };
-    let fresh = path.join("rewrite.tmp");
-    let _ = std::fs::remove_dir_all(&fresh);
-    std::fs::create_dir_all(&fresh).map_err(|x| e(&x))?;
-    let mut nl = TxnLog::create(MmapDir::new(&fresh).with_sync(sc.force_sync), log_cfg(sc))
-        .map_err(|x| e(&x))?;
-    for t in &kept {
-        nl.append(t).map_err(|x| e(&x))?;
-    }
-    nl.close().map_err(|x| e(&x))?;
-    sync_dir(&fresh).map_err(|x| e(&x))?;
-    let is_seg = |n: &String| crate::storage::log::parse_segment_name(n).is_some();
-    let new_names: Vec<String> = names_in(&fresh)?.into_iter().filter(is_seg).collect();
-    for old in names_in(&path)?.into_iter().filter(is_seg) {
-        if !new_names.contains(&old) {
-            std::fs::remove_file(path.join(&old)).map_err(|x| e(&x))?;
-        }
-    }
-    for n in &new_names {
-        std::fs::rename(fresh.join(n), path.join(n)).map_err(|x| e(&x))?;
-    }
-    sync_dir(&path).map_err(|x| e(&x))?;
-    let _ = std::fs::remove_dir_all(&fresh);
-    let mut dir = MmapDir::new(&path);
-    let rec = recover_after(&mut dir, 0).map_err(|x| e(&x.what))?;
-    let dir = MmapDir::new(&path).with_sync(sc.force_sync);
-    TxnLog::open(dir, log_cfg(sc), &rec.clone_without_txns()).map_err(|x| e(&x))
-}
-
-struct LogThread {
-    mailbox: Arc<super::storage::Mailbox<LogCmd>>,
-    bell: SharedSender<()>,
-    durable: SharedReceiver<Zxid>,
-}
-
-fn spawn_log_thread(
-    mut log: TxnLog<MmapDir>,
-    sc: StorageConfig,
-    stats: Arc<StorageStats>,
-) -> std::io::Result<LogThread> {
-    let mailbox = super::storage::Mailbox::<LogCmd>::new();
-    let inbox = mailbox.clone();
-    let (bell, rings) = shared_channel::new_bounded::<()>(16);
-    let (to_core, durable) = shared_channel::new_bounded::<Zxid>(1024);
-    super::executor("corral-log", Placement::Unbound)
-        .spawn(move || async move {
-            let rx = rings.connect().await;
-            let tx = to_core.connect().await;
-            let mut taken: Vec<LogCmd> = Vec::new();
-            let mut pending: std::collections::VecDeque<LogCmd> = Default::default();
-            loop {
-                let cmd = match pending.pop_front() {
-                    Some(c) => c,
-                    None => {
-                        if rx.recv().await.is_none() {
-                            break;
-                        }
-                        // Everything queued while the last sync was in flight.
-                        inbox.take(&mut taken);
-                        pending.extend(taken.drain(..));
-                        continue;
-                    }
-                };
-                match cmd {
-                    LogCmd::Append(first) => {
-                        let append = |batch: Vec<Arc<Txn>>, log: &mut TxnLog<MmapDir>| {
-                            for t in &batch {
-                                if let Err(e) = log.append(t) {
-                                    fatal(&format!(
-                                        "txn log append of zxid {:#x}: {e}",
-                                        t.header.zxid
-                                    ));
-                                }
-                            }
-                            batch.len()
-                        };
-                        let mut n = append(first, &mut log);
-                        while n < MAX_BATCH {
-                            match pending.pop_front() {
-                                Some(LogCmd::Append(b)) => n += append(b, &mut log),
-                                Some(other) => {
-                                    pending.push_front(other);
-                                    break;
-                                }
-                                None => break,
-                            }
-                        }
-                        let t0 = Instant::now();
-                        let z = log
-                            .sync()
-                            .unwrap_or_else(|e| fatal(&format!("txn log fdatasync: {e}")));
-                        stats
-                            .sync_micros
-                            .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
-                        stats.fsyncs.fetch_add(1, Ordering::Relaxed);
-                        stats.records.fetch_add(n as u64, Ordering::Relaxed);
-                        stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
-                        if tx.send(z).await.is_err() {
-                            break;
-                        }
-                    }
-                    LogCmd::TruncateAfter(z) => {
-                        tracing::info!("txn log: truncating after {z:#x}");
-                        log = rewrite_log(log, &sc, Some(z))
-                            .unwrap_or_else(|e| fatal(&format!("txn log truncation: {e}")));
-                        if tx.send(log.last_zxid().unwrap_or(0)).await.is_err() {
-                            break;
-                        }
-                    }
-                    LogCmd::Reset => {
-                        log = rewrite_log(log, &sc, None)
-                            .unwrap_or_else(|e| fatal(&format!("txn log reset: {e}")));
-                    }
-                }
-            }
-            if let Err(e) = log.close() {
-                tracing::warn!("txn log close: {e}");
-            }
-        })
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(LogThread {
-        mailbox,
-        bell,
-        durable,
-    })
 }
 
 /// The ensemble side of the core shard: performs the [`Node`]'s effects on
@@ -625,7 +442,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
     let listeners = super::client_listeners(&cfg)?;
     let peer_incoming = peers::listen(my_quorum, "corral-peer-acceptor")?;
     let stats = Arc::new(StorageStats::default());
-    let log = spawn_log_thread(started.log, sc.clone(), stats.clone())?;
+    let log = super::storage::spawn_log_thread(started.log, sc.clone(), stats.clone())?;
     let snap_tx = super::storage::spawn_snap_thread(sc.clone(), stats.clone())?;
     let (accept_tx, accept_rx) = shared_channel::new_bounded(64);
     let load = conn::ShardLoad::new(1);

@@ -135,7 +135,7 @@ pub(crate) struct CoreHandle {
 pub(crate) struct LogSide {
     /// Proposals to the log thread (through a forwarder: never blocks).
     /// None in an ensemble, where the replica drives the log.
-    pub to_log: Option<storage::MailboxTx<std::sync::Arc<crate::tree::txn::Txn>>>,
+    pub to_log: Option<storage::MailboxTx<storage::LogCmd>>,
     pub snap: std::sync::mpsc::SyncSender<storage::SnapMsg>,
     pub stats: std::sync::Arc<storage::StorageStats>,
     pub cfg: storage::StorageConfig,
@@ -168,7 +168,11 @@ impl CoreHandle {
             _ if self.ens.get().is_some() => {}
             // Reads propose nothing: no need to lock the log's mailbox.
             Some(Some(to_log)) if core.has_fresh_proposals() => {
-                to_log.send_with(|v| core.take_shared_proposals(|t| v.push(t.clone())));
+                to_log.send_with(|v| {
+                    let mut batch = Vec::new();
+                    core.take_shared_proposals(|t| batch.push(t.clone()));
+                    v.push(storage::LogCmd::Append(batch));
+                });
             }
             Some(Some(_)) => {}
             _ => core.commit_all(self.clock.now()),
@@ -317,7 +321,7 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
             opened.elapsed
         );
         let stats = std::sync::Arc::new(storage::StorageStats::default());
-        let link = storage::spawn_log_thread(opened.log, stats.clone())?;
+        let link = storage::spawn_log_thread(opened.log, sc.clone(), stats.clone())?;
         let snap = storage::spawn_snap_thread(sc.clone(), stats.clone())?;
         durable = Some(Durable {
             loaded: opened.loaded,

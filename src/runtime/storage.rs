@@ -3,12 +3,15 @@
 //! snapshot writer thread, and retention.
 //!
 //! Threads (none of them is a shard; none blocks a shard's reactor):
-//! * **corral-log** owns the [`TxnLog`] on the memory-mapped device. It runs
-//!   a glommio executor only to talk to the core shard over glommio's
-//!   shared channels (eventfd wake-ups). Loop: wait for a batch of txns,
-//!   take every other batch already queued (bounded by [`MAX_BATCH`]
-//!   records), append them all (a memcpy each into the map), one
-//!   `fdatasync`, report the durable zxid. While a sync is in flight the
+//! * **corral-log** owns the [`TxnLog`] on the memory-mapped device, for a
+//!   standalone server and an ensemble member alike. It runs a glommio
+//!   executor only to talk to the core shard over glommio's shared channels
+//!   (eventfd wake-ups). Loop: take the queued [`LogCmd`]s in order; for an
+//!   append, take every append queued behind it too (bounded by
+//!   [`MAX_BATCH`] records), append them all (a memcpy each into the map),
+//!   one `fdatasync`, report the durable zxid; an ensemble's truncation
+//!   (TRUNC) or reset (after a snapshot install) rewrites the log's
+//!   segments in FIFO order with the appends. While a sync is in flight the
 //!   core keeps sending, so the next sync covers everything that queued up
 //!   meanwhile: one fsync per batch. Segment rolls (create, fallocate,
 //!   fsync, directory fsync) happen here too. A failed sync aborts the
@@ -245,10 +248,7 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
         .collect();
     segs.sort_by_key(|n| crate::storage::log::parse_segment_name(n).map(|z| z as u64));
     let first_seg = segs.first().map(|n| log_path.join(n).display().to_string());
-    let log_cfg = LogConfig {
-        segment_size: cfg.segment_size,
-        ..LogConfig::default()
-    };
+    let log_cfg = log_cfg(cfg);
     let t_log = t0.elapsed();
     let rec_end = rec.clone_without_txns();
     let loaded = state::load_built(snap, rec, first_seg.as_deref()).map_err(|e| e.to_string())?;
@@ -348,7 +348,8 @@ fn build_snapshot(name: &str, buf: &[u8]) -> Result<Built, SnapError> {
     })
 }
 
-fn list(p: &Path) -> Result<Vec<String>, String> {
+/// The sorted names in a directory.
+pub fn list(p: &Path) -> Result<Vec<String>, String> {
     let mut v = Vec::new();
     for e in std::fs::read_dir(p).map_err(|e| file_err(p, e))? {
         let e = e.map_err(|e| file_err(p, e))?;
@@ -428,19 +429,97 @@ impl<T> MailboxTx<T> {
     }
 }
 
+/// Work for the log thread, in order.
+pub enum LogCmd {
+    /// Append, then fdatasync and report the durable zxid.
+    Append(Vec<Arc<Txn>>),
+    /// Keep only the txns through this zxid, durably, then report
+    /// (an ensemble's TRUNC).
+    TruncateAfter(Zxid),
+    /// Start an empty log (after a snapshot was installed).
+    Reset,
+}
+
+/// The log's configuration from the storage settings.
+pub fn log_cfg(sc: &StorageConfig) -> LogConfig {
+    LogConfig {
+        segment_size: sc.segment_size,
+        ..LogConfig::default()
+    }
+}
+
+/// Rewrites the log keeping the txns through `keep_through` (none when
+/// None: an empty log after a snapshot install). Only `log.*` segment files
+/// change (the directory may also hold snapshots and the epochs file): the
+/// kept txns are written as fresh segments into a subdirectory and synced,
+/// old segments whose names the new log does not reuse are deleted, the new
+/// ones are renamed over the rest, and the directory is synced. A crash
+/// part way leaves either old segments (the tail not yet cut: the leader
+/// cuts it again) or the new ones, never a gap inside the kept prefix.
+fn rewrite_log(
+    log: TxnLog<MmapDir>,
+    sc: &StorageConfig,
+    keep_through: Option<Zxid>,
+) -> Result<TxnLog<MmapDir>, String> {
+    let e = |x: &dyn std::fmt::Display| x.to_string();
+    log.close().map_err(|x| e(&x))?;
+    let path = sc.log_path();
+    let kept: Vec<Txn> = match keep_through {
+        Some(z) => {
+            let mut dir = MmapDir::new(&path);
+            let rec = recover_after(&mut dir, 0).map_err(|x| e(&x.what))?;
+            rec.txns
+                .into_iter()
+                .filter(|t| t.header.zxid <= z)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let fresh = path.join("rewrite.tmp");
+    let _ = std::fs::remove_dir_all(&fresh);
+    std::fs::create_dir_all(&fresh).map_err(|x| e(&x))?;
+    let mut nl = TxnLog::create(MmapDir::new(&fresh).with_sync(sc.force_sync), log_cfg(sc))
+        .map_err(|x| e(&x))?;
+    for t in &kept {
+        nl.append(t).map_err(|x| e(&x))?;
+    }
+    nl.close().map_err(|x| e(&x))?;
+    sync_dir(&fresh).map_err(|x| e(&x))?;
+    let is_seg = |n: &String| crate::storage::log::parse_segment_name(n).is_some();
+    let new_names: Vec<String> = list(&fresh)?.into_iter().filter(is_seg).collect();
+    for old in list(&path)?.into_iter().filter(is_seg) {
+        if !new_names.contains(&old) {
+            std::fs::remove_file(path.join(&old)).map_err(|x| e(&x))?;
+        }
+    }
+    for n in &new_names {
+        std::fs::rename(fresh.join(n), path.join(n)).map_err(|x| e(&x))?;
+    }
+    sync_dir(&path).map_err(|x| e(&x))?;
+    let _ = std::fs::remove_dir_all(&fresh);
+    let mut dir = MmapDir::new(&path);
+    let rec = recover_after(&mut dir, 0).map_err(|x| e(&x.what))?;
+    let dir = MmapDir::new(&path).with_sync(sc.force_sync);
+    TxnLog::open(dir, log_cfg(sc), &rec.clone_without_txns()).map_err(|x| e(&x))
+}
+
 /// The core shard's ends of the log thread's channels.
 pub struct LogLink {
-    pub mailbox: Arc<Mailbox<Arc<Txn>>>,
+    pub mailbox: Arc<Mailbox<LogCmd>>,
     pub bell: SharedSender<()>,
     pub durable: SharedReceiver<Zxid>,
 }
 
-/// Starts the log thread.
+/// Starts the log thread (standalone and ensemble alike). Appends queued
+/// while a sync was in flight go to the disk together, up to
+/// [`MAX_BATCH`] txns per fdatasync; each txn is released once appended,
+/// so the core applies it without a copy.
 pub fn spawn_log_thread(
     mut log: TxnLog<MmapDir>,
+    sc: StorageConfig,
     stats: Arc<StorageStats>,
 ) -> std::io::Result<LogLink> {
-    let mailbox = Mailbox::<Arc<Txn>>::new();
+    let mailbox = Mailbox::<LogCmd>::new();
     let inbox = mailbox.clone();
     let (bell, rings) = shared_channel::new_bounded::<()>(16);
     let (to_core, durable) = shared_channel::new_bounded::<Zxid>(1024);
@@ -448,41 +527,71 @@ pub fn spawn_log_thread(
         .spawn(move || async move {
             let rx = rings.connect().await;
             let tx = to_core.connect().await;
-            let mut taken: Vec<Arc<Txn>> = Vec::new();
-            let mut pending: std::collections::VecDeque<Arc<Txn>> = Default::default();
+            let mut taken: Vec<LogCmd> = Vec::new();
+            let mut pending: std::collections::VecDeque<LogCmd> = Default::default();
             loop {
-                if pending.is_empty() {
-                    if rx.recv().await.is_none() {
-                        break;
-                    }
-                    // Everything queued while the last sync was in flight.
-                    inbox.take(&mut taken);
-                    pending.extend(taken.drain(..));
-                    if pending.is_empty() {
+                let cmd = match pending.pop_front() {
+                    Some(c) => c,
+                    None => {
+                        if rx.recv().await.is_none() {
+                            break;
+                        }
+                        // Everything queued while the last sync was in flight.
+                        inbox.take(&mut taken);
+                        pending.extend(taken.drain(..));
                         continue;
                     }
-                }
-                let n = pending.len().min(MAX_BATCH);
-                // Each txn is released once appended, so the core applies
-                // it without a copy.
-                for t in pending.drain(..n) {
-                    if let Err(e) = log.append(&t) {
-                        fatal(&format!("txn log append of zxid {:#x}: {e}", t.header.zxid));
-                    }
-                }
-                let t0 = Instant::now();
-                let z = match log.sync() {
-                    Ok(z) => z,
-                    Err(e) => fatal(&format!("txn log fdatasync: {e}")),
                 };
-                let took = t0.elapsed().as_micros() as u64;
-                stats.sync_micros.fetch_add(took, Ordering::Relaxed);
-                stats.sync_max_micros.fetch_max(took, Ordering::Relaxed);
-                stats.fsyncs.fetch_add(1, Ordering::Relaxed);
-                stats.records.fetch_add(n as u64, Ordering::Relaxed);
-                stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
-                if tx.send(z).await.is_err() {
-                    break;
+                match cmd {
+                    LogCmd::Append(first) => {
+                        let append = |batch: Vec<Arc<Txn>>, log: &mut TxnLog<MmapDir>| {
+                            for t in &batch {
+                                if let Err(e) = log.append(t) {
+                                    fatal(&format!(
+                                        "txn log append of zxid {:#x}: {e}",
+                                        t.header.zxid
+                                    ));
+                                }
+                            }
+                            batch.len()
+                        };
+                        let mut n = append(first, &mut log);
+                        while n < MAX_BATCH {
+                            match pending.pop_front() {
+                                Some(LogCmd::Append(b)) => n += append(b, &mut log),
+                                Some(other) => {
+                                    pending.push_front(other);
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                        let t0 = Instant::now();
+                        let z = log
+                            .sync()
+                            .unwrap_or_else(|e| fatal(&format!("txn log fdatasync: {e}")));
+                        let took = t0.elapsed().as_micros() as u64;
+                        stats.sync_micros.fetch_add(took, Ordering::Relaxed);
+                        stats.sync_max_micros.fetch_max(took, Ordering::Relaxed);
+                        stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+                        stats.records.fetch_add(n as u64, Ordering::Relaxed);
+                        stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
+                        if tx.send(z).await.is_err() {
+                            break;
+                        }
+                    }
+                    LogCmd::TruncateAfter(z) => {
+                        tracing::info!("txn log: truncating after {z:#x}");
+                        log = rewrite_log(log, &sc, Some(z))
+                            .unwrap_or_else(|e| fatal(&format!("txn log truncation: {e}")));
+                        if tx.send(log.last_zxid().unwrap_or(0)).await.is_err() {
+                            break;
+                        }
+                    }
+                    LogCmd::Reset => {
+                        log = rewrite_log(log, &sc, None)
+                            .unwrap_or_else(|e| fatal(&format!("txn log reset: {e}")));
+                    }
                 }
             }
             // The core is gone: close cleanly (sync + attestation).
