@@ -27,10 +27,9 @@ use super::storage::{fatal, LogCmd, StorageConfig, StorageStats};
 use super::{conn, Clock, CoreHandle, CoreLink, RuntimeConfig};
 use crate::node::{self, Effect, Node, NodeBoot, Notice};
 use crate::peer;
-use crate::storage::log::{recover_after, TxnLog};
+use crate::storage::log::TxnLog;
 use crate::storage::mmap::{sync_dir, MmapDir};
-use crate::storage::snapshot::{snapshot_name, SNAP_PREFIX};
-use crate::storage::state;
+use crate::storage::snapshot::snapshot_name;
 use crate::tree::txn::Txn;
 use crate::types::{Now, Zxid};
 use crate::zab::{self, Role};
@@ -118,52 +117,17 @@ struct Started {
     log: TxnLog<MmapDir>,
 }
 
-/// Loads the newest valid snapshot and the log; replays only the
-/// snapshot's fuzzy range and returns the rest as the replica's history.
+/// An ensemble member's startup: [`super::storage::recover`] (the same as
+/// standalone), then only the snapshot's fuzzy range replayed; everything
+/// logged after it goes to the replica as its uncommitted history.
 fn start_storage(sc: &StorageConfig) -> Result<Started, String> {
-    let snap_path = sc.snap_path();
-    let log_path = sc.log_path();
-    for p in [&snap_path, &log_path] {
-        std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
-    let mut snap = None;
-    let names: Vec<String> = super::storage::list(&snap_path)?
-        .into_iter()
-        .filter(|n| n.starts_with(SNAP_PREFIX) && !n.ends_with(".tmp"))
-        .collect();
-    for (_, name) in state::snapshots_newest_first(&names) {
-        let path = snap_path.join(&name);
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        match state::build_snapshot(&path.display().to_string(), &bytes) {
-            Ok(s) => {
-                snap = Some(s);
-                break;
-            }
-            Err(e) => tracing::error!(
-                "snapshot {} invalid at offset {}: {}",
-                path.display(),
-                e.offset,
-                e.what
-            ),
-        }
-    }
-    let mut dir = MmapDir::new(&log_path);
-    let skip = snap.as_ref().map_or(0, |s| s.zxid);
-    let rec = recover_after(&mut dir, skip).map_err(|e| {
-        format!(
-            "txn log corrupt: {}: offset {}: {}",
-            log_path.join(&e.file).display(),
-            e.offset,
-            e.what
-        )
-    })?;
+    let mut r = super::storage::recover(sc)?;
+    let rec = std::mem::take(&mut r.rec);
     let rec_end = rec.clone_without_txns();
-    let mut boot =
-        node::boot_state(snap, rec).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    boot.epochs = read_epochs(&snap_path)?;
-    let dir = MmapDir::new(&log_path).with_sync(sc.force_sync);
-    let log = TxnLog::open(dir, super::storage::log_cfg(sc), &rec_end)
-        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let mut boot = node::boot_state(r.snap.take(), rec)
+        .map_err(|e| format!("{}: {e}", sc.log_path().display()))?;
+    boot.epochs = read_epochs(&sc.snap_path())?;
+    let log = r.open_log(sc, &rec_end)?;
     Ok(Started { boot, log })
 }
 
@@ -612,6 +576,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::server::{Core, CoreConfig};
+    use crate::storage::state;
 
     #[test]
     fn a_full_snapshot_loads_back_into_the_same_tree() {

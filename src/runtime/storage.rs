@@ -157,9 +157,46 @@ fn file_err(path: &Path, e: impl std::fmt::Display) -> String {
     format!("{}: {e}", path.display())
 }
 
-/// Opens the data directories: newest valid snapshot, log recovery, replay.
-/// An error names the file and offset; the server must not start then.
-pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
+/// What the data directories hold, read at startup by standalone servers
+/// and ensemble members alike: the newest valid snapshot and the log's
+/// records after it.
+pub struct Recovery {
+    pub snap: Option<Built>,
+    pub rec: Recovered,
+    /// The oldest log segment's path (for error messages).
+    pub first_segment: Option<String>,
+    started: Instant,
+    snap_loaded: Duration,
+    log_scanned: Duration,
+}
+
+impl Recovery {
+    /// Opens the log for appending after what was recovered; logs how long
+    /// the startup's steps took.
+    pub fn open_log(
+        &self,
+        cfg: &StorageConfig,
+        rec_end: &Recovered,
+    ) -> Result<TxnLog<MmapDir>, String> {
+        tracing::info!(
+            "startup: snapshot loaded in {:?}, log scanned in {:?}, state built in {:?}",
+            self.snap_loaded,
+            self.log_scanned - self.snap_loaded,
+            self.started.elapsed() - self.log_scanned
+        );
+        let log_path = cfg.log_path();
+        let dir = MmapDir::new(&log_path).with_sync(cfg.force_sync);
+        TxnLog::open(dir, log_cfg(cfg), rec_end).map_err(|e| file_err(&log_path, e))
+    }
+}
+
+/// Reads the data directories (creating them, durably, if absent): drops
+/// the leftovers of snapshots that never completed, loads the newest valid
+/// snapshot (an invalid one is logged and the next older tried) while
+/// another thread scans the log after it, and recovers the log (a torn
+/// tail is cut and logged). An error names the file and offset; the server
+/// must not start then.
+pub fn recover(cfg: &StorageConfig) -> Result<Recovery, String> {
     let t0 = Instant::now();
     let snap_path = cfg.snap_path();
     let log_path = cfg.log_path();
@@ -202,7 +239,8 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
             }
             Err(e) => {
                 // An older snapshot plus the log may still cover it; the
-                // gap check below refuses if they do not.
+                // gap check of the state built from them refuses if they
+                // do not.
                 tracing::error!(
                     "snapshot {} invalid at offset {}: {}",
                     path.display(),
@@ -212,7 +250,7 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
             }
         }
     }
-    let t_snap = t0.elapsed();
+    let snap_loaded = t0.elapsed();
     let mut dir = MmapDir::new(&log_path);
     let skip = snap.as_ref().map_or(0, |s| s.zxid);
     let guessed = scan
@@ -247,27 +285,34 @@ pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
         .filter(|n| crate::storage::log::parse_segment_name(n).is_some())
         .collect();
     segs.sort_by_key(|n| crate::storage::log::parse_segment_name(n).map(|z| z as u64));
-    let first_seg = segs.first().map(|n| log_path.join(n).display().to_string());
-    let log_cfg = log_cfg(cfg);
-    let t_log = t0.elapsed();
+    let first_segment = segs.first().map(|n| log_path.join(n).display().to_string());
+    Ok(Recovery {
+        snap,
+        rec,
+        first_segment,
+        started: t0,
+        snap_loaded,
+        log_scanned: t0.elapsed(),
+    })
+}
+
+/// A standalone server's startup: [`recover`], then every recovered txn
+/// replayed onto the snapshot, then retention (as ZooKeeper's cleanup task
+/// at startup).
+pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
+    let mut r = recover(cfg)?;
+    let rec = std::mem::take(&mut r.rec);
     let rec_end = rec.clone_without_txns();
-    let loaded = state::load_built(snap, rec, first_seg.as_deref()).map_err(|e| e.to_string())?;
-    let rec = rec_end;
-    tracing::info!(
-        "startup: snapshot loaded in {t_snap:?}, log scanned in {:?}, log replayed in {:?}",
-        t_log - t_snap,
-        t0.elapsed() - t_log
-    );
-    let dir = MmapDir::new(&log_path).with_sync(cfg.force_sync);
-    let log = TxnLog::open(dir, log_cfg, &rec).map_err(|e| file_err(&log_path, e))?;
-    // Like ZooKeeper's cleanup task, retention runs at startup too.
+    let loaded = state::load_built(r.snap.take(), rec, r.first_segment.as_deref())
+        .map_err(|e| e.to_string())?;
+    let log = r.open_log(cfg, &rec_end)?;
     if cfg.purge_interval_h > 0 {
         purge(cfg, &StorageStats::default()).map_err(|e| format!("purge: {e}"))?;
     }
     Ok(Opened {
         loaded,
         log,
-        elapsed: t0.elapsed(),
+        elapsed: r.started.elapsed(),
     })
 }
 
