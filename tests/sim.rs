@@ -146,3 +146,17 @@ fn errors_answered_before_what_they_saw_commits_are_caught() {
     eprintln!("errors_at_once: {found:?}");
     assert!(found.is_some(), "no violation found within 2000 seeds");
 }
+
+/// Swarm seed 3220567 ("a frame (xid 27) carries zxid 0x50000000a after
+/// 0x50000000c: the session went back in time"): on a follower, a client's
+/// setData was in flight when its create arrived, and the session was no
+/// longer live there, so the create was answered SessionExpired at once,
+/// with the zxid applied at that moment (0x...0a); that answer waited its
+/// turn behind the setData's (0x...0c) and reached the client after it.
+/// An answer decided at arrival now carries the zxid applied when it goes
+/// out.
+#[test]
+fn sim3220567_an_answer_held_behind_writes_carries_a_current_zxid() {
+    let report = run_seed(SimConfig::swarm(3_220_567));
+    assert_eq!(report.violation, None);
+}

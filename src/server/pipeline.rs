@@ -104,6 +104,27 @@ pub(crate) struct Pipeline {
     pub last_proposed: Zxid,
 }
 
+/// Raises the zxid in the header of each reply frame in `frames` (length,
+/// xid, zxid, err, body; notifications, xid -1, keep theirs) to at least
+/// `zxid`.
+fn raise_reply_zxids(frames: &mut [u8], zxid: Zxid) {
+    let mut at = 0;
+    while let Some(len) = frames
+        .get(at..at + 4)
+        .map(|l| u32::from_be_bytes(l.try_into().expect("4 bytes")) as usize)
+    {
+        let body = at + 4;
+        if let Some(h) = frames.get_mut(body..body + 16) {
+            let xid = i32::from_be_bytes(h[..4].try_into().expect("4 bytes"));
+            let old = i64::from_be_bytes(h[4..12].try_into().expect("8 bytes"));
+            if xid != crate::proto::codes::xid::NOTIFICATION && old < zxid {
+                h[4..12].copy_from_slice(&zxid.to_be_bytes());
+            }
+        }
+        at = body + len;
+    }
+}
+
 impl Core {
     /// The zxid of the newest proposed txn (equal to the last applied one
     /// when nothing is in flight).
@@ -353,7 +374,11 @@ impl Core {
                 Some(_) => {}
             }
             match c.held.pop_front() {
-                Some(Held::Bytes(b)) => {
+                Some(Held::Bytes(mut b)) => {
+                    // Decided at arrival, sent after the writes before it:
+                    // its header says what this server has applied by now,
+                    // so a session never sees its zxid go back.
+                    raise_reply_zxids(&mut b, self.tree.last_zxid);
                     c.out.extend_from_slice(&b);
                     self.mark(id);
                 }
@@ -436,6 +461,7 @@ impl Core {
 #[cfg(test)]
 pub(super) mod tests {
     use super::super::{Core, CoreConfig};
+    use super::raise_reply_zxids;
     use crate::proto::codes::{err, op, perm};
     use crate::proto::jute;
     use crate::proto::records::put_acl;
@@ -817,5 +843,26 @@ pub(super) mod tests {
             assert_eq!(x.stat(), y.stat(), "{p}");
             assert_eq!(x.data(), y.data(), "{p}");
         }
+    }
+
+    fn reply_frame(xid: i32, zxid: i64, err: i32, body: &[u8]) -> Vec<u8> {
+        let mut f = ((16 + body.len()) as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(&xid.to_be_bytes());
+        f.extend_from_slice(&zxid.to_be_bytes());
+        f.extend_from_slice(&err.to_be_bytes());
+        f.extend_from_slice(body);
+        f
+    }
+
+    #[test]
+    fn held_replies_get_the_current_zxid_and_events_keep_theirs() {
+        let mut b = reply_frame(27, 10, -112, b"");
+        b.extend(reply_frame(-1, 5, 0, b"event body"));
+        b.extend(reply_frame(28, 20, 0, b"x"));
+        raise_reply_zxids(&mut b, 12);
+        let mut want = reply_frame(27, 12, -112, b"");
+        want.extend(reply_frame(-1, 5, 0, b"event body"));
+        want.extend(reply_frame(28, 20, 0, b"x"));
+        assert_eq!(b, want);
     }
 }
