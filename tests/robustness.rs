@@ -1710,21 +1710,35 @@ fn the_metrics_endpoint_is_bounded() {
     assert_healthy(&mut server, "after the metrics connections");
 }
 
+/// [`start`] with the metrics endpoint on a free port (corral only: None in
+/// external mode).
+fn start_with_metrics(
+    shards: usize,
+    test: &str,
+    builder: ServerBuilder,
+) -> Option<(Server, std::net::SocketAddr)> {
+    if external_mode() {
+        eprintln!(
+            "NOTE: {test} reads the metrics endpoint (corral only); skipped in external mode"
+        );
+        return None;
+    }
+    let metrics: std::net::SocketAddr = format!("127.0.0.1:{}", common::free_port())
+        .parse()
+        .unwrap();
+    let builder = builder.extra(&format!("corral.metricsAddr={metrics}"));
+    start(shards, test, builder).map(|s| (s, metrics))
+}
+
 /// The shards' spin decisions show on the metrics endpoint (mntr's keys
 /// stay ZooKeeper's). A client that sends a request every 2 ms leaves its
 /// shard idle longer than spinning could pay for: each gap ends in a park,
 /// and the window the shard parks with drops to zero.
 #[test]
 fn spin_decisions_show_in_the_metrics() {
-    if external_mode() {
-        eprintln!("NOTE: corral-only (metrics endpoint); skipped in external mode");
-        return;
-    }
-    let metrics: std::net::SocketAddr = format!("127.0.0.1:{}", common::free_port())
-        .parse()
-        .unwrap();
-    let builder = Server::builder().extra(&format!("corral.metricsAddr={metrics}"));
-    let Some(server) = start(1, "spin_decisions_show_in_the_metrics", builder) else {
+    let Some((server, metrics)) =
+        start_with_metrics(1, "spin_decisions_show_in_the_metrics", Server::builder())
+    else {
         return;
     };
     let addr = server.addr().to_string();
@@ -1757,17 +1771,10 @@ fn spin_decisions_show_in_the_metrics() {
 /// requests leave parks behind and not one spin.
 #[test]
 fn more_shards_than_cpus_never_spin() {
-    if external_mode() {
-        eprintln!("NOTE: corral-only (metrics endpoint); skipped in external mode");
-        return;
-    }
-    let metrics: std::net::SocketAddr = format!("127.0.0.1:{}", common::free_port())
-        .parse()
-        .unwrap();
-    let builder = Server::builder()
-        .cpus("0")
-        .extra(&format!("corral.metricsAddr={metrics}"));
-    let Some(server) = start(2, "more_shards_than_cpus_never_spin", builder) else {
+    let builder = Server::builder().cpus("0");
+    let Some((server, metrics)) =
+        start_with_metrics(2, "more_shards_than_cpus_never_spin", builder)
+    else {
         return;
     };
     let addr = server.addr().to_string();
