@@ -301,6 +301,38 @@ fn parse_port(s: &str) -> Result<u16, String> {
     }
 }
 
+/// The AdminServer's settings (`admin.enableServer`, `admin.serverAddress`,
+/// `admin.serverPort`, `admin.commandURL`). A zoo.cfg gets ZooKeeper's
+/// defaults (on, `0.0.0.0:8080`, `/commands`); corral's embedded default
+/// (no configuration file) keeps it off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSettings {
+    pub enabled: bool,
+    pub address: IpAddr,
+    /// 0 picks a free port.
+    pub port: u16,
+    pub command_url: String,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings {
+            enabled: false,
+            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 8080,
+            command_url: "/commands".into(),
+        }
+    }
+}
+
+impl AdminSettings {
+    /// Where to listen, when enabled.
+    pub fn listen(&self) -> Option<SocketAddr> {
+        self.enabled
+            .then_some(SocketAddr::new(self.address, self.port))
+    }
+}
+
 /// A key that was accepted but has no effect in corral.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IgnoredKey {
@@ -366,6 +398,11 @@ pub struct Config {
     pub max_cnxns: u32,
     /// `corral.metricsAddr` (corral-only: `ip:port` of the metrics endpoint).
     pub metrics_addr: Option<SocketAddr>,
+    /// `admin.*`: the AdminServer.
+    pub admin: AdminSettings,
+    /// The configuration file's text, as read (the AdminServer's
+    /// `initial_configuration`).
+    pub source_text: Option<String>,
     /// `corral.shards` (corral-only: number of shards/cores, >= 1).
     pub shards: Option<usize>,
     /// `quorum.auth.*`: authentication between servers.
@@ -441,6 +478,8 @@ impl Default for Config {
             peer_type: PeerType::Participant,
             max_cnxns: 0,
             metrics_addr: None,
+            admin: AdminSettings::default(),
+            source_text: None,
             shards: None,
             quorum_auth: QuorumAuth::default(),
             client_tls: ClientTls::default(),
@@ -672,6 +711,12 @@ const EFFECTIVE_KEYS: &[&str] = &[
     "preAllocSize",
     "peerType",
     "corral.metricsAddr",
+    "admin.enableServer",
+    "admin.serverAddress",
+    "admin.serverPort",
+    "admin.commandURL",
+    "admin.forceHttps",
+    "admin.portUnification",
     "corral.shards",
     "corral.jaasConfig",
     "corral.maxWatchesPerConnection",
@@ -982,12 +1027,7 @@ fn all_known_keys() -> impl Iterator<Item = &'static str> {
         .iter()
         .chain(IGNORED_KEYS.iter())
         .copied()
-        .chain([
-            "server.1",
-            "admin.enableServer",
-            "admin.serverPort",
-            "metricsProvider.className",
-        ])
+        .chain(["server.1", "admin.idleTimeout", "metricsProvider.className"])
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -1098,6 +1138,10 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     let mut cfg = Config {
         client_port_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         four_lw_whitelist: FourLetterWhitelist::zookeeper_default(),
+        admin: AdminSettings {
+            enabled: true,
+            ..AdminSettings::default()
+        },
         ..Config::default()
     };
     let mut servers: BTreeMap<u64, ServerSpec> = BTreeMap::new();
@@ -1249,6 +1293,34 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                     _ => return Err(cx.invalid("expected `participant` or `observer`")),
                 }
             }
+            "admin.enableServer" => cfg.admin.enabled = cx.boolean()?,
+            "admin.serverAddress" => {
+                cfg.admin.address = e
+                    .value
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .parse()
+                    .map_err(|_| cx.invalid("expected an IP address, e.g. 127.0.0.1"))?
+            }
+            "admin.serverPort" => {
+                cfg.admin.port = e
+                    .value
+                    .parse()
+                    .map_err(|_| cx.invalid("expected a port number 0..65535"))?
+            }
+            "admin.commandURL" => {
+                if !e.value.starts_with('/') {
+                    return Err(cx.invalid("expected a path starting with `/`, e.g. /commands"));
+                }
+                cfg.admin.command_url = e.value.clone();
+            }
+            "admin.forceHttps" | "admin.portUnification" => {
+                if cx.boolean()? {
+                    return Err(cx.invalid(
+                        "HTTPS on the AdminServer is not supported by corral: \
+                         bind it to a private address (admin.serverAddress) instead",
+                    ));
+                }
+            }
             "corral.metricsAddr" => {
                 cfg.metrics_addr = Some(
                     e.value
@@ -1297,8 +1369,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             | "localSessionsEnabled"
             | "localSessionsUpgradingEnabled"
             | "multiAddress.enabled"
-            | "multiAddress.reachabilityCheckEnabled"
-            | "admin.enableServer" => {
+            | "multiAddress.reachabilityCheckEnabled" => {
                 cx.boolean()?;
                 cfg.ignore(e);
             }
@@ -1311,7 +1382,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             "clientPortListenBacklog"
             | "connectToLearnerMasterLimit"
             | "observerMasterPort"
-            | "admin.serverPort" => {
+            | "admin.idleTimeout" => {
                 cx.int()?;
                 cfg.ignore(e);
             }
@@ -1386,6 +1457,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         },
     };
     let mut cfg = parse(&text).map_err(in_file)?;
+    cfg.source_text = Some(text);
     if let Ok(cwd) = std::env::current_dir() {
         if cfg.data_dir.is_relative() {
             cfg.data_dir = cwd.join(&cfg.data_dir);
@@ -1691,9 +1763,8 @@ clientPort=26001
         assert!(c.is_standalone());
         assert_eq!(c.min_session_timeout(), 4000);
         assert_eq!(c.max_session_timeout(), 40000);
-        assert_eq!(c.ignored.len(), 1);
-        assert_eq!(c.ignored[0].key, "admin.enableServer");
-        assert_eq!(c.ignored[0].line, 10);
+        assert!(c.ignored.is_empty());
+        assert_eq!(c.admin.listen(), None);
         c.validate().unwrap();
     }
 
@@ -2052,9 +2123,35 @@ clientPort=26001
     }
 
     #[test]
+    fn admin_server_settings_follow_zookeeper() {
+        let c = parse("clientPort=2181\n").unwrap();
+        assert_eq!(c.admin.listen(), Some("0.0.0.0:8080".parse().unwrap()));
+        assert_eq!(c.admin.command_url, "/commands");
+        assert_eq!(
+            Config::default().admin.listen(),
+            None,
+            "embedded default: off"
+        );
+        let c = parse(
+            "admin.serverAddress=127.0.0.1\nadmin.serverPort=0\nadmin.commandURL=/zk\n\
+             admin.forceHttps=false\n",
+        )
+        .unwrap();
+        assert_eq!(c.admin.listen(), Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(c.admin.command_url, "/zk");
+        let c = parse("admin.enableServer=false\nadmin.serverPort=9\n").unwrap();
+        assert_eq!(c.admin.listen(), None);
+        assert!(err("admin.serverPort=http\n").contains("admin.serverPort"));
+        assert!(err("admin.serverAddress=localhost:1\n").contains("IP address"));
+        assert!(err("admin.commandURL=commands\n").contains("starting with `/`"));
+        assert!(err("admin.forceHttps=true\n").contains("not supported"));
+        assert!(err("admin.enableServer=yes please\n").contains("admin.enableServer"));
+    }
+
+    #[test]
     fn ignored_keys_are_accepted() {
         let c = parse(
-            "admin.enableServer=false\nadmin.serverPort=8080\nstandaloneEnabled=true\n\
+            "admin.idleTimeout=30000\nstandaloneEnabled=true\n\
              reconfigEnabled=false\nelectionAlg=3\nquorumListenOnAllIPs=false\nsyncEnabled=true\n\
              clientPortListenBacklog=100\nlocalSessionsEnabled=false\n\
              localSessionsUpgradingEnabled=false\nmetricsProvider.className=x.Y\n\
@@ -2077,8 +2174,7 @@ clientPort=26001
         assert_eq!(
             ignored,
             [
-                "admin.enableServer",
-                "admin.serverPort",
+                "admin.idleTimeout",
                 "standaloneEnabled",
                 "reconfigEnabled",
                 "electionAlg",

@@ -50,6 +50,8 @@ pub struct DevPorts {
     pub election: u16,
     /// With `--tls`.
     pub secure: u16,
+    /// The AdminServer (on 127.0.0.1).
+    pub admin: u16,
 }
 
 impl DevOptions {
@@ -57,6 +59,7 @@ impl DevOptions {
         let k = (i - 1) as u16;
         DevPorts {
             secure: self.client_base + 100 + k,
+            admin: 8080 + self.peer_port_offset + k,
             client: self.client_base + k,
             quorum: 2888 + self.peer_port_offset + k,
             election: 3888 + self.peer_port_offset + k,
@@ -70,11 +73,13 @@ impl DevOptions {
     /// The zoo.cfg of server `i` (1-based; the last `observers` observe).
     pub fn zoo_cfg(&self, i: usize) -> String {
         let mut s = format!(
-            "# corral dev: server {i} of {}\ntickTime={}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n",
+            "# corral dev: server {i} of {}\ntickTime={}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n\
+             admin.serverAddress=127.0.0.1\nadmin.serverPort={}\n",
             self.total(),
             self.tick_ms,
             self.dir.join(format!("zk{i}")).join("data").display(),
-            self.ports(i).client
+            self.ports(i).client,
+            self.ports(i).admin
         );
         if i > self.nodes {
             s.push_str("peerType=observer\n");
@@ -323,10 +328,11 @@ pub fn run(exe: &Path, o: &DevOptions) -> std::io::Result<std::process::ExitStat
             );
             for (i, m) in modes.iter().enumerate() {
                 println!(
-                    "  server {} {:<9} {}",
+                    "  server {} {:<9} {}  admin http://127.0.0.1:{}/commands",
                     i + 1,
                     m.as_deref().unwrap_or("?"),
-                    o.dir.join(format!("zk{}", i + 1)).display()
+                    o.dir.join(format!("zk{}", i + 1)).display(),
+                    o.ports(i + 1).admin
                 );
             }
             println!("connect string: {}", o.connect_string());

@@ -43,6 +43,11 @@ struct Cli {
     /// Serve Prometheus metrics over HTTP on this address (e.g. 127.0.0.1:7000).
     #[arg(long)]
     metrics_addr: Option<std::net::SocketAddr>,
+    /// Serve ZooKeeper's AdminServer (`/commands/...`) on this address
+    /// (e.g. 127.0.0.1:8080); overrides admin.serverAddress/serverPort and
+    /// turns it on.
+    #[arg(long)]
+    admin_addr: Option<std::net::SocketAddr>,
     /// The JAAS login configuration (ZooKeeper takes it from
     /// -Djava.security.auth.login.config): the QuorumServer/QuorumLearner
     /// sections for quorum.auth.enableSasl. Overrides corral.jaasConfig.
@@ -172,6 +177,34 @@ fn reexec_with_large_pages() {
 }
 
 /// The ensemble membership from the `server.N` lines and myid.
+/// What `conf` and the AdminServer show of the membership.
+fn quorum_conf(cfg: &Config) -> corral::proto::fourlw::QuorumConf {
+    let me = cfg.my_server();
+    corral::proto::fourlw::QuorumConf {
+        init_limit: cfg.init_limit,
+        sync_limit: cfg.sync_limit,
+        election_alg: 3,
+        election_port: me.map_or(0, |s| s.election_port),
+        quorum_port: me.map_or(0, |s| s.quorum_port),
+        observer: cfg.is_observer(),
+        members: cfg
+            .servers
+            .iter()
+            .map(|s| corral::proto::fourlw::MemberInfo {
+                id: s.id,
+                host: s.host.clone(),
+                quorum_port: s.quorum_port,
+                election_port: s.election_port,
+                observer: s.observer,
+                client: s
+                    .client_port
+                    .map(|p| (s.client_addr.clone().unwrap_or_else(|| "0.0.0.0".into()), p)),
+            })
+            .collect(),
+        config_version: 0,
+    }
+}
+
 fn ensemble_config(cfg: &Config) -> Result<runtime::ensemble::EnsembleConfig, String> {
     use std::net::ToSocketAddrs;
     let my_id = cfg
@@ -339,6 +372,11 @@ fn main() {
     if cli.metrics_addr.is_some() {
         cfg.metrics_addr = cli.metrics_addr;
     }
+    if let Some(a) = cli.admin_addr {
+        cfg.admin.enabled = true;
+        cfg.admin.address = a.ip();
+        cfg.admin.port = a.port();
+    }
     if let Some(s) = cli.shards {
         if s == 0 {
             eprintln!("corral: --shards must be at least 1");
@@ -442,6 +480,11 @@ fn main() {
             purge_interval_h: cfg.autopurge_purge_interval_h,
         }),
         metrics_addr: cfg.metrics_addr,
+        admin: cfg.admin.listen().map(|addr| runtime::admin::AdminConfig {
+            addr,
+            command_url: cfg.admin.command_url.clone(),
+        }),
+        initial_config: cfg.source_text.clone(),
         conf: ConfInfo {
             client_port: cfg.client_port,
             snap_dir: cfg.data_dir.join("version-2"),
@@ -453,7 +496,7 @@ fn main() {
             min_session_timeout_ms: cfg.min_session_timeout(),
             max_session_timeout_ms: cfg.max_session_timeout(),
             server_id: ensemble.as_ref().map_or(0, |e| e.my_id),
-            quorum: None,
+            quorum: ensemble.as_ref().map(|_| quorum_conf(&cfg)),
         },
         ensemble,
     };

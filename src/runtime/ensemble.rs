@@ -553,11 +553,7 @@ pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
                 })
                 .detach();
             }
-            if let Some(addr) = cfg.metrics_addr {
-                let listener = glommio::net::TcpListener::bind(addr)
-                    .map_err(|e| std::io::Error::other(format!("metrics {addr}: {e}")))?;
-                glommio::spawn_local(super::metrics::serve(listener, handle.clone())).detach();
-            }
+            super::start_http(&handle)?;
             conn::accept_loop(0, cfg, CoreLink::Local(handle), local, accept_rx, shared).await
         })
         .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -6,10 +6,12 @@
 //! frames over one bounded channel each and get replies and notifications
 //! back on one ordered channel each.
 
+pub mod admin;
 mod conn;
 pub mod ensemble;
 pub mod env;
 mod fds;
+mod http;
 mod metrics;
 pub mod peers;
 mod poll;
@@ -51,6 +53,10 @@ pub struct RuntimeConfig {
     pub sessionless_timeout_ms: u64,
     /// Where to serve Prometheus metrics (HTTP), if anywhere.
     pub metrics_addr: Option<SocketAddr>,
+    /// The AdminServer, if on.
+    pub admin: Option<admin::AdminConfig>,
+    /// The configuration file's text (`initial_configuration`).
+    pub initial_config: Option<String>,
     /// What `conf` prints.
     pub conf: crate::proto::fourlw::ConfInfo,
     /// Which four-letter words may run; the rest get ZooKeeper's refusal.
@@ -212,6 +218,37 @@ impl CoreHandle {
             .record_batch_latency(t0.elapsed().as_micros() as u64);
     }
 
+    /// What a four-letter word (or AdminServer command) needs from the
+    /// runtime beyond the core's state.
+    pub(crate) fn extras_for(&self, node: &Node, word: &str) -> AdminExtras {
+        let mut extras = self.extras.clone();
+        match word {
+            "envi" => extras.env = Some(env::detect_env()),
+            "mntr" => {
+                extras.fds = env::process_fd_counts();
+                extras.quorum = self.ens.get().map(|e| e.figures(node));
+                if let Some(log) = &self.log {
+                    extras.mntr_extra = log.stats.mntr();
+                }
+                if let Some(e) = self.ens.get() {
+                    extras.mntr_extra = e.storage_stats.mntr();
+                }
+                extras.mntr_extra.push((
+                    "request_throttle_wait_count".into(),
+                    crate::proto::fourlw::MntrValue::Int(self.throttle.waits() as i64),
+                ));
+            }
+            "dirs" => {
+                if let Some(log) = &self.log {
+                    extras.conf.data_dir_size = admin::dir_size(&log.cfg.snap_path());
+                    extras.conf.data_log_size = admin::dir_size(&log.cfg.log_path());
+                }
+            }
+            _ => {}
+        }
+        extras
+    }
+
     pub fn handle(self: &Rc<Self>, msg: ToCore<'_>) {
         let now = self.clock.now();
         {
@@ -223,25 +260,7 @@ impl CoreHandle {
                 ToCore::FourLetter(id, w) => {
                     let word = std::str::from_utf8(&w).unwrap_or("");
                     let ok = self.cfg.four_lw.allows(word);
-                    let mut extras = self.extras.clone();
-                    match &w {
-                        b"envi" => extras.env = Some(env::detect_env()),
-                        b"mntr" => {
-                            extras.fds = env::process_fd_counts();
-                            extras.quorum = self.ens.get().map(|e| e.figures(&node));
-                            if let Some(log) = &self.log {
-                                extras.mntr_extra = log.stats.mntr();
-                            }
-                            if let Some(e) = self.ens.get() {
-                                extras.mntr_extra = e.storage_stats.mntr();
-                            }
-                            extras.mntr_extra.push((
-                                "request_throttle_wait_count".into(),
-                                crate::proto::fourlw::MntrValue::Int(self.throttle.waits() as i64),
-                            ));
-                        }
-                        _ => {}
-                    }
+                    let extras = self.extras_for(&node, word);
                     node.core_mut().four_letter(id, w, ok, now, &extras);
                 }
                 ToCore::FourLetterMore(id) => node.core_mut().fourlw_more(id),
@@ -514,13 +533,40 @@ async fn core_shard(
         })
         .detach();
     }
-    if let Some(addr) = cfg.metrics_addr {
+    start_http(&handle)?;
+    conn::accept_loop(0, cfg, CoreLink::Local(handle), local, incoming, shared).await
+}
+
+/// Starts the metrics endpoint and the AdminServer on the core shard. A
+/// metrics address that cannot be bound stops the server (it was asked
+/// for explicitly); an AdminServer that cannot bind is reported and the
+/// server goes on without it, as ZooKeeper does.
+pub(crate) fn start_http(handle: &Rc<CoreHandle>) -> std::io::Result<()> {
+    if let Some(addr) = handle.cfg.metrics_addr {
         let listener = glommio::net::TcpListener::bind(addr)
             .map_err(|e| std::io::Error::other(format!("metrics {addr}: {e}")))?;
         let h = handle.clone();
-        glommio::spawn_local(metrics::serve(listener, h)).detach();
+        glommio::spawn_local(http::serve(listener, move |req| metrics::answer(req, &h))).detach();
     }
-    conn::accept_loop(0, cfg, CoreLink::Local(handle), local, incoming, shared).await
+    if let Some(admin) = handle.cfg.admin.clone() {
+        match glommio::net::TcpListener::bind(admin.addr) {
+            Ok(listener) => {
+                if let Ok(a) = listener.local_addr() {
+                    tracing::info!("AdminServer on http://{a}{}", admin.command_url);
+                }
+                let h = handle.clone();
+                glommio::spawn_local(http::serve(listener, move |req| {
+                    admin::answer(req, &h, &admin)
+                }))
+                .detach();
+            }
+            Err(e) => tracing::warn!(
+                "AdminServer not started: {}: {e} (admin.serverPort, admin.enableServer=false)",
+                admin.addr
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// Writes a fuzzy snapshot: the walk runs in bounded steps on the core

@@ -4,7 +4,7 @@
 use super::Core;
 use crate::proto::fourlw::{
     self, ConfInfo, ConnInfo, EnvInfo, FourLetter, MntrFigures, MntrValue, ServerSnapshot,
-    SessionConnInfo,
+    SessionConnInfo, SessionExpiryBucket, SessionPaths,
 };
 use crate::types::{ConnId, Now, SessionId};
 use std::collections::VecDeque;
@@ -281,6 +281,85 @@ impl Core {
         })
     }
 
+    /// Everything every listing prints, gathered at once (the AdminServer's
+    /// view, and the reference the streamed four-letter replies must
+    /// match); `asking` is the connection asking, if any.
+    pub fn full_snapshot(&self, asking: ConnId, now: Now, extras: &AdminExtras) -> ServerSnapshot {
+        let mut s = self.base_snapshot(extras);
+        s.connections = self
+            .conn_ids()
+            .into_iter()
+            .filter_map(|c| self.conn_info(c, asking))
+            .collect();
+        s.data_watches = self
+            .watches
+            .data_watching_conns()
+            .into_iter()
+            .map(|c| {
+                let mut paths: Vec<String> = self
+                    .watches
+                    .data_paths_of(c)
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect();
+                sort_if_small(&mut paths);
+                SessionPaths {
+                    session_id: self.session_of(c),
+                    paths,
+                }
+            })
+            .collect();
+        let mut sessions: Vec<SessionId> = self.tree.ephemeral_sessions().map(|(s, _)| s).collect();
+        sort_if_small(&mut sessions);
+        s.ephemerals = sessions
+            .into_iter()
+            .map(|sid| {
+                let mut paths: Vec<String> =
+                    self.tree.ephemerals_of(sid).map(str::to_string).collect();
+                sort_if_small(&mut paths);
+                SessionPaths {
+                    session_id: sid,
+                    paths,
+                }
+            })
+            .collect();
+        s.session_expiry = self
+            .sessions
+            .buckets()
+            .into_iter()
+            .map(|(at, mut ids)| {
+                sort_if_small(&mut ids);
+                SessionExpiryBucket {
+                    expire_at_ms: (now.wall_ms.max(0) as u64 + at).saturating_sub(now.mono_ms),
+                    session_ids: ids,
+                }
+            })
+            .collect();
+        let (connections, paths, total) = self.watches.data_summary();
+        s.watch_summary = Some(fourlw::WatchSummary {
+            connections,
+            paths,
+            total,
+        });
+        s.mntr = self.mntr_figures(now, extras);
+        s
+    }
+
+    /// ZooKeeper's `crst` (true) or `srst` (false): connection or server
+    /// counters back to zero.
+    pub fn reset_stats(&mut self, connections: bool) {
+        if connections {
+            for c in self.conns.values_mut() {
+                c.stats.received = 0;
+                c.stats.sent = 0;
+            }
+        } else {
+            self.stats.packets_received = 0;
+            self.stats.packets_sent = 0;
+            self.latency.reset();
+        }
+    }
+
     fn session_of(&self, c: ConnId) -> SessionId {
         self.conns.get(&c).and_then(|x| x.session).unwrap_or(0)
     }
@@ -329,17 +408,8 @@ impl Core {
             return self.fourlw_reply(id, &text, VecDeque::new(), step);
         }
         match cmd {
-            FourLetter::Crst => {
-                for c in self.conns.values_mut() {
-                    c.stats.received = 0;
-                    c.stats.sent = 0;
-                }
-            }
-            FourLetter::Srst => {
-                self.stats.packets_received = 0;
-                self.stats.packets_sent = 0;
-                self.latency.reset();
-            }
+            FourLetter::Crst => self.reset_stats(true),
+            FourLetter::Srst => self.reset_stats(false),
             _ => {}
         }
         let mut snap = self.base_snapshot(extras);
@@ -617,64 +687,6 @@ mod tests {
     use super::super::{Core, CoreConfig};
     use super::*;
     use crate::proto::codes::op;
-    use crate::proto::fourlw::{SessionExpiryBucket, SessionPaths};
-
-    /// Everything every listing prints, gathered at once: the reference the
-    /// streamed replies must match.
-    fn full_snapshot(core: &Core, asking: ConnId, extras: &AdminExtras) -> ServerSnapshot {
-        let mut s = core.base_snapshot(extras);
-        s.connections = core
-            .conn_ids()
-            .into_iter()
-            .filter_map(|c| core.conn_info(c, asking))
-            .collect();
-        s.data_watches = core
-            .watches
-            .data_watching_conns()
-            .into_iter()
-            .map(|c| {
-                let mut paths: Vec<String> = core
-                    .watches
-                    .data_paths_of(c)
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect();
-                paths.sort();
-                SessionPaths {
-                    session_id: core.session_of(c),
-                    paths,
-                }
-            })
-            .collect();
-        let mut sessions: Vec<SessionId> = core.tree.ephemeral_sessions().map(|(s, _)| s).collect();
-        sessions.sort();
-        s.ephemerals = sessions
-            .into_iter()
-            .map(|sid| {
-                let mut paths: Vec<String> =
-                    core.tree.ephemerals_of(sid).map(str::to_string).collect();
-                paths.sort();
-                SessionPaths {
-                    session_id: sid,
-                    paths,
-                }
-            })
-            .collect();
-        let n = now();
-        s.session_expiry = core
-            .sessions
-            .buckets()
-            .into_iter()
-            .map(|(at, mut ids)| {
-                ids.sort();
-                SessionExpiryBucket {
-                    expire_at_ms: (n.wall_ms as u64 + at).saturating_sub(n.mono_ms),
-                    session_ids: ids,
-                }
-            })
-            .collect();
-        s
-    }
 
     /// Runs `word` on a fresh connection in steps of `step` bytes; the
     /// reply and how many steps it took.
@@ -750,7 +762,7 @@ mod tests {
                 let received = core.stats.packets_received;
                 core.conn_open(asking, "127.0.0.1:40999".parse().unwrap(), now());
                 core.stats.packets_received += 1;
-                let mut snap = full_snapshot(&core, asking, &AdminExtras::default());
+                let mut snap = core.full_snapshot(asking, now(), &AdminExtras::default());
                 if cmd == FourLetter::Mntr {
                     snap.mntr = core.mntr_figures(now(), &AdminExtras::default());
                 }

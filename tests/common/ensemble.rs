@@ -22,6 +22,8 @@ pub struct Node {
     pub client: u16,
     /// The quorum (peer) port.
     pub quorum: u16,
+    /// A free port for the AdminServer (`{admin}` in the extra lines).
+    pub admin: u16,
     pub dir: PathBuf,
     pub child: Option<Child>,
 }
@@ -42,7 +44,8 @@ impl Ensemble {
     }
 
     /// [`Ensemble::start_on`] with `extra` appended to every zoo.cfg
-    /// (`{dir}` in it becomes the server's directory).
+    /// (`{dir}` in it becomes the server's directory, `{admin}` a free
+    /// port of its own).
     pub fn start_with(n: usize, host: impl Fn(usize) -> String, extra: &str) -> Ensemble {
         let tmp = tempfile::tempdir().unwrap();
         let ports: Vec<(u16, u16, u16)> = (0..n)
@@ -54,12 +57,17 @@ impl Ensemble {
             std::fs::create_dir_all(dir.join("data")).unwrap();
             std::fs::write(dir.join("data").join("myid"), format!("{i}\n")).unwrap();
             let mut cfg = format!(
-                "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\nclientPortAddress={}\n4lw.commands.whitelist=*\npreAllocSize=4096\nsnapCount=300\nautopurge.snapRetainCount=3\nautopurge.purgeInterval=1\n",
+                "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\nclientPortAddress={}\n4lw.commands.whitelist=*\npreAllocSize=4096\nsnapCount=300\nautopurge.snapRetainCount=3\nautopurge.purgeInterval=1\nadmin.enableServer=false\n",
                 dir.join("data").display(),
                 ports[i - 1].0,
                 host(i)
             );
-            cfg.push_str(&extra.replace("{dir}", &dir.display().to_string()));
+            let admin = free_port();
+            cfg.push_str(
+                &extra
+                    .replace("{dir}", &dir.display().to_string())
+                    .replace("{admin}", &admin.to_string()),
+            );
             cfg.push('\n');
             for (j, p) in ports.iter().enumerate() {
                 cfg.push_str(&format!(
@@ -76,6 +84,7 @@ impl Ensemble {
                 host: host(i),
                 client: ports[i - 1].0,
                 quorum: ports[i - 1].1,
+                admin,
                 dir,
                 child: None,
             });

@@ -176,7 +176,7 @@ impl ServerBuilder {
         }
     }
 
-    fn config(&self, port: u16, data_dir: &Path, kind: Kind) -> String {
+    fn config(&self, port: u16, data_dir: &Path) -> String {
         let mut cfg = format!(
             "tickTime={}\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=60\n\
              4lw.commands.whitelist=*\nextendedTypesEnabled=true\nDigestAuthenticationProvider.superDigest={SUPER_DIGEST}\n",
@@ -189,9 +189,8 @@ impl ServerBuilder {
         if let Some(v) = self.max_session_timeout {
             cfg += &format!("maxSessionTimeout={v}\n");
         }
-        if kind == Kind::ZooKeeper {
-            cfg += "admin.enableServer=false\n";
-        }
+        // Off unless a test turns it on (its lines come after these).
+        cfg += "admin.enableServer=false\n";
         for line in &self.extra {
             cfg += line;
             cfg += "\n";
@@ -212,7 +211,7 @@ impl ServerBuilder {
             fs::create_dir_all(&data_dir).unwrap();
             let port = free_port();
             let cfg_path = dir.path().join("zoo.cfg");
-            fs::write(&cfg_path, self.config(port, &data_dir, kind)).unwrap();
+            fs::write(&cfg_path, self.config(port, &data_dir)).unwrap();
             let log_path = dir.path().join("server.log");
             let log = fs::File::create(&log_path).unwrap();
             // Wrappers: `prlimit` for the descriptor limit, `taskset` for
