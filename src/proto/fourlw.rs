@@ -155,7 +155,8 @@ impl Mode {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SessionConnInfo {
     pub sid: i64,
-    /// Last operation tag ([`op_tag`]), `"NA"` before the first request.
+    /// Last operation tag ([`crate::proto::codes::OpCode::last_op_tag`]), `"NA"`
+    /// before the first request.
     pub last_op: &'static str,
     /// Connection establishment time, epoch ms (`est=`; omitted when None).
     pub established_ms: Option<u64>,
@@ -472,37 +473,6 @@ impl Default for ServerSnapshot {
             trace_mask: 306,
             digest_log: Vec::new(),
         }
-    }
-}
-
-/// The `lop=` tag ZooKeeper's FinalRequestProcessor records for an opcode (`"NA"` if none).
-pub fn op_tag(opcode: i32) -> &'static str {
-    match opcode {
-        1 | 15 | 19 | 21 => "CREA",
-        2 | 20 => "DELE",
-        3 => "EXIS",
-        4 => "GETD",
-        5 => "SETD",
-        6 => "GETA",
-        7 => "SETA",
-        8 | 12 => "GETC",
-        9 => "SYNC",
-        11 => "PING",
-        13 => "CHEC",
-        14 => "MULT",
-        16 => "RECO",
-        17 => "CHKW",
-        18 => "REMW",
-        22 => "MLTR",
-        101 => "SETW",
-        103 => "GETE",
-        104 => "GETACN",
-        105 => "STW2",
-        106 => "ADDW",
-        107 => "HOMI",
-        -10 => "SESS",
-        -11 => "CLOS",
-        _ => "NA",
     }
 }
 
@@ -1920,7 +1890,7 @@ zk_sum_cf_4lw_mntr_write_per_namespace	26
             sent: 6,
             session: Some(SessionConnInfo {
                 sid: 0x1000073035d0000,
-                last_op: op_tag(8),
+                last_op: "GETC",
                 established_ms: Some(1795312790090),
                 timeout_ms: 30000,
                 last_cxid: 5,
@@ -2448,17 +2418,6 @@ zk_sum_cf_4lw_mntr_write_per_namespace	26
         assert_eq!(java_date_utc(0), "Thu Jan 01 00:00:00 UTC 1970");
         assert_eq!(java_date_utc(1795312790090), "Sun Nov 22 01:59:50 UTC 2026");
         assert_eq!(java_date_utc(951782400000), "Tue Feb 29 00:00:00 UTC 2000");
-    }
-
-    #[test]
-    fn op_tags() {
-        assert_eq!(op_tag(8), "GETC");
-        assert_eq!(op_tag(12), "GETC");
-        assert_eq!(op_tag(3), "EXIS");
-        assert_eq!(op_tag(11), "PING");
-        assert_eq!(op_tag(-11), "CLOS");
-        assert_eq!(op_tag(104), "GETACN");
-        assert_eq!(op_tag(100), "NA");
     }
 
     #[test]

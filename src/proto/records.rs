@@ -1,7 +1,7 @@
 //! Request records decoded zero-copy from a frame body, and the response
 //! records the server writes (protocol reference §5).
 
-use super::codes::op;
+use super::codes::{op, OpCode};
 use super::jute::{self, boolean, buffer, int, long, ustring, vector, JResult};
 use std::borrow::Cow;
 
@@ -226,21 +226,26 @@ fn create_body(i: &[u8], with_ttl: bool) -> JResult<'_, CreateReq<'_>> {
 }
 
 fn body(opcode: i32, i: &[u8]) -> Result<JResult<'_, Request<'_>>, DecodeError> {
-    Ok(match opcode {
-        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => {
+    let Some(kind) = OpCode::from_code(opcode) else {
+        return Err(DecodeError::UnknownOp);
+    };
+    Ok(match kind {
+        OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => {
             create_body(i, false).map(|(i, c)| (i, Request::Create(c)))
         }
-        op::CREATE_TTL => create_body(i, true).map(|(i, c)| (i, Request::Create(c))),
-        op::DELETE => (|| {
+        OpCode::CreateTtl => create_body(i, true).map(|(i, c)| (i, Request::Create(c))),
+        OpCode::Delete => (|| {
             let (i, path) = ustring(i)?;
             let (i, version) = int(i)?;
             Ok((i, Request::Delete { path, version }))
         })(),
-        op::EXISTS => path_watch(i).map(|(i, (path, watch))| (i, Request::Exists { path, watch })),
-        op::GET_DATA => {
+        OpCode::Exists => {
+            path_watch(i).map(|(i, (path, watch))| (i, Request::Exists { path, watch }))
+        }
+        OpCode::GetData => {
             path_watch(i).map(|(i, (path, watch))| (i, Request::GetData { path, watch }))
         }
-        op::SET_DATA => (|| {
+        OpCode::SetData => (|| {
             let (i, path) = ustring(i)?;
             let (i, data) = buffer(i)?;
             let (i, version) = int(i)?;
@@ -253,26 +258,26 @@ fn body(opcode: i32, i: &[u8]) -> Result<JResult<'_, Request<'_>>, DecodeError> 
                 },
             ))
         })(),
-        op::GET_ACL => ustring(i).map(|(i, path)| (i, Request::GetAcl { path })),
-        op::SET_ACL => (|| {
+        OpCode::GetAcl => ustring(i).map(|(i, path)| (i, Request::GetAcl { path })),
+        OpCode::SetAcl => (|| {
             let (i, path) = ustring(i)?;
             let (i, acl) = vector(acl)(i)?;
             let (i, version) = int(i)?;
             Ok((i, Request::SetAcl { path, acl, version }))
         })(),
-        op::GET_CHILDREN | op::GET_CHILDREN2 => {
+        OpCode::GetChildren | OpCode::GetChildren2 => {
             path_watch(i).map(|(i, (path, watch))| (i, Request::GetChildren { path, watch }))
         }
-        op::SYNC => ustring(i).map(|(i, path)| (i, Request::Sync { path })),
-        op::PING => Ok((i, Request::Ping)),
-        op::CHECK => (|| {
+        OpCode::Sync => ustring(i).map(|(i, path)| (i, Request::Sync { path })),
+        OpCode::Ping => Ok((i, Request::Ping)),
+        OpCode::Check => (|| {
             let (i, path) = ustring(i)?;
             let (i, version) = int(i)?;
             Ok((i, Request::Check { path, version }))
         })(),
-        op::MULTI | op::MULTI_READ => return multi(i),
-        op::RECONFIG => Ok((i, Request::Reconfig)),
-        op::CHECK_WATCHES | op::REMOVE_WATCHES => (|| {
+        OpCode::Multi | OpCode::MultiRead => return multi(i),
+        OpCode::Reconfig => Ok((i, Request::Reconfig)),
+        OpCode::CheckWatches | OpCode::RemoveWatches => (|| {
             let (i, path) = ustring(i)?;
             let (i, kind) = int(i)?;
             let r = if opcode == op::CHECK_WATCHES {
@@ -282,7 +287,7 @@ fn body(opcode: i32, i: &[u8]) -> Result<JResult<'_, Request<'_>>, DecodeError> 
             };
             Ok((i, r))
         })(),
-        op::AUTH => (|| {
+        OpCode::Auth => (|| {
             let (i, _type) = int(i)?;
             let (i, scheme) = ustring(i)?;
             let (i, auth) = buffer(i)?;
@@ -294,7 +299,7 @@ fn body(opcode: i32, i: &[u8]) -> Result<JResult<'_, Request<'_>>, DecodeError> 
                 },
             ))
         })(),
-        op::SET_WATCHES | op::SET_WATCHES2 => (|| {
+        OpCode::SetWatches | OpCode::SetWatches2 => (|| {
             let paths = || vector(ustring);
             let (i, relative_zxid) = long(i)?;
             let (i, data) = paths()(i)?;
@@ -317,7 +322,7 @@ fn body(opcode: i32, i: &[u8]) -> Result<JResult<'_, Request<'_>>, DecodeError> 
             }
             Ok((i, Request::SetWatches(sw)))
         })(),
-        op::SASL => buffer(i).map(|(i, t)| {
+        OpCode::Sasl => buffer(i).map(|(i, t)| {
             (
                 i,
                 Request::Sasl {
@@ -325,18 +330,23 @@ fn body(opcode: i32, i: &[u8]) -> Result<JResult<'_, Request<'_>>, DecodeError> 
                 },
             )
         }),
-        op::GET_EPHEMERALS => ustring(i).map(|(i, prefix)| (i, Request::GetEphemerals { prefix })),
-        op::GET_ALL_CHILDREN_NUMBER => {
+        OpCode::GetEphemerals => {
+            ustring(i).map(|(i, prefix)| (i, Request::GetEphemerals { prefix }))
+        }
+        OpCode::GetAllChildrenNumber => {
             ustring(i).map(|(i, path)| (i, Request::GetAllChildrenNumber { path }))
         }
-        op::ADD_WATCH => (|| {
+        OpCode::AddWatch => (|| {
             let (i, path) = ustring(i)?;
             let (i, mode) = int(i)?;
             Ok((i, Request::AddWatch { path, mode }))
         })(),
-        op::WHO_AM_I => Ok((i, Request::WhoAmI)),
-        op::CLOSE_SESSION => Ok((i, Request::CloseSession)),
-        _ => return Err(DecodeError::UnknownOp),
+        OpCode::WhoAmI => Ok((i, Request::WhoAmI)),
+        OpCode::CloseSession => Ok((i, Request::CloseSession)),
+        // Answered before decoding (or never a request).
+        OpCode::Notification | OpCode::DeleteContainer | OpCode::CreateSession | OpCode::Error => {
+            return Err(DecodeError::UnknownOp)
+        }
     })
 }
 

@@ -2,7 +2,7 @@
 //! the tree; writes go through prep (ZooKeeper's check order) and commit.
 
 use super::{sasl, Conn, Core, Held, Mode, Reply};
-use crate::proto::codes::{err, event, op, perm, xid};
+use crate::proto::codes::{err, event, op, perm, xid, OpCode};
 use crate::proto::jute;
 use crate::proto::records::{decode_request, put_acl, put_reply_header, DecodeError, Request};
 use crate::session::prep::{prep_multi, prep_op, Pending, PrepConfig};
@@ -11,38 +11,6 @@ use crate::tree::txn::TxnOp;
 use crate::tree::watch::{WatchKind, WatchManager, WatcherType};
 use crate::tree::{NodeRef, OpResult};
 use crate::types::{ConnId, Now, Zxid};
-
-/// The 4-letter tag of an opcode, as `cons` shows it.
-fn op_tag(opcode: i32) -> &'static str {
-    match opcode {
-        op::PING => "PING",
-        op::MULTI => "MULT",
-        op::MULTI_READ => "MLTR",
-        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => "CREA",
-        op::DELETE | op::DELETE_CONTAINER => "DELE",
-        op::SET_DATA => "SETD",
-        op::RECONFIG => "RECO",
-        op::SET_ACL => "SETA",
-        op::CLOSE_SESSION => "CLOS",
-        op::SYNC => "SYNC",
-        op::CHECK => "CHEC",
-        op::EXISTS => "EXIS",
-        op::GET_DATA => "GETD",
-        op::SET_WATCHES => "SETW",
-        op::SET_WATCHES2 => "STW2",
-        op::ADD_WATCH => "ADDW",
-        op::GET_ACL => "GETA",
-        op::GET_CHILDREN | op::GET_CHILDREN2 => "GETC",
-        op::GET_ALL_CHILDREN_NUMBER => "GETACN",
-        op::CHECK_WATCHES => "CHKW",
-        op::REMOVE_WATCHES => "REMW",
-        op::WHO_AM_I => "HOMI",
-        op::GET_EPHEMERALS => "GETE",
-        op::AUTH => "AUTH",
-        op::SASL => "SASL",
-        _ => "UNKN",
-    }
-}
 
 /// Starts a reply frame with an OK header; returns the frame start.
 fn begin_ok(out: &mut Vec<u8>, xid: i32, zxid: Zxid) -> usize {
@@ -75,11 +43,19 @@ impl Core {
         };
         c.stats.received += 1;
         c.stats.sent += 1;
-        c.stats.last_op = op_tag(opcode);
+        let kind = OpCode::from_code(opcode);
+        match kind {
+            Some(k) => {
+                if let Some(tag) = k.last_op_tag() {
+                    c.stats.last_op = tag;
+                }
+            }
+            None => c.stats.last_op = "NA",
+        }
         c.stats.last_cxid = xid;
         c.stats.last_zxid = zxid;
         c.stats.last_response_mono_ms = now.mono_ms;
-        if let Some(i) = super::metrics::op_index(opcode) {
+        if let Some(i) = kind.and_then(OpCode::metric) {
             self.batch_ops[i] += 1;
         }
         let c = self.conns.get_mut(&id).expect("open");
@@ -90,7 +66,7 @@ impl Core {
         // but any answer it gets at once must wait its turn; anything else
         // (pings too) runs once the earlier writes are applied. The session
         // is alive now, whenever the request runs.
-        if !runs_at_arrival(opcode) {
+        if !kind.is_some_and(OpCode::runs_at_arrival) {
             c.held.push_back(Held::Frame(frame.into()));
             if let Some(sid) = c.session {
                 self.sessions.touch(sid, now.mono_ms);
@@ -741,27 +717,6 @@ pub(super) fn multi_reply(
     }
     multi_header(out, -1, true, -1);
     jute::end_frame(out, at);
-}
-
-/// Requests that take effect at arrival even behind writes in flight:
-/// writes (prepped, so they stream behind the earlier ones) and auth (so
-/// that a write sent after it is checked with its id, as ZooKeeper does).
-/// Their answers still go out in request order.
-fn runs_at_arrival(opcode: i32) -> bool {
-    matches!(
-        opcode,
-        op::AUTH
-            | op::CREATE
-            | op::CREATE2
-            | op::CREATE_CONTAINER
-            | op::CREATE_TTL
-            | op::DELETE
-            | op::SET_DATA
-            | op::SET_ACL
-            | op::CHECK
-            | op::MULTI
-            | op::CLOSE_SESSION
-    )
 }
 
 fn multi_header(out: &mut Vec<u8>, t: i32, done: bool, e: i32) {

@@ -6,62 +6,11 @@ use super::Core;
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
 
-use crate::proto::codes::op;
+use crate::proto::codes::OpCode;
 
-/// The request kinds with their own latency histogram, as Prometheus labels.
-pub const OPS: [&str; 22] = [
-    "create",
-    "delete",
-    "exists",
-    "getData",
-    "setData",
-    "getACL",
-    "setACL",
-    "getChildren",
-    "sync",
-    "check",
-    "multi",
-    "multiRead",
-    "setWatches",
-    "addWatch",
-    "removeWatches",
-    "checkWatches",
-    "getEphemerals",
-    "getAllChildrenNumber",
-    "whoAmI",
-    "auth",
-    "closeSession",
-    "ping",
-];
-
-/// Index into [`OPS`] of an opcode (None for opcodes that are refused).
-pub fn op_index(opcode: i32) -> Option<usize> {
-    Some(match opcode {
-        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => 0,
-        op::DELETE => 1,
-        op::EXISTS => 2,
-        op::GET_DATA => 3,
-        op::SET_DATA => 4,
-        op::GET_ACL => 5,
-        op::SET_ACL => 6,
-        op::GET_CHILDREN | op::GET_CHILDREN2 => 7,
-        op::SYNC => 8,
-        op::CHECK => 9,
-        op::MULTI => 10,
-        op::MULTI_READ => 11,
-        op::SET_WATCHES | op::SET_WATCHES2 => 12,
-        op::ADD_WATCH => 13,
-        op::REMOVE_WATCHES => 14,
-        op::CHECK_WATCHES => 15,
-        op::GET_EPHEMERALS => 16,
-        op::GET_ALL_CHILDREN_NUMBER => 17,
-        op::WHO_AM_I => 18,
-        op::AUTH => 19,
-        op::CLOSE_SESSION => 20,
-        op::PING => 21,
-        _ => return None,
-    })
-}
+/// The request kinds with their own latency histogram, as Prometheus
+/// labels (by [`OpCode::metric`]).
+pub const OPS: [&str; 22] = OpCode::METRICS;
 
 fn new_histogram(sigfig: u8) -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, sigfig).expect("valid bounds")
@@ -334,7 +283,7 @@ mod tests {
     fn prometheus_text_has_gauges_and_quantiles() {
         let mut c = Core::new(super::super::CoreConfig::default(), Default::default());
         c.batch = (3, 0);
-        c.batch_ops[op_index(op::GET_DATA).unwrap()] = 3;
+        c.batch_ops[OpCode::GetData.metric().unwrap()] = 3;
         c.record_batch_latency(250);
         let t = c.prometheus(1500);
         assert!(t.contains("\nzk_znode_count 5\n"), "{t}");

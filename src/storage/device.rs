@@ -2,8 +2,9 @@
 //! directory that creates them. [`MemDevice`]/[`MemDir`] are in-memory
 //! implementations for tests that model what a crash keeps.
 //!
-//! Pure code: no std::fs, no clock, no threads. The real devices (mmap,
-//! glommio) live in `runtime/`; `storage::file` has a plain std::fs one.
+//! Pure code: no std::fs, no clock, no threads. The server's device is the
+//! memory-mapped segment of `storage::mmap`; `storage::file` has a plain
+//! std::fs one for tools and tests.
 //!
 //! The contract the log relies on (documented assumptions of the real
 //! devices too):

@@ -1,7 +1,7 @@
 //! The byte format of the txn log: segment headers, records, txn bodies.
 //!
-//! Pure code (no I/O, no clock), used by the log writer on the core shard and
-//! by recovery at startup. Every integer on disk is little-endian.
+//! Pure code (no I/O, no clock), used by the log thread's writer and by
+//! recovery at startup. Every integer on disk is little-endian.
 //!
 //! **Segment header** (32 bytes at offset 0 of every segment file):
 //!
