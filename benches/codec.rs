@@ -172,7 +172,7 @@ fn core_with_session() -> (Core, ConnId) {
         o.bytes.clear();
     });
     assert!(replies > 0);
-    assert!(core.tree.get("/bench/n63").is_some());
+    assert!(core.tree().get("/bench/n63").is_some());
     (core, id)
 }
 

@@ -178,7 +178,7 @@ pub fn client_frames(input: &[u8]) -> Option<Conversation> {
             core.commit_all(now);
         }
         drain(&mut core, &mut conv, id);
-        core.tree.check_invariants();
+        core.tree().check_invariants();
     }
     // The connection ends either way (server close, bad length, EOF).
     core.conn_closed(id);
@@ -195,10 +195,10 @@ pub fn client_frames(input: &[u8]) -> Option<Conversation> {
     core.tick(now);
     core.commit_all(now);
     drain(&mut core, &mut conv, id);
-    core.tree.check_invariants();
-    assert!(core.sessions.is_empty(), "a session outlived its expiry");
+    core.tree().check_invariants();
+    assert!(core.sessions().is_empty(), "a session outlived its expiry");
     assert_eq!(
-        core.tree.ephemeral_count(),
+        core.tree().ephemeral_count(),
         0,
         "ephemerals outlived their sessions"
     );

@@ -605,7 +605,8 @@ mod tests {
             };
             core.replay(t.clone(), now);
         }
-        let data = crate::storage::snapshot::encode_tree(&core.tree, &core.session_list(), 1 << 18);
+        let data =
+            crate::storage::snapshot::encode_tree(&core.tree(), &core.session_list(), 1 << 18);
         let built = state::build_snapshot("test", &data).expect("loads");
         assert_eq!(built.zxid, 4);
         assert_eq!(built.end_zxid, 4);
@@ -614,7 +615,7 @@ mod tests {
             vec![crate::session::SessionImage::legacy(0x77, 9000)]
         );
         for p in ["/a", "/a/b", "/e", "/zookeeper"] {
-            let (x, y) = (built.tree.get(p).unwrap(), core.tree.get(p).unwrap());
+            let (x, y) = (built.tree.get(p).unwrap(), core.tree().get(p).unwrap());
             assert_eq!((x.stat(), x.data()), (y.stat(), y.data()), "{p}");
         }
         assert_eq!(

@@ -13,7 +13,7 @@ pub(crate) fn answer(req: &Request, h: &Rc<CoreHandle>) -> Response {
     let now = h.clock.now();
     let node = h.node.borrow();
     let core = node.core();
-    let up = now.mono_ms.saturating_sub(core.stats.started_mono_ms);
+    let up = now.mono_ms.saturating_sub(core.started_mono_ms());
     let mut body = core.prometheus(up);
     if let Some(log) = &h.log {
         body.push_str(&log.stats.prometheus());

@@ -591,8 +591,8 @@ async fn snapshot(h: Rc<CoreHandle>) {
     let (z, header, mut enc, walk) = {
         let mut node = h.node.borrow_mut();
         let core = node.core_mut();
-        let (z, header, enc) = storage::snapshot_begin(&core.tree, &core.session_list());
-        (z, header, enc, core.tree.walk_begin())
+        let (z, header, enc) = storage::snapshot_begin(core.tree(), &core.session_list());
+        (z, header, enc, core.snapshot_walk_begin())
     };
     let send = |mut m: storage::SnapMsg| {
         let tx = log.snap.clone();
@@ -618,10 +618,9 @@ async fn snapshot(h: Rc<CoreHandle>) {
         let done = {
             let t0 = Instant::now();
             let mut node = h.node.borrow_mut();
-            let done = node
-                .core_mut()
-                .tree
-                .walk_step(&walk, storage::SNAP_STEP_NODES, |p, n| enc.node(p, n));
+            let done =
+                node.core_mut()
+                    .snapshot_walk_step(&walk, storage::SNAP_STEP_NODES, |p, n| enc.node(p, n));
             while let Some(b) = enc.take_block() {
                 blocks.push(b);
             }
@@ -651,7 +650,7 @@ async fn snapshot(h: Rc<CoreHandle>) {
         // channels between steps, or a ready walker starves them.
         glommio::timer::sleep(Duration::from_micros(200)).await;
     }
-    let end = h.node.borrow().core().tree.last_zxid;
+    let end = h.node.borrow().core().tree().last_zxid;
     log.stats
         .walk_step_max_micros
         .fetch_max(longest.as_micros() as u64, Ordering::Relaxed);

@@ -156,15 +156,15 @@ pub struct ServerStats {
 }
 
 pub struct Core {
-    pub cfg: CoreConfig,
-    pub tree: DataTree,
-    pub sessions: SessionTable,
-    pub watches: WatchManager,
+    cfg: CoreConfig,
+    tree: DataTree,
+    sessions: SessionTable,
+    watches: WatchManager,
     pub(crate) conns: FxHashMap<ConnId, Conn>,
     per_ip: FxHashMap<std::net::IpAddr, u32>,
     dirty: Vec<ConnId>,
-    pub stats: ServerStats,
-    pub latency: metrics::Latency,
+    stats: ServerStats,
+    latency: metrics::Latency,
     /// Reads and writes handled since the runtime last asked (for latency).
     pub(crate) batch: (u64, u64),
     /// Requests per kind ([`metrics::OPS`]) since the runtime last asked.
@@ -189,6 +189,37 @@ pub struct Output<'a> {
 }
 
 impl Core {
+    /// The data tree as applied so far (snapshots, checks).
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    /// Starts a fuzzy snapshot walk of the tree (see [`DataTree::walk_begin`]).
+    pub fn snapshot_walk_begin(&mut self) -> crate::tree::restore::Walk {
+        self.tree.walk_begin()
+    }
+
+    /// One bounded step of a fuzzy snapshot walk of the tree (see
+    /// [`DataTree::walk_step`]).
+    pub fn snapshot_walk_step(
+        &mut self,
+        walk: &crate::tree::restore::Walk,
+        max: usize,
+        f: impl FnMut(&str, crate::tree::NodeRef<'_>),
+    ) -> Result<bool, crate::tree::restore::WalkLost> {
+        self.tree.walk_step(walk, max, f)
+    }
+
+    /// The live sessions.
+    pub fn sessions(&self) -> &SessionTable {
+        &self.sessions
+    }
+
+    /// When the core started, on the monotonic clock.
+    pub fn started_mono_ms(&self) -> u64 {
+        self.stats.started_mono_ms
+    }
+
     pub fn new(cfg: CoreConfig, now: Now) -> Core {
         let sessions = SessionTable::new(cfg.tick_ms, cfg.server_id);
         let watches = WatchManager::with_limits(cfg.watch_limits);

@@ -279,7 +279,7 @@ impl Sim {
         let Some(n) = self.servers[i].node.as_ref() else {
             return;
         };
-        let tree = &n.core().tree;
+        let tree = &n.core().tree();
         let z = tree.last_zxid;
         if !any && z % 8 != 0 {
             return;
@@ -339,7 +339,7 @@ impl Sim {
             }
             TxnOp::CloseSession => {
                 self.closed_sessions.insert(s);
-                let tree = &self.servers[i].node.as_ref().expect("up").core().tree;
+                let tree = &self.servers[i].node.as_ref().expect("up").core().tree();
                 if tree.ephemerals_of(s).next().is_some() {
                     self.fail(format!(
                         "node {id}: ephemerals of closed session {s:#x} remain"
@@ -351,7 +351,7 @@ impl Sim {
         }
         if k % 16 == 0 {
             if let Some(n) = self.servers[i].node.as_ref() {
-                n.core().tree.check_invariants();
+                n.core().tree().check_invariants();
             }
         }
     }
@@ -624,7 +624,7 @@ impl Sim {
             return;
         };
         let core = n.core();
-        let data = encode_tree(&core.tree, &core.session_list(), SNAP_BLOCK);
+        let data = encode_tree(&core.tree(), &core.session_list(), SNAP_BLOCK);
         s.snap = Some(data.into());
         self.cov.snapshots_taken += 1;
     }
@@ -882,10 +882,10 @@ impl Sim {
             ));
             return;
         }
-        let tree0 = &self.servers[0].node.as_ref().expect("up").core().tree;
+        let tree0 = &self.servers[0].node.as_ref().expect("up").core().tree();
         let d0 = tree_digest(tree0);
         for s in &self.servers {
-            let tree = &s.node.as_ref().expect("up").core().tree;
+            let tree = &s.node.as_ref().expect("up").core().tree();
             tree.check_invariants();
             if tree_digest(tree) != d0 {
                 let msg = format!("node {} final tree differs", s.id);
