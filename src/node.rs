@@ -411,7 +411,7 @@ impl Node {
                 // The replica asks for its committed state, which is the
                 // tree: every commit was applied before this output.
                 debug_assert_eq!(self.core.tree().last_zxid, zxid);
-                let data = encode_tree(&self.core.tree(), &self.core.session_list(), SNAP_BLOCK);
+                let data = encode_tree(self.core.tree(), &self.core.session_list(), SNAP_BLOCK);
                 self.effects.push(Effect::Notice(Notice::SnapshotSent {
                     to,
                     zxid,

@@ -606,7 +606,7 @@ mod tests {
             core.replay(t.clone(), now);
         }
         let data =
-            crate::storage::snapshot::encode_tree(&core.tree(), &core.session_list(), 1 << 18);
+            crate::storage::snapshot::encode_tree(core.tree(), &core.session_list(), 1 << 18);
         let built = state::build_snapshot("test", &data).expect("loads");
         assert_eq!(built.zxid, 4);
         assert_eq!(built.end_zxid, 4);

@@ -624,7 +624,7 @@ impl Sim {
             return;
         };
         let core = n.core();
-        let data = encode_tree(&core.tree(), &core.session_list(), SNAP_BLOCK);
+        let data = encode_tree(core.tree(), &core.session_list(), SNAP_BLOCK);
         s.snap = Some(data.into());
         self.cov.snapshots_taken += 1;
     }
