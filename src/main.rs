@@ -446,6 +446,7 @@ fn main() {
             },
             sasl_super_user: cfg.sasl_super_user.clone(),
             enforce_auth_schemes: cfg.enforce_auth_schemes.clone(),
+            read_only_mode: cfg.read_only_mode_enabled && ensemble.is_some(),
             watch_limits: corral::tree::watch::WatchLimits {
                 max_watches: no_limit_if_zero(cfg.max_watches_per_connection),
                 max_bytes: no_limit_if_zero(cfg.max_watch_bytes_per_connection),

@@ -173,6 +173,9 @@ pub struct Node {
     /// A SNAP being received: (from, zxid, total, bytes so far).
     chunks: Option<(ServerId, Zxid, u64, Vec<u8>)>,
     record_commits: bool,
+    /// Since when (monotonic ms) the replica has been looking for a
+    /// leader; None otherwise.
+    looking_since: Option<u64>,
 }
 
 impl Node {
@@ -199,6 +202,7 @@ impl Node {
             snap: None,
             chunks: None,
             record_commits: false,
+            looking_since: Some(now.mono_ms),
         };
         n.perform_all(outs, now);
         n
@@ -214,6 +218,7 @@ impl Node {
             snap: None,
             chunks: None,
             record_commits: false,
+            looking_since: None,
         }
     }
 
@@ -345,7 +350,29 @@ impl Node {
             now,
         );
         self.core.tick(now);
+        self.maybe_read_only(now);
         self.pump(now);
+    }
+
+    /// How long a member looks for a leader before it serves read-only
+    /// clients (`readonlymode.enabled`): ZooKeeper's grace period,
+    /// max(2 s, tickTime).
+    pub fn read_only_grace_ms(&self) -> u64 {
+        u64::from(self.core.config().tick_ms).max(2000)
+    }
+
+    /// Enters read-only mode once the replica has been looking for the
+    /// grace period; any role change leaves it (closing its connections).
+    fn maybe_read_only(&mut self, now: Now) {
+        if !self.core.config().read_only_mode || self.core.mode() != Mode::NotServing {
+            return;
+        }
+        if let Some(t) = self.looking_since {
+            if now.mono_ms.saturating_sub(t) >= self.read_only_grace_ms() {
+                let e = self.replica.as_ref().map_or(0, |r| r.current_epoch());
+                self.core.set_mode(Mode::ReadOnly, e, now);
+            }
+        }
     }
 
     /// Feeds what the core produced (proposals, forwards, session touches)
@@ -505,6 +532,11 @@ impl Node {
                     (Role::Leading, true) => Mode::Leader,
                     (Role::Following | Role::Observing, true) => Mode::Learner,
                     _ => Mode::NotServing,
+                };
+                self.looking_since = match (role, self.looking_since) {
+                    (Role::Looking, Some(t)) => Some(t),
+                    (Role::Looking, None) => Some(now.mono_ms),
+                    _ => None,
                 };
                 self.core.set_mode(mode, epoch, now);
                 self.effects.push(Effect::RoleChanged {

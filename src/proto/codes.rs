@@ -308,6 +308,46 @@ impl OpCode {
         "ping",
     ];
 
+    /// Refused by a read-only server with NotReadOnly (ZooKeeper's
+    /// ReadOnlyRequestProcessor): every change, and sync.
+    pub const fn refused_read_only(self) -> bool {
+        match self {
+            OpCode::Notification => false,
+            OpCode::Create => true,
+            OpCode::Delete => true,
+            OpCode::Exists => false,
+            OpCode::GetData => false,
+            OpCode::SetData => true,
+            OpCode::GetAcl => false,
+            OpCode::SetAcl => true,
+            OpCode::GetChildren => false,
+            OpCode::Sync => true,
+            OpCode::Ping => false,
+            OpCode::GetChildren2 => false,
+            OpCode::Check => true,
+            OpCode::Multi => true,
+            OpCode::Create2 => true,
+            OpCode::Reconfig => true,
+            OpCode::CheckWatches => false,
+            OpCode::RemoveWatches => false,
+            OpCode::CreateContainer => true,
+            OpCode::DeleteContainer => true,
+            OpCode::CreateTtl => true,
+            OpCode::MultiRead => false,
+            OpCode::Auth => false,
+            OpCode::SetWatches => false,
+            OpCode::Sasl => false,
+            OpCode::GetEphemerals => false,
+            OpCode::GetAllChildrenNumber => false,
+            OpCode::SetWatches2 => false,
+            OpCode::AddWatch => false,
+            OpCode::WhoAmI => false,
+            OpCode::CreateSession => false,
+            OpCode::CloseSession => false,
+            OpCode::Error => false,
+        }
+    }
+
     /// Takes effect at arrival even behind the connection's writes in
     /// flight: writes (prepped, so they stream behind the earlier ones) and
     /// auth (so that a write sent after it is checked with its id, as

@@ -176,6 +176,7 @@ impl Core {
                 super::Mode::Standalone => crate::proto::fourlw::Mode::Standalone,
                 super::Mode::Leader => crate::proto::fourlw::Mode::Leader,
                 super::Mode::Learner if self.cfg.observer => crate::proto::fourlw::Mode::Observer,
+                super::Mode::ReadOnly => crate::proto::fourlw::Mode::ReadOnly,
                 super::Mode::Learner | super::Mode::NotServing => {
                     crate::proto::fourlw::Mode::Follower
                 }

@@ -131,6 +131,9 @@ impl Core {
                 return;
             }
         }
+        if self.mode == Mode::ReadOnly && self.read_only_answer(id, sid, xid, opcode) {
+            return;
+        }
         match opcode {
             op::PING => return self.reply_err(id, xid::PING, zxid, err::OK),
             op::CREATE_SESSION => return self.reply_err(id, xid, zxid, err::MARSHALLING_ERROR),

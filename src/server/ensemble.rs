@@ -35,6 +35,12 @@ pub enum Mode {
     Leader,
     Learner,
     NotServing,
+    /// A member without a leader for a while, with `readonlymode.enabled`:
+    /// it serves clients that connected with `canBeReadOnly` from its
+    /// tree (committed txns only), answers every change and sync
+    /// NotReadOnly, keeps the sessions it creates to itself, and refuses
+    /// other clients. ZooKeeper's ReadOnlyZooKeeperServer.
+    ReadOnly,
 }
 
 /// Something a learner's client asked for that only the leader can do: a
@@ -117,8 +123,14 @@ impl Core {
     /// `epoch << 32` (or the last applied zxid if that is later).
     pub fn set_mode(&mut self, mode: Mode, epoch: u32, now: Now) {
         let changed = mode != self.mode;
+        let was_read_only = self.mode == Mode::ReadOnly;
         self.mode = mode;
         if changed {
+            if was_read_only {
+                for s in std::mem::take(&mut self.local_sessions) {
+                    self.sessions.remove(s);
+                }
+            }
             let ids: Vec<ConnId> = self.conns.keys().copied().collect();
             for id in ids {
                 self.close_conn(id);
@@ -151,6 +163,55 @@ impl Core {
             for s in ids {
                 self.sessions.touch(s, now.mono_ms);
             }
+        }
+    }
+
+    /// Read-only mode: local sessions past their timeout end here (their
+    /// connections close); the others wait for a leader to decide.
+    pub(super) fn expire_local_sessions(&mut self, now: Now) {
+        for s in self.sessions.expired(now.mono_ms) {
+            if let Some(i) = self.local_sessions.iter().position(|x| *x == s) {
+                self.local_sessions.swap_remove(i);
+                let conn = self.sessions.get(s).and_then(|x| x.conn);
+                self.sessions.remove(s);
+                if let Some(c) = conn {
+                    self.close_conn(c);
+                }
+            } else if let Some(x) = self.sessions.get_mut(s) {
+                x.closing = false;
+            }
+        }
+    }
+
+    /// Read-only mode: a request that would change something (or sync) is
+    /// answered NotReadOnly; a close ends the session here. True when
+    /// answered.
+    pub(super) fn read_only_answer(
+        &mut self,
+        id: ConnId,
+        sid: SessionId,
+        xid: i32,
+        opcode: i32,
+    ) -> bool {
+        let zxid = self.last_zxid();
+        match crate::proto::codes::OpCode::from_code(opcode) {
+            Some(k) if k.refused_read_only() => {
+                self.reply_err(id, xid, zxid, err::NOT_READ_ONLY);
+                true
+            }
+            Some(crate::proto::codes::OpCode::CloseSession) => {
+                if let Some(i) = self.local_sessions.iter().position(|x| *x == sid) {
+                    self.local_sessions.swap_remove(i);
+                    self.sessions.remove(sid);
+                }
+                self.reply_err(id, xid, zxid, err::OK);
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.session = None;
+                }
+                self.close_conn(id);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -496,6 +557,145 @@ mod tests {
     use crate::proto::records::put_acl;
     use crate::tree::txn::Txn;
     use crate::types::ConnId;
+
+    /// A ConnectRequest with the readOnly flag (`canBeReadOnly`).
+    fn connect_read_only(session: i64, passwd: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let at = jute::begin_frame(&mut out);
+        jute::put_int(&mut out, 0);
+        jute::put_long(&mut out, 0);
+        jute::put_int(&mut out, 6_000);
+        jute::put_long(&mut out, session);
+        jute::put_buffer(&mut out, Some(passwd));
+        jute::put_bool(&mut out, true);
+        jute::end_frame(&mut out, at);
+        out
+    }
+
+    /// The raw bytes a connection was sent, and whether the core asked for
+    /// it to be closed (the runtime then reports it closed).
+    fn out(core: &mut Core, id: ConnId) -> (Vec<u8>, bool) {
+        let (mut b, mut closed) = (Vec::new(), false);
+        core.drain(|o| {
+            if o.conn == id {
+                b.append(o.bytes);
+                closed |= o.close;
+            }
+        });
+        if closed {
+            core.conn_closed(id);
+        }
+        (b, closed)
+    }
+
+    fn raw(core: &mut Core, id: ConnId) -> Vec<u8> {
+        out(core, id).0
+    }
+
+    #[test]
+    fn read_only_mode_serves_reads_refuses_changes_and_keeps_its_sessions_local() {
+        let mut core = Core::new(
+            CoreConfig {
+                read_only_mode: true,
+                ..CoreConfig::default()
+            },
+            now(),
+        );
+        // Some committed state first, as a learner.
+        core.set_mode(Mode::Learner, 1, now());
+        core.set_mode(Mode::ReadOnly, 1, now());
+        let committed_sessions = core.sessions().len();
+        // A client that cannot live with read-only is refused.
+        let plain = ConnId::new(0, 1);
+        core.conn_open(plain, "127.0.0.1:40001".parse().unwrap(), now());
+        core.conn_input(plain, &connect(), now());
+        assert_eq!(
+            out(&mut core, plain),
+            (vec![], true),
+            "a read-write client is refused"
+        );
+        // A read-only one gets a local session at once: no txn.
+        let ro = ConnId::new(0, 2);
+        core.conn_open(ro, "127.0.0.1:40002".parse().unwrap(), now());
+        core.conn_input(ro, &connect_read_only(0, &[0; 16]), now());
+        assert!(
+            proposals(&mut core).is_empty(),
+            "no txn for a read-only session"
+        );
+        let resp = raw(&mut core, ro);
+        assert_eq!(resp.len(), 4 + 37);
+        assert_eq!(resp[4 + 36], 1, "the ConnectResponse says read-only");
+        let sid = i64::from_be_bytes(resp[12..20].try_into().unwrap());
+        let passwd = resp[24..40].to_vec();
+        assert_ne!(sid, 0);
+        assert_eq!(core.sessions().len(), committed_sessions + 1);
+        // Reads answer; every change and sync gets NotReadOnly.
+        let mut f = Vec::new();
+        path_op(&mut f, 1, op::EXISTS, "/zookeeper", &[0]);
+        create(&mut f, 2, "/a", b"x", 0);
+        set_data(&mut f, 3, "/zookeeper", b"y", -1);
+        path_op(&mut f, 4, op::SYNC, "/", &[]);
+        path_op(&mut f, 5, op::DELETE, "/zookeeper", &(-1i32).to_be_bytes());
+        get_data(&mut f, 6, "/zookeeper");
+        core.conn_input(ro, &f, now());
+        assert!(proposals(&mut core).is_empty());
+        let got: Vec<(i32, i32)> = replies(&mut core, ro).iter().map(|r| (r.0, r.2)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, err::OK),
+                (2, err::NOT_READ_ONLY),
+                (3, err::NOT_READ_ONLY),
+                (4, err::NOT_READ_ONLY),
+                (5, err::NOT_READ_ONLY),
+                (6, err::OK)
+            ]
+        );
+        assert!(core.tree().get("/a").is_none());
+        // The session moves to another connection (still read-only).
+        let again = ConnId::new(0, 3);
+        core.conn_open(again, "127.0.0.1:40003".parse().unwrap(), now());
+        core.conn_input(again, &connect_read_only(sid, &passwd), now());
+        let mut closed = Vec::new();
+        let mut resp = Vec::new();
+        core.drain(|o| {
+            if o.close {
+                closed.push(o.conn);
+            }
+            if o.conn == again {
+                resp.append(o.bytes);
+            }
+        });
+        assert_eq!(i64::from_be_bytes(resp[12..20].try_into().unwrap()), sid);
+        assert_eq!(resp[4 + 36], 1);
+        assert_eq!(closed, vec![ro], "the old connection is dropped");
+        core.conn_closed(ro);
+        // Past its timeout the local session ends here.
+        let mut later = now();
+        later.mono_ms += 60_000;
+        core.tick(later);
+        assert!(
+            proposals(&mut core).is_empty(),
+            "no close txn for a local session"
+        );
+        assert!(core.sessions().get(sid).is_none());
+        assert!(out(&mut core, again).1, "its connection closes");
+        // A second one ends when a leader is found: its connection closes
+        // and the session is forgotten.
+        let other = ConnId::new(0, 4);
+        core.conn_open(other, "127.0.0.1:40004".parse().unwrap(), later);
+        core.conn_input(other, &connect_read_only(0, &[0; 16]), later);
+        let resp = raw(&mut core, other);
+        let sid2 = i64::from_be_bytes(resp[12..20].try_into().unwrap());
+        assert!(core.sessions().get(sid2).is_some());
+        core.set_mode(Mode::Learner, 2, later);
+        assert!(
+            out(&mut core, other).1,
+            "leaving read-only mode closes its connections"
+        );
+        assert!(core.sessions().get(sid2).is_none());
+        assert_eq!(core.sessions().len(), committed_sessions);
+    }
 
     /// A leader and a learner at epoch 1, wired by hand.
     fn pair() -> (Core, Core) {

@@ -62,6 +62,9 @@ pub struct CoreConfig {
     /// `enforce.auth.enabled` with `enforce.auth.schemes`: every request
     /// but auth and sasl needs an id of one of these schemes (empty: off).
     pub enforce_auth_schemes: Vec<String>,
+    /// `readonlymode.enabled`: a member that has been looking for a leader
+    /// a while serves read-only clients (see [`Mode::ReadOnly`]).
+    pub read_only_mode: bool,
     /// Test-only rule breakers (all off).
     pub faults: CoreFaults,
     /// Seeds the core's CSPRNG (session ids and passwords): the runtime
@@ -107,6 +110,7 @@ impl Default for CoreConfig {
             sasl_users: Default::default(),
             sasl_super_user: None,
             enforce_auth_schemes: Vec::new(),
+            read_only_mode: false,
             faults: CoreFaults::default(),
             seed: Seed::default(),
         }
@@ -179,6 +183,9 @@ pub struct Core {
     ensemble: ensemble::EnsembleState,
     /// Session ids and passwords.
     rng: rand_chacha::ChaCha20Rng,
+    /// Sessions created in read-only mode: this server's alone, never
+    /// replicated, gone when it leaves read-only mode.
+    local_sessions: Vec<SessionId>,
 }
 
 /// What the runtime should do with a connection after [`Core::drain`].
@@ -210,6 +217,11 @@ impl Core {
         self.tree.walk_step(walk, max, f)
     }
 
+    /// The core's settings.
+    pub fn config(&self) -> &CoreConfig {
+        &self.cfg
+    }
+
     /// The live sessions.
     pub fn sessions(&self) -> &SessionTable {
         &self.sessions
@@ -225,6 +237,7 @@ impl Core {
         let watches = WatchManager::with_limits(cfg.watch_limits);
         Core {
             rng: rand_chacha::rand_core::SeedableRng::from_seed(cfg.seed.0),
+            local_sessions: Vec::new(),
             next_reap_ms: now.mono_ms + cfg.container_check_ms,
             cfg,
             tree: DataTree::new(),
@@ -397,6 +410,9 @@ impl Core {
     /// Periodic work: session expiry and the container/TTL reaper. Both
     /// propose txns; they take effect at [`Core::commit_through`].
     pub fn tick(&mut self, now: Now) {
+        if self.mode == Mode::ReadOnly {
+            return self.expire_local_sessions(now);
+        }
         if !matches!(self.mode, Mode::Standalone | Mode::Leader) {
             // The leader expires sessions and reaps for everyone.
             return;
@@ -464,8 +480,32 @@ impl Core {
             self.cfg.max_session_timeout_ms,
         );
         let old_client = req.read_only.is_none();
-        if self.mode == Mode::NotServing {
+        if self.mode == Mode::NotServing
+            || (self.mode == Mode::ReadOnly && req.read_only != Some(true))
+        {
+            // Read-only mode takes only clients that said they can live
+            // with it, as ZooKeeper's ReadOnlyZooKeeperServer.
             self.close_conn(id);
+            return;
+        }
+        if req.session_id == 0 && self.mode == Mode::ReadOnly {
+            // A local session: no txn, no other server knows it.
+            let sid = self.sessions.next_session_id(&mut self.rng);
+            let passwd = self.new_passwd();
+            self.sessions.add(sid, timeout, passwd, now.mono_ms);
+            if let Some(s) = self.sessions.get_mut(sid) {
+                s.conn = Some(id);
+            }
+            self.local_sessions.push(sid);
+            let Some(c) = self.conns.get_mut(&id) else {
+                return;
+            };
+            c.old_client = old_client;
+            c.session = Some(sid);
+            c.stats.last_op = "SESS";
+            connect_response(&mut c.out, Some((sid, timeout, passwd)), old_client, true);
+            self.stats.packets_sent += 1;
+            self.mark(id);
             return;
         }
         if req.session_id == 0 && self.mode == Mode::Learner {
@@ -524,6 +564,7 @@ impl Core {
             &mut c.out,
             passwd.filter(|_| ok).map(|pw| (sid, timeout, pw)),
             old_client,
+            self.mode == Mode::ReadOnly,
         );
         self.stats.packets_sent += 1;
         if ok {
@@ -558,11 +599,13 @@ impl Core {
 }
 
 /// Writes a ConnectResponse: `Some((session, timeout, password))`
-/// accepts, `None` refuses (zeros, as ZooKeeper answers an expired session).
+/// accepts, `None` refuses (zeros, as ZooKeeper answers an expired session);
+/// `read_only` sets its readOnly flag (a new client only).
 pub(crate) fn connect_response(
     out: &mut Vec<u8>,
     session: Option<(SessionId, u32, [u8; 16])>,
     old_client: bool,
+    read_only: bool,
 ) {
     let at = jute::begin_frame(out);
     jute::put_int(out, 0);
@@ -579,7 +622,7 @@ pub(crate) fn connect_response(
         }
     }
     if !old_client {
-        jute::put_bool(out, false);
+        jute::put_bool(out, read_only);
     }
     jute::end_frame(out, at);
 }

@@ -337,7 +337,7 @@ impl Core {
             } => {
                 let sid = c.session.unwrap_or(0);
                 let passwd = self.sessions.get(sid).map_or([0; 16], |s| s.passwd);
-                super::connect_response(out, Some((sid, timeout, passwd)), old_client);
+                super::connect_response(out, Some((sid, timeout, passwd)), old_client, false);
             }
             Reply::Close { xid, .. } => {
                 let at = jute::begin_frame(out);

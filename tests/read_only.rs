@@ -1,0 +1,103 @@
+//! Read-only mode (`readonlymode.enabled=true`) on real processes: a server
+//! that loses its quorum serves clients that connected with
+//! `canBeReadOnly` (reads answer, changes get NotReadOnly, `isro` says
+//! `ro`), refuses the others, and goes back to read-write once a quorum
+//! forms again.
+
+mod common;
+
+use common::ensemble::Ensemble;
+use common::*;
+use std::time::{Duration, Instant};
+use zookeeper_client as zk;
+
+fn isro(e: &Ensemble, i: usize) -> String {
+    four_letter(&e.addrs()[i], "isro").unwrap_or_default()
+}
+
+fn wait_isro(e: &Ensemble, i: usize, want: &str, within: Duration) {
+    let t0 = Instant::now();
+    while isro(e, i) != want {
+        assert!(
+            t0.elapsed() < within,
+            "server {} never said {want} (isro {:?})\n{}",
+            i + 1,
+            isro(e, i),
+            e.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_server_without_quorum_serves_read_only_clients_until_it_rejoins() {
+    if std::env::var("CORRAL_TEST_SERVER").is_ok_and(|s| !s.is_empty()) {
+        eprintln!("NOTE: read-only mode needs its own ensemble; skipped in external mode");
+        return;
+    }
+    let mut e = Ensemble::start_with(
+        3,
+        |_| "127.0.0.1".to_string(),
+        "readonlymode.enabled=true\n",
+    );
+    let leader = e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
+    let survivor = (leader + 1) % 3;
+    let other = (leader + 2) % 3;
+    let addr = e.addrs()[survivor].clone();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = zk::Client::connect(&e.addrs().join(",")).await.unwrap();
+        c.create("/ro", b"v1", &open_options()).await.unwrap();
+        // The survivor has applied it before the others go.
+        let s = zk::Client::connect(&addr).await.unwrap();
+        s.sync("/ro").await.unwrap();
+        assert_eq!(s.get_data("/ro").await.unwrap().0, b"v1");
+    });
+    assert_eq!(isro(&e, survivor), "rw");
+    e.kill(leader);
+    e.kill(other);
+    // After ZooKeeper's grace period (max(2 s, tickTime)) without a leader.
+    wait_isro(&e, survivor, "ro", Duration::from_secs(20));
+    let srvr = four_letter(&addr, "srvr").unwrap();
+    assert!(srvr.contains("Mode: read-only"), "{srvr}");
+    rt.block_on(async {
+        let ro = zk::Client::connector()
+            .with_readonly(true)
+            .with_session_timeout(Duration::from_secs(6))
+            .connect(&addr)
+            .await
+            .expect("a read-only client connects");
+        assert_eq!(ro.get_data("/ro").await.unwrap().0, b"v1");
+        assert_eq!(ro.list_children("/").await.unwrap().len(), 2);
+        assert!(matches!(
+            ro.create("/new", b"x", &open_options()).await,
+            Err(zk::Error::NotReadOnly)
+        ));
+        assert!(matches!(
+            ro.set_data("/ro", b"v2", None).await,
+            Err(zk::Error::NotReadOnly)
+        ));
+        assert!(matches!(ro.sync("/ro").await, Err(zk::Error::NotReadOnly)));
+        assert!(matches!(
+            ro.delete("/ro", None).await,
+            Err(zk::Error::NotReadOnly)
+        ));
+        // A client that did not ask for read-only gets no session.
+        let rw = tokio::time::timeout(Duration::from_secs(3), zk::Client::connect(&addr)).await;
+        assert!(
+            !matches!(rw, Ok(Ok(_))),
+            "a read-write client got a session"
+        );
+        drop(ro);
+    });
+    // The quorum comes back: the survivor leaves read-only mode.
+    e.launch(leader);
+    e.launch(other);
+    wait_isro(&e, survivor, "rw", Duration::from_secs(30));
+    e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
+    rt.block_on(async {
+        let c = zk::Client::connect(&addr).await.unwrap();
+        c.set_data("/ro", b"v2", None).await.unwrap();
+        assert_eq!(c.get_data("/ro").await.unwrap().0, b"v2");
+    });
+}
