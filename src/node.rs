@@ -157,6 +157,9 @@ pub enum Notice {
     ProposalRefused {
         zxid: Zxid,
     },
+    /// Looking for a leader past the grace period: serving read-only
+    /// clients (`readonlymode.enabled`) until a role change.
+    ReadOnly,
 }
 
 /// One server. See the module docs.
@@ -371,6 +374,7 @@ impl Node {
             if now.mono_ms.saturating_sub(t) >= self.read_only_grace_ms() {
                 let e = self.replica.as_ref().map_or(0, |r| r.current_epoch());
                 self.core.set_mode(Mode::ReadOnly, e, now);
+                self.effects.push(Effect::Notice(Notice::ReadOnly));
             }
         }
     }

@@ -356,6 +356,9 @@ impl Ens {
                     Notice::BadSnapshot { from, what } => {
                         tracing::error!("the snapshot from server {from} is invalid: {what}")
                     }
+                    Notice::ReadOnly => {
+                        tracing::info!("no leader: serving read-only clients until one is found")
+                    }
                     Notice::ProposalRefused { zxid } => tracing::warn!(
                         "the replica refused proposal {zxid:#x}; resetting client connections"
                     ),

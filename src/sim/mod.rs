@@ -182,6 +182,10 @@ pub struct SimConfig {
     pub log_window: usize,
     pub counter_limit: u32,
     pub segment_size: u64,
+    /// `readonlymode.enabled` on every server: one without a leader for a
+    /// while enters read-only mode (and refuses the simulated clients,
+    /// which do not ask for it) until a role change.
+    pub read_only_mode: bool,
 }
 
 impl SimConfig {
@@ -207,6 +211,7 @@ impl SimConfig {
             log_window: 40,
             counter_limit: if seed % 7 == 3 { 60 } else { 0xffff_fffe },
             segment_size: 32 << 10,
+            read_only_mode: false,
         }
     }
 
@@ -219,6 +224,8 @@ impl SimConfig {
         c.probs = Probs::swarm(&mut rng);
         c.clients = 2 + rng.below(5) as usize;
         c.keys = 1 + rng.below(4) as usize;
+        // From a stream of its own, so the draws above stay as they were.
+        c.read_only_mode = SimRng::new(seed ^ 0x7e4d_0011_da7a_5eed).below(2) == 0;
         c
     }
 }
@@ -243,6 +250,8 @@ pub struct Coverage {
     pub commits: u64,
     pub expirations: u64,
     pub rollovers: u64,
+    /// Times a server entered read-only mode.
+    pub read_only_periods: u64,
     /// Operations in the linearizability histories (completed ones).
     pub checked_ops: u64,
     pub clients: ClientStats,
@@ -267,6 +276,7 @@ impl Coverage {
         self.commits += o.commits;
         self.expirations += o.expirations;
         self.rollovers += o.rollovers;
+        self.read_only_periods += o.read_only_periods;
         self.checked_ops += o.checked_ops;
         let (a, b) = (&mut self.clients, &o.clients);
         a.sessions += b.sessions;
@@ -596,6 +606,7 @@ impl Sim {
             max_client_cnxns: 0,
             observer: i >= self.cfg.voters,
             faults: self.cfg.core_faults,
+            read_only_mode: self.cfg.read_only_mode,
             ..CoreConfig::default()
         }
     }

@@ -240,6 +240,7 @@ impl Sim {
             Effect::Notice(n) => match n {
                 Notice::SnapshotSent { .. } => self.cov.snaps += 1,
                 Notice::SnapshotInstalled { .. } => {}
+                Notice::ReadOnly => self.cov.read_only_periods += 1,
                 Notice::BadSnapshot { from, what } => self.fail(format!(
                     "node {} refused server {from}'s snapshot: {what}",
                     i + 1
