@@ -303,12 +303,15 @@ fn parse_port(s: &str) -> Result<u16, String> {
 
 /// The AdminServer's settings (`admin.enableServer`, `admin.serverAddress`,
 /// `admin.serverPort`, `admin.commandURL`). A zoo.cfg gets ZooKeeper's
-/// defaults (on, `0.0.0.0:8080`, `/commands`); corral's embedded default
-/// (no configuration file) keeps it off.
+/// defaults (on, port 8080, `/commands`) except the address: loopback
+/// unless `admin.serverAddress` says otherwise (ZooKeeper's is 0.0.0.0),
+/// because the AdminServer asks for no authentication. corral's embedded
+/// default (no configuration file) keeps it off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminSettings {
     pub enabled: bool,
-    pub address: IpAddr,
+    /// An IP address or a host name.
+    pub address: String,
     /// 0 picks a free port.
     pub port: u16,
     pub command_url: String,
@@ -318,7 +321,7 @@ impl Default for AdminSettings {
     fn default() -> Self {
         AdminSettings {
             enabled: false,
-            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            address: "127.0.0.1".into(),
             port: 8080,
             command_url: "/commands".into(),
         }
@@ -326,10 +329,20 @@ impl Default for AdminSettings {
 }
 
 impl AdminSettings {
-    /// Where to listen, when enabled.
-    pub fn listen(&self) -> Option<SocketAddr> {
-        self.enabled
-            .then_some(SocketAddr::new(self.address, self.port))
+    /// Where to listen, when enabled (a host name is resolved here).
+    pub fn listen(&self) -> Option<Result<SocketAddr, String>> {
+        use std::net::ToSocketAddrs;
+        if !self.enabled {
+            return None;
+        }
+        let host = self.address.trim_matches(|c| c == '[' || c == ']');
+        Some(
+            (host, self.port)
+                .to_socket_addrs()
+                .map_err(|e| e.to_string())
+                .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
+                .map_err(|e| format!("admin.serverAddress={}: {e}", self.address)),
+        )
     }
 }
 
@@ -1295,11 +1308,18 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             }
             "admin.enableServer" => cfg.admin.enabled = cx.boolean()?,
             "admin.serverAddress" => {
-                cfg.admin.address = e
-                    .value
-                    .trim_matches(|c| c == '[' || c == ']')
-                    .parse()
-                    .map_err(|_| cx.invalid("expected an IP address, e.g. 127.0.0.1"))?
+                let v = e.value.trim();
+                let host_ok = !v.is_empty()
+                    && (v
+                        .trim_matches(|c| c == '[' || c == ']')
+                        .parse::<IpAddr>()
+                        .is_ok()
+                        || v.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+                if !host_ok {
+                    return Err(cx.invalid("expected an IP address or host name, e.g. 127.0.0.1"));
+                }
+                cfg.admin.address = v.to_string();
             }
             "admin.serverPort" => {
                 cfg.admin.port = e
@@ -2124,25 +2144,30 @@ clientPort=26001
 
     #[test]
     fn admin_server_settings_follow_zookeeper() {
+        let at = |c: &Config| c.admin.listen().map(|r| r.unwrap());
         let c = parse("clientPort=2181\n").unwrap();
-        assert_eq!(c.admin.listen(), Some("0.0.0.0:8080".parse().unwrap()));
-        assert_eq!(c.admin.command_url, "/commands");
         assert_eq!(
-            Config::default().admin.listen(),
-            None,
-            "embedded default: off"
+            at(&c),
+            Some("127.0.0.1:8080".parse().unwrap()),
+            "loopback unless told"
         );
+        assert_eq!(c.admin.command_url, "/commands");
+        assert_eq!(at(&Config::default()), None, "embedded default: off");
         let c = parse(
             "admin.serverAddress=127.0.0.1\nadmin.serverPort=0\nadmin.commandURL=/zk\n\
              admin.forceHttps=false\n",
         )
         .unwrap();
-        assert_eq!(c.admin.listen(), Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(at(&c), Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(c.admin.command_url, "/zk");
         let c = parse("admin.enableServer=false\nadmin.serverPort=9\n").unwrap();
-        assert_eq!(c.admin.listen(), None);
+        assert_eq!(at(&c), None);
+        let c = parse("admin.serverAddress=0.0.0.0\n").unwrap();
+        assert_eq!(at(&c), Some("0.0.0.0:8080".parse().unwrap()));
+        let c = parse("admin.serverAddress=localhost\n").unwrap();
+        assert!(at(&c).unwrap().ip().is_loopback());
         assert!(err("admin.serverPort=http\n").contains("admin.serverPort"));
-        assert!(err("admin.serverAddress=localhost:1\n").contains("IP address"));
+        assert!(err("admin.serverAddress=local host:1\n").contains("IP address or host name"));
         assert!(err("admin.commandURL=commands\n").contains("starting with `/`"));
         assert!(err("admin.forceHttps=true\n").contains("not supported"));
         assert!(err("admin.enableServer=yes please\n").contains("admin.enableServer"));
