@@ -374,7 +374,7 @@ fn main() {
     }
     if let Some(a) = cli.admin_addr {
         cfg.admin.enabled = true;
-        cfg.admin.address = a.ip();
+        cfg.admin.address = a.ip().to_string();
         cfg.admin.port = a.port();
     }
     if let Some(s) = cli.shards {
@@ -481,10 +481,17 @@ fn main() {
             purge_interval_h: cfg.autopurge_purge_interval_h,
         }),
         metrics_addr: cfg.metrics_addr,
-        admin: cfg.admin.listen().map(|addr| runtime::admin::AdminConfig {
-            addr,
-            command_url: cfg.admin.command_url.clone(),
-        }),
+        admin: match cfg.admin.listen() {
+            None => None,
+            Some(Ok(addr)) => Some(runtime::admin::AdminConfig {
+                addr,
+                command_url: cfg.admin.command_url.clone(),
+            }),
+            Some(Err(e)) => {
+                eprintln!("corral: {e}");
+                std::process::exit(2);
+            }
+        },
         initial_config: cfg.source_text.clone(),
         conf: ConfInfo {
             client_port: cfg.client_port,

@@ -203,12 +203,15 @@ pub use tls::{ClientAuth, ClientTls, QuorumAuth};
 
 /// The AdminServer's settings (`admin.enableServer`, `admin.serverAddress`,
 /// `admin.serverPort`, `admin.commandURL`). A zoo.cfg gets ZooKeeper's
-/// defaults (on, `0.0.0.0:8080`, `/commands`); corral's embedded default
-/// (no configuration file) keeps it off.
+/// defaults (on, port 8080, `/commands`) except the address: loopback
+/// unless `admin.serverAddress` says otherwise (ZooKeeper's is 0.0.0.0),
+/// because the AdminServer asks for no authentication. corral's embedded
+/// default (no configuration file) keeps it off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminSettings {
     pub enabled: bool,
-    pub address: IpAddr,
+    /// An IP address or a host name.
+    pub address: String,
     /// 0 picks a free port.
     pub port: u16,
     pub command_url: String,
@@ -218,7 +221,7 @@ impl Default for AdminSettings {
     fn default() -> Self {
         AdminSettings {
             enabled: false,
-            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            address: "127.0.0.1".into(),
             port: 8080,
             command_url: "/commands".into(),
         }
@@ -226,10 +229,20 @@ impl Default for AdminSettings {
 }
 
 impl AdminSettings {
-    /// Where to listen, when enabled.
-    pub fn listen(&self) -> Option<SocketAddr> {
-        self.enabled
-            .then_some(SocketAddr::new(self.address, self.port))
+    /// Where to listen, when enabled (a host name is resolved here).
+    pub fn listen(&self) -> Option<Result<SocketAddr, String>> {
+        use std::net::ToSocketAddrs;
+        if !self.enabled {
+            return None;
+        }
+        let host = self.address.trim_matches(|c| c == '[' || c == ']');
+        Some(
+            (host, self.port)
+                .to_socket_addrs()
+                .map_err(|e| e.to_string())
+                .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
+                .map_err(|e| format!("admin.serverAddress={}: {e}", self.address)),
+        )
     }
 }
 

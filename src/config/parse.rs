@@ -311,11 +311,18 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             }
             "admin.enableServer" => cfg.admin.enabled = cx.boolean()?,
             "admin.serverAddress" => {
-                cfg.admin.address = e
-                    .value
-                    .trim_matches(|c| c == '[' || c == ']')
-                    .parse()
-                    .map_err(|_| cx.invalid("expected an IP address, e.g. 127.0.0.1"))?
+                let v = e.value.trim();
+                let host_ok = !v.is_empty()
+                    && (v
+                        .trim_matches(|c| c == '[' || c == ']')
+                        .parse::<IpAddr>()
+                        .is_ok()
+                        || v.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+                if !host_ok {
+                    return Err(cx.invalid("expected an IP address or host name, e.g. 127.0.0.1"));
+                }
+                cfg.admin.address = v.to_string();
             }
             "admin.serverPort" => {
                 cfg.admin.port = e

@@ -407,25 +407,30 @@ fn unsupported_keys() {
 
 #[test]
 fn admin_server_settings_follow_zookeeper() {
+    let at = |c: &Config| c.admin.listen().map(|r| r.unwrap());
     let c = parse("clientPort=2181\n").unwrap();
-    assert_eq!(c.admin.listen(), Some("0.0.0.0:8080".parse().unwrap()));
-    assert_eq!(c.admin.command_url, "/commands");
     assert_eq!(
-        Config::default().admin.listen(),
-        None,
-        "embedded default: off"
+        at(&c),
+        Some("127.0.0.1:8080".parse().unwrap()),
+        "loopback unless told"
     );
+    assert_eq!(c.admin.command_url, "/commands");
+    assert_eq!(at(&Config::default()), None, "embedded default: off");
     let c = parse(
         "admin.serverAddress=127.0.0.1\nadmin.serverPort=0\nadmin.commandURL=/zk\n\
          admin.forceHttps=false\n",
     )
     .unwrap();
-    assert_eq!(c.admin.listen(), Some("127.0.0.1:0".parse().unwrap()));
+    assert_eq!(at(&c), Some("127.0.0.1:0".parse().unwrap()));
     assert_eq!(c.admin.command_url, "/zk");
     let c = parse("admin.enableServer=false\nadmin.serverPort=9\n").unwrap();
-    assert_eq!(c.admin.listen(), None);
+    assert_eq!(at(&c), None);
+    let c = parse("admin.serverAddress=0.0.0.0\n").unwrap();
+    assert_eq!(at(&c), Some("0.0.0.0:8080".parse().unwrap()));
+    let c = parse("admin.serverAddress=localhost\n").unwrap();
+    assert!(at(&c).unwrap().ip().is_loopback());
     assert!(err("admin.serverPort=http\n").contains("admin.serverPort"));
-    assert!(err("admin.serverAddress=localhost:1\n").contains("IP address"));
+    assert!(err("admin.serverAddress=local host:1\n").contains("IP address or host name"));
     assert!(err("admin.commandURL=commands\n").contains("starting with `/`"));
     assert!(err("admin.forceHttps=true\n").contains("not supported"));
     assert!(err("admin.enableServer=yes please\n").contains("admin.enableServer"));

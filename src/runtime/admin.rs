@@ -13,6 +13,7 @@
 use super::http::{Request, Response};
 use super::CoreHandle;
 use crate::proto::fourlw::{self, FourLetter, MemberInfo, ServerSnapshot};
+use crate::server::Gather;
 use crate::types::ConnId;
 use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
@@ -64,20 +65,36 @@ pub fn primary(name: &str) -> Option<&'static str> {
         .map(|(p, _)| *p)
 }
 
-/// Commands that answer while the server is not serving (ZooKeeper's
-/// `serverRequired = false`).
+/// Commands that answer while the server is not serving (ZooKeeper 3.8's
+/// `serverRequired = false`); the others answer NOT_SERVING then.
 fn runs_without_server(cmd: &str) -> bool {
     matches!(
         cmd,
         "environment"
             | "get_trace_mask"
-            | "initial_configuration"
-            | "is_read_only"
-            | "ruok"
+            | "monitor"
             | "set_trace_mask"
             | "system_properties"
-            | "configuration"
+            | "zabstate"
     )
+}
+
+/// What a command prints beyond what costs nothing.
+fn gather(cmd: &str) -> Gather {
+    let mut g = Gather::NOTHING;
+    match cmd {
+        "connections" | "stats" => g.connections = true,
+        "watches" | "watches_by_path" | "watch_summary" => g.watches = true,
+        "dump" => g.dump = true,
+        "monitor" => g.mntr = true,
+        // uptime and the auth failures come with mntr's figures
+        "server_stats" => g.mntr = true,
+        _ => {}
+    }
+    if cmd == "stats" {
+        g.mntr = true;
+    }
+    g
 }
 
 /// The index page: one link per command, as ZooKeeper's.
@@ -90,21 +107,22 @@ fn index(url: &str) -> String {
 }
 
 pub(crate) fn answer(req: &Request, h: &Rc<CoreHandle>, cfg: &AdminConfig) -> Response {
+    // Routed on the path as sent: `/commands/ruok`, never
+    // `/commandsruok` or `/commands%2Fruok`.
     let url = cfg.command_url.trim_end_matches('/');
-    let rest = if url.is_empty() {
-        Some(req.path.as_str())
-    } else {
-        req.path.strip_prefix(url)
+    let rest = match req.raw_path.strip_prefix(url) {
+        Some(r) if r.is_empty() || r.starts_with('/') => r,
+        _ => return Response::not_found(),
     };
-    let Some(rest) = rest else {
+    let name = rest.strip_prefix('/').unwrap_or(rest);
+    if name.contains('/') {
         return Response::not_found();
-    };
-    let name = rest.trim_start_matches('/');
+    }
     if name.is_empty() {
         return Response::ok("text/html", index(url));
     }
     let body = match primary(name) {
-        Some(cmd) => run(cmd, req, h),
+        Some(cmd) => run(cmd, name, req, h),
         None => {
             let mut m = Map::new();
             m.insert("command".into(), json!(name));
@@ -115,13 +133,19 @@ pub(crate) fn answer(req: &Request, h: &Rc<CoreHandle>, cfg: &AdminConfig) -> Re
     Response::ok("application/json", to_jackson(&Value::Object(body)))
 }
 
-/// Runs `cmd` (a primary name) and returns its JSON object, `command` and
-/// `error` last as ZooKeeper puts them.
-fn run(cmd: &'static str, req: &Request, h: &Rc<CoreHandle>) -> Map<String, Value> {
+/// Runs `cmd` (a primary name; `asked` is the name as requested) and
+/// returns its JSON object, `command` and `error` last as ZooKeeper puts
+/// them.
+fn run(cmd: &'static str, asked: &str, req: &Request, h: &Rc<CoreHandle>) -> Map<String, Value> {
     let now = h.clock.now();
     let mut m = Map::new();
     let mut error: Option<String> = None;
     {
+        if !h.node.borrow().core().is_serving() && !runs_without_server(cmd) {
+            m.insert("command".into(), json!(asked));
+            m.insert("error".into(), json!(fourlw::NOT_SERVING));
+            return m;
+        }
         match cmd {
             "connection_stat_reset" => h.node.borrow_mut().core_mut().reset_stats(true),
             "stat_reset" => h.node.borrow_mut().core_mut().reset_stats(false),
@@ -130,12 +154,11 @@ fn run(cmd: &'static str, req: &Request, h: &Rc<CoreHandle>) -> Map<String, Valu
         let node = h.node.borrow();
         let extras = h.extras_for(&node, four_letter_of(cmd));
         // No connection asks: every connection shows its own counts.
-        let snap = node.core().full_snapshot(ConnId(u64::MAX), now, &extras);
-        if !snap.serving && !runs_without_server(cmd) {
-            m.insert("command".into(), json!(cmd));
-            m.insert("error".into(), json!(fourlw::NOT_SERVING));
-            return m;
-        }
+        let mut snap = node
+            .core()
+            .snapshot_of(gather(cmd), ConnId(u64::MAX), now, &extras);
+        // monitor answers while not serving, with what there is.
+        snap.serving = true;
         let ens = h.ens.get().and(node.replica());
         match cmd {
             "configuration" => conf(&mut m, &snap),
@@ -169,8 +192,8 @@ fn run(cmd: &'static str, req: &Request, h: &Rc<CoreHandle>) -> Map<String, Valu
                 m.insert("digests".into(), Value::Array(digests));
             }
             "initial_configuration" => {
-                let text = h.cfg.initial_config.clone().unwrap_or_default();
-                m.insert("initial_configuration".into(), json!(text));
+                let text = h.cfg.initial_config.as_deref().unwrap_or_default();
+                m.insert("initial_configuration".into(), json!(redact(text)));
             }
             "is_read_only" => {
                 m.insert("read_only".into(), json!(false));
@@ -227,11 +250,18 @@ fn run(cmd: &'static str, req: &Request, h: &Rc<CoreHandle>) -> Map<String, Valu
                     m.insert("secure_connections".into(), json!([]));
                 }
             }
-            "set_trace_mask" => match req.param("traceMask").map(str::parse::<i64>) {
-                Some(Ok(mask)) => {
-                    m.insert("tracemask".into(), json!(mask));
-                }
-                _ => error = Some("setTraceMask requires long traceMask argument".into()),
+            "set_trace_mask" => match req.param("traceMask") {
+                Some(v) => match v.parse::<i64>() {
+                    Ok(mask) => {
+                        m.insert("tracemask".into(), json!(mask));
+                    }
+                    Err(_) => {
+                        error = Some(format!(
+                            "setTraceMask requires long traceMask argument, got {v}"
+                        ))
+                    }
+                },
+                None => error = Some("setTraceMask requires long traceMask argument".into()),
             },
             "system_properties" => {
                 let env = &snap.env;
@@ -348,7 +378,15 @@ fn connections(s: &ServerSnapshot, brief: bool) -> Value {
             o.insert("outstanding_requests".into(), json!(c.queued));
             o.insert("packets_received".into(), json!(c.recved));
             o.insert("packets_sent".into(), json!(c.sent));
-            if let (false, Some(se)) = (brief, &c.session) {
+            if !brief {
+                // A connection without a session shows ZooKeeper's defaults.
+                let none = fourlw::SessionConnInfo {
+                    last_op: "NA",
+                    last_cxid: -1,
+                    last_zxid: -1,
+                    ..Default::default()
+                };
+                let se = c.session.as_ref().unwrap_or(&none);
                 o.insert("session_id".into(), json!(se.sid));
                 o.insert("last_operation".into(), json!(se.last_op));
                 o.insert("established".into(), json!(se.established_ms.unwrap_or(0)));
@@ -502,6 +540,36 @@ fn zabstate(
     m.insert("zabstate".into(), json!(state));
 }
 
+/// The configuration file with the values of secret keys (passwords,
+/// `DigestAuthenticationProvider.superDigest`) replaced: the AdminServer
+/// asks for no authentication.
+pub(crate) fn redact(text: &str) -> String {
+    let mut o = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        let key = t
+            .split(|c: char| c == '=' || c == ':' || c.is_whitespace())
+            .next()
+            .unwrap_or("");
+        let lower = key.to_ascii_lowercase();
+        let secret = !t.starts_with('#')
+            && !t.starts_with('!')
+            && (lower.contains("password") || lower.contains("superdigest"));
+        match (secret, key.len()) {
+            (true, n) if n > 0 => {
+                let at = line.len() - t.len();
+                o.push_str(&line[..at + n]);
+                o.push_str("=********");
+                if line.ends_with('\n') {
+                    o.push('\n');
+                }
+            }
+            _ => o.push_str(line),
+        }
+    }
+    o
+}
+
 /// The newest snapshot in `dir`: (zxid, modification time in seconds).
 fn last_snapshot(dir: &std::path::Path) -> Option<(i64, i64)> {
     let names = super::storage::list(dir).ok()?;
@@ -625,6 +693,25 @@ mod tests {
         );
         names.dedup();
         assert_eq!(names.len(), COMMANDS.len());
+    }
+
+    #[test]
+    fn secrets_do_not_leave_through_initial_configuration() {
+        let cfg =
+            "tickTime=2000\nssl.keyStore.password=hunter2\n  ssl.quorum.trustStore.password : pw\n\
+                   DigestAuthenticationProvider.superDigest=super:abc=\n# password=kept comment\n\
+                   dataDir=/var/zk";
+        let r = redact(cfg);
+        assert!(
+            !r.contains("hunter2") && !r.contains(" pw") && !r.contains("super:abc"),
+            "{r}"
+        );
+        assert!(r.contains("tickTime=2000\n"));
+        assert!(r.contains("ssl.keyStore.password=********\n"));
+        assert!(r.contains("  ssl.quorum.trustStore.password=********\n"));
+        assert!(r.contains("DigestAuthenticationProvider.superDigest=********\n"));
+        assert!(r.contains("# password=kept comment\n"));
+        assert!(r.ends_with("dataDir=/var/zk"));
     }
 
     #[test]

@@ -3,20 +3,30 @@
 //! from the current state, then the connection closes.
 //!
 //! Bounded like a public port: at most [`MAX_OPEN`] connections at once
-//! per listener (more are closed as soon as they are accepted, so a
-//! listener holds at most that many descriptors, out of the reserve of
-//! `fds.rs`), a request head of at most [`MAX_HEAD`] bytes, and each
-//! connection must have sent its request and taken the answer within
-//! [`DEADLINE`], however it trickles.
+//! per listener and [`MAX_PER_IP`] from one address (more are closed as
+//! soon as they are accepted, so a listener holds at most that many
+//! descriptors, out of the reserve of `fds.rs`), a request head of at most
+//! [`MAX_HEAD`] bytes that must have arrived within [`HEAD_DEADLINE`], and
+//! the whole exchange within [`DEADLINE`], however it trickles.
+//!
+//! The listeners are bound without `SO_REUSEPORT` semantics for others: a
+//! port another process holds (another corral's included) is reported as
+//! busy instead of being silently shared.
 
+use crate::types::FxHashMap;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpListener;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 /// Connections served at once, per listener.
 pub(crate) const MAX_OPEN: usize = 8;
+/// Connections served at once from one IP address, per listener.
+pub(crate) const MAX_PER_IP: usize = 4;
+/// The request head must have arrived by then.
+pub(crate) const HEAD_DEADLINE: Duration = Duration::from_secs(1);
 /// The whole exchange, from accept to close.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(5);
 /// Longest request head read; a longer one gets 431.
@@ -26,6 +36,8 @@ pub(crate) const MAX_HEAD: usize = 8192;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Request {
     pub method: String,
+    /// The path without the query, as sent.
+    pub raw_path: String,
     /// The path without the query, percent-decoded.
     pub path: String,
     /// Query parameters in order, percent-decoded.
@@ -68,8 +80,13 @@ impl Response {
     }
 
     fn bytes(&self, head_only: bool) -> Vec<u8> {
+        let allow = if self.status.starts_with("405") {
+            "Allow: GET, HEAD\r\n"
+        } else {
+            ""
+        };
         let mut out = format!(
-            "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{allow}Connection: close\r\n\r\n",
             self.status,
             self.content_type,
             self.body.len()
@@ -105,6 +122,7 @@ pub(crate) fn parse_head(head: &[u8]) -> Option<Request> {
         .collect();
     Some(Request {
         method: method.to_string(),
+        raw_path: path.to_string(),
         path: decode(path),
         query,
     })
@@ -131,6 +149,14 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Binds `addr` for [`serve`]. glommio's listeners set `SO_REUSEPORT`,
+/// under which a second process binding the same port would share it
+/// silently; a plain bind first fails if anyone holds the port.
+pub(crate) fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    drop(std::net::TcpListener::bind(addr)?);
+    TcpListener::bind(addr).map_err(std::io::Error::from)
+}
+
 /// Serves `listener` until the process ends: every request is answered by
 /// `handler` (HEAD gets its head only; methods other than GET and HEAD get
 /// 405).
@@ -140,18 +166,25 @@ where
 {
     let handler = Rc::new(handler);
     let open = Rc::new(Cell::new(0usize));
+    let per_ip: Rc<RefCell<FxHashMap<IpAddr, usize>>> = Rc::default();
     loop {
         let Ok(stream) = listener.accept().await else {
             glommio::timer::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        if open.get() >= MAX_OPEN {
+        let ip = stream.peer_addr().map(|a| a.ip()).ok();
+        let from_ip = ip.map_or(0, |ip| per_ip.borrow().get(&ip).copied().unwrap_or(0));
+        if open.get() >= MAX_OPEN || from_ip >= MAX_PER_IP {
             drop(stream);
             continue;
         }
         open.set(open.get() + 1);
+        if let Some(ip) = ip {
+            *per_ip.borrow_mut().entry(ip).or_default() += 1;
+        }
         let handler = handler.clone();
         let open = open.clone();
+        let per_ip = per_ip.clone();
         glommio::spawn_local(async move {
             let _ = glommio::timer::timeout(DEADLINE, async move {
                 answer(stream, &*handler).await;
@@ -159,9 +192,23 @@ where
             })
             .await;
             open.set(open.get() - 1);
+            if let Some(ip) = ip {
+                let mut m = per_ip.borrow_mut();
+                if let Some(n) = m.get_mut(&ip) {
+                    *n -= 1;
+                    if *n == 0 {
+                        m.remove(&ip);
+                    }
+                }
+            }
         })
         .detach();
     }
+}
+
+/// Where a request head ends (`\r\n\r\n`, or `\n\n` from a lax client).
+fn head_end(b: &[u8]) -> bool {
+    b.windows(4).any(|w| w == b"\r\n\r\n") || b.windows(2).any(|w| w == b"\n\n")
 }
 
 async fn answer<F>(mut stream: glommio::net::TcpStream, handler: &F)
@@ -170,17 +217,31 @@ where
 {
     let mut buf = vec![0u8; MAX_HEAD];
     let mut n = 0;
-    let complete = loop {
-        if n == buf.len() {
-            break false;
+    let read_head = async {
+        loop {
+            if n == buf.len() {
+                return Ok(false);
+            }
+            match stream.read(&mut buf[n..]).await {
+                Ok(k) if k > 0 => {
+                    // Only the new bytes (and the 3 before them) can end it.
+                    let from = n.saturating_sub(3);
+                    n += k;
+                    if head_end(&buf[from..n]) {
+                        return Ok(true);
+                    }
+                }
+                _ => {
+                    return Err(glommio::GlommioError::<()>::IoError(
+                        std::io::ErrorKind::UnexpectedEof.into(),
+                    ))
+                }
+            }
         }
-        match stream.read(&mut buf[n..]).await {
-            Ok(k) if k > 0 => n += k,
-            _ => return,
-        }
-        if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-            break true;
-        }
+    };
+    let complete = match glommio::timer::timeout(HEAD_DEADLINE, read_head).await {
+        Ok(c) => c,
+        Err(_) => return,
     };
     let (reply, head_only) = match parse_head(&buf[..n]) {
         _ if !complete => (
@@ -231,6 +292,7 @@ mod tests {
         assert_eq!(r.param("y"), None);
         let r = parse_head(b"GET /a%2Fb%zz%4 HTTP/1.0\r\n\r\n").unwrap();
         assert_eq!(r.path, "/a/b%zz%4");
+        assert_eq!(r.raw_path, "/a%2Fb%zz%4");
     }
 
     #[test]
@@ -246,6 +308,13 @@ mod tests {
         ] {
             assert_eq!(parse_head(head), None, "{head:?}");
         }
+    }
+
+    #[test]
+    fn heads_end_at_a_blank_line() {
+        assert!(head_end(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(head_end(b"GET / HTTP/1.0\n\n"));
+        assert!(!head_end(b"GET / HTTP/1.1\r\nHost: x\r\n"));
     }
 
     #[test]

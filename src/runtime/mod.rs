@@ -540,16 +540,17 @@ async fn core_shard(
 /// Starts the metrics endpoint and the AdminServer on the core shard. A
 /// metrics address that cannot be bound stops the server (it was asked
 /// for explicitly); an AdminServer that cannot bind is reported and the
-/// server goes on without it, as ZooKeeper does.
+/// server goes on without it (ZooKeeper's quorum peers do that; its
+/// standalone server exits).
 pub(crate) fn start_http(handle: &Rc<CoreHandle>) -> std::io::Result<()> {
     if let Some(addr) = handle.cfg.metrics_addr {
-        let listener = glommio::net::TcpListener::bind(addr)
-            .map_err(|e| std::io::Error::other(format!("metrics {addr}: {e}")))?;
+        let listener =
+            http::bind(addr).map_err(|e| std::io::Error::other(format!("metrics {addr}: {e}")))?;
         let h = handle.clone();
         glommio::spawn_local(http::serve(listener, move |req| metrics::answer(req, &h))).detach();
     }
     if let Some(admin) = handle.cfg.admin.clone() {
-        match glommio::net::TcpListener::bind(admin.addr) {
+        match http::bind(admin.addr) {
             Ok(listener) => {
                 if let Ok(a) = listener.local_addr() {
                     tracing::info!("AdminServer on http://{a}{}", admin.command_url);

@@ -36,6 +36,34 @@ pub struct QuorumFigures {
     pub extra: Vec<(String, crate::proto::fourlw::MntrValue)>,
 }
 
+/// Which listings a snapshot gathers besides what costs nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gather {
+    /// Every connection's line (`cons`, `stat`).
+    pub connections: bool,
+    /// Data watches per session and their summary (`wchc`, `wchp`, `wchs`).
+    pub watches: bool,
+    /// Session expiry buckets and ephemerals (`dump`).
+    pub dump: bool,
+    /// `mntr`'s figures.
+    pub mntr: bool,
+}
+
+impl Gather {
+    pub const NOTHING: Gather = Gather {
+        connections: false,
+        watches: false,
+        dump: false,
+        mntr: false,
+    };
+    pub const ALL: Gather = Gather {
+        connections: true,
+        watches: true,
+        dump: true,
+        mntr: true,
+    };
+}
+
 /// A streamed word's reply is produced in steps of about this many bytes,
 /// each once the step before has been written to the client: the core shard
 /// is never held for more than one step, and an unread reply never holds
@@ -282,18 +310,53 @@ impl Core {
         })
     }
 
-    /// Everything every listing prints, gathered at once (the AdminServer's
-    /// view, and the reference the streamed four-letter replies must
-    /// match); `asking` is the connection asking, if any.
+    /// Everything every listing prints, gathered at once: the reference
+    /// the streamed four-letter replies must match; `asking` is the
+    /// connection asking, if any.
     pub fn full_snapshot(&self, asking: ConnId, now: Now, extras: &AdminExtras) -> ServerSnapshot {
+        self.snapshot_of(Gather::ALL, asking, now, extras)
+    }
+
+    /// What costs nothing to gather, plus the listings in `what` (the
+    /// AdminServer asks for what its command prints, no more).
+    pub fn snapshot_of(
+        &self,
+        what: Gather,
+        asking: ConnId,
+        now: Now,
+        extras: &AdminExtras,
+    ) -> ServerSnapshot {
         let mut s = self.base_snapshot(extras);
-        s.connections = self
-            .conn_ids()
+        if what.connections {
+            s.connections = self.connections_of(asking);
+        }
+        if what.watches {
+            s.data_watches = self.data_watches_listing();
+            let (connections, paths, total) = self.watches.data_summary();
+            s.watch_summary = Some(fourlw::WatchSummary {
+                connections,
+                paths,
+                total,
+            });
+        }
+        if what.dump {
+            self.dump_listing(&mut s, now);
+        }
+        if what.mntr {
+            s.mntr = self.mntr_figures(now, extras);
+        }
+        s
+    }
+
+    fn connections_of(&self, asking: ConnId) -> Vec<ConnInfo> {
+        self.conn_ids()
             .into_iter()
             .filter_map(|c| self.conn_info(c, asking))
-            .collect();
-        s.data_watches = self
-            .watches
+            .collect()
+    }
+
+    fn data_watches_listing(&self) -> Vec<SessionPaths> {
+        self.watches
             .data_watching_conns()
             .into_iter()
             .map(|c| {
@@ -309,7 +372,10 @@ impl Core {
                     paths,
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    fn dump_listing(&self, s: &mut ServerSnapshot, now: Now) {
         let mut sessions: Vec<SessionId> = self.tree.ephemeral_sessions().map(|(s, _)| s).collect();
         sort_if_small(&mut sessions);
         s.ephemerals = sessions
@@ -336,14 +402,12 @@ impl Core {
                 }
             })
             .collect();
-        let (connections, paths, total) = self.watches.data_summary();
-        s.watch_summary = Some(fourlw::WatchSummary {
-            connections,
-            paths,
-            total,
-        });
-        s.mntr = self.mntr_figures(now, extras);
-        s
+    }
+
+    /// Whether requests are answered (false while an ensemble member has
+    /// no leader).
+    pub fn is_serving(&self) -> bool {
+        self.mode != super::Mode::NotServing
     }
 
     /// ZooKeeper's `crst` (true) or `srst` (false): connection or server

@@ -8,7 +8,7 @@
 //! the watch tables.
 
 mod admin;
-pub use admin::{AdminExtras, QuorumFigures};
+pub use admin::{AdminExtras, Gather, QuorumFigures};
 mod dispatch;
 mod ensemble;
 pub mod metrics;
