@@ -37,7 +37,8 @@ class CorralServer:
     def start(self, extra):
         with open(f"{self.dir}/zoo.cfg", "w") as f:
             f.write(f"tickTime=2000\ndataDir={self.dir}/data\nclientPort={self.port}\n"
-                    f"clientPortAddress=127.0.0.1\n4lw.commands.whitelist=ruok\n{extra}")
+                    f"clientPortAddress=127.0.0.1\n4lw.commands.whitelist=ruok\n"
+                    f"admin.enableServer=false\n{extra}")
         log = open(f"{self.dir}/corral.log", "w")
         self.proc = subprocess.Popen([self.binary, "--config", f"{self.dir}/zoo.cfg"],
                                      stdout=log, stderr=subprocess.STDOUT)
