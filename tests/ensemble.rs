@@ -27,13 +27,13 @@
 mod common;
 
 use common::ensemble::Ensemble;
+use common::firewall::Firewall;
 use common::raw::{self, ConnectRequest, ConnectResponse, Dec, Enc};
 use corral::lincheck::{check, Op, Znode, ZnodeIn, ZnodeOut};
 use corral::proto::codes::{err, op};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -293,59 +293,6 @@ fn worker(
         }
     }
     hist.lock().unwrap().regressions.extend(c.regressions);
-}
-
-/// iptables rules on the test's own loopback addresses, removed on drop.
-struct Firewall {
-    rules: Vec<Vec<String>>,
-}
-
-impl Firewall {
-    /// None when iptables cannot be used here (not root, not installed).
-    fn new() -> Option<Firewall> {
-        let ok = Command::new("iptables")
-            .args(["-w", "-L", "INPUT", "-n"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        matches!(ok, Ok(s) if s.success()).then_some(Firewall { rules: Vec::new() })
-    }
-
-    /// Drops every packet to or from `host` (both: isolated), or only
-    /// those from it (it hears but is not heard).
-    fn cut(&mut self, host: &str, both: bool) {
-        let mut rules = vec![vec!["INPUT", "-s", host, "-j", "DROP"]];
-        if both {
-            rules.push(vec!["INPUT", "-d", host, "-j", "DROP"]);
-        }
-        for r in rules {
-            let r: Vec<String> = r.into_iter().map(String::from).collect();
-            let st = Command::new("iptables")
-                .arg("-w")
-                .arg("-I")
-                .args(&r)
-                .status()
-                .unwrap();
-            assert!(st.success(), "iptables -I {r:?}");
-            self.rules.push(r);
-        }
-    }
-
-    fn heal(&mut self) {
-        for r in self.rules.drain(..) {
-            let _ = Command::new("iptables")
-                .arg("-w")
-                .arg("-D")
-                .args(&r)
-                .status();
-        }
-    }
-}
-
-impl Drop for Firewall {
-    fn drop(&mut self) {
-        self.heal();
-    }
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -22,6 +22,7 @@
 #![allow(dead_code)]
 
 pub mod ensemble;
+pub mod firewall;
 pub mod raw;
 
 use std::fs;
