@@ -21,40 +21,32 @@ impl Firewall {
     /// Drops every packet to or from `host` (both: isolated), or only
     /// those from it (it hears but is not heard).
     pub fn cut(&mut self, host: &str, both: bool) {
-        let mut rules = vec![vec!["INPUT", "-s", host, "-j", "DROP"]];
+        self.drop_rule(&["-s", host]);
         if both {
-            rules.push(vec!["INPUT", "-d", host, "-j", "DROP"]);
-        }
-        for r in rules {
-            let r: Vec<String> = r.into_iter().map(String::from).collect();
-            let st = Command::new("iptables")
-                .arg("-w")
-                .arg("-I")
-                .args(&r)
-                .status()
-                .unwrap();
-            assert!(st.success(), "iptables -I {r:?}");
-            self.rules.push(r);
+            self.drop_rule(&["-d", host]);
         }
     }
 
     /// Drops every packet between `a` and `b`, both ways (clients can
     /// still reach both).
     pub fn cut_between(&mut self, a: &str, b: &str) {
-        for (s, d) in [(a, b), (b, a)] {
-            let r: Vec<String> = ["INPUT", "-s", s, "-d", d, "-j", "DROP"]
-                .into_iter()
-                .map(String::from)
-                .collect();
-            let st = Command::new("iptables")
-                .arg("-w")
-                .arg("-I")
-                .args(&r)
-                .status()
-                .unwrap();
-            assert!(st.success(), "iptables -I {r:?}");
-            self.rules.push(r);
-        }
+        self.drop_rule(&["-s", a, "-d", b]);
+        self.drop_rule(&["-s", b, "-d", a]);
+    }
+
+    /// Inserts `INPUT <matches> -j DROP`, removed by [`Firewall::heal`].
+    fn drop_rule(&mut self, matches: &[&str]) {
+        let mut r = vec!["INPUT".to_string()];
+        r.extend(matches.iter().map(|m| m.to_string()));
+        r.extend(["-j".to_string(), "DROP".to_string()]);
+        let st = Command::new("iptables")
+            .arg("-w")
+            .arg("-I")
+            .args(&r)
+            .status()
+            .unwrap();
+        assert!(st.success(), "iptables -I {r:?}");
+        self.rules.push(r);
     }
 
     pub fn heal(&mut self) {
