@@ -450,7 +450,7 @@ fn server_stats(m: &mut Map<String, Value>, s: &ServerSnapshot) {
     m.insert("read_only".into(), json!(false));
     m.insert("server_stats".into(), Value::Object(st));
     m.insert("client_response".into(), client);
-    if s.mode == fourlw::Mode::Leader {
+    if s.mode == fourlw::ServerState::Leader {
         m.insert("proposal_stats".into(), buffers(s.proposal_sizes));
     }
     m.insert("node_count".into(), json!(s.node_count));

@@ -201,12 +201,14 @@ impl Core {
             conf: extras.conf.clone(),
             env: extras.env.clone().unwrap_or_default(),
             mode: match self.mode {
-                super::Mode::Standalone => crate::proto::fourlw::Mode::Standalone,
-                super::Mode::Leader => crate::proto::fourlw::Mode::Leader,
-                super::Mode::Learner if self.cfg.observer => crate::proto::fourlw::Mode::Observer,
-                super::Mode::ReadOnly => crate::proto::fourlw::Mode::ReadOnly,
+                super::Mode::Standalone => crate::proto::fourlw::ServerState::Standalone,
+                super::Mode::Leader => crate::proto::fourlw::ServerState::Leader,
+                super::Mode::Learner if self.cfg.observer => {
+                    crate::proto::fourlw::ServerState::Observer
+                }
+                super::Mode::ReadOnly => crate::proto::fourlw::ServerState::ReadOnly,
                 super::Mode::Learner | super::Mode::NotServing => {
-                    crate::proto::fourlw::Mode::Follower
+                    crate::proto::fourlw::ServerState::Follower
                 }
             },
             serving: self.mode != super::Mode::NotServing,

@@ -138,9 +138,10 @@ pub fn is_command_prefix(first4: [u8; 4]) -> bool {
     u32::from_be_bytes(first4) == TELNET_CLOSE || FourLetter::from_word(first4).is_some()
 }
 
-/// Server state as printed by `Mode:` and `zk_server_state`.
+/// Server state as printed by `Mode:` and `zk_server_state` (what the
+/// core does, see `server::Mode`, with the observer told apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
+pub enum ServerState {
     #[default]
     Standalone,
     Leader,
@@ -149,14 +150,14 @@ pub enum Mode {
     ReadOnly,
 }
 
-impl Mode {
+impl ServerState {
     pub fn as_str(self) -> &'static str {
         match self {
-            Mode::Standalone => "standalone",
-            Mode::Leader => "leader",
-            Mode::Follower => "follower",
-            Mode::Observer => "observer",
-            Mode::ReadOnly => "read-only",
+            ServerState::Standalone => "standalone",
+            ServerState::Leader => "leader",
+            ServerState::Follower => "follower",
+            ServerState::Observer => "observer",
+            ServerState::ReadOnly => "read-only",
         }
     }
 }
@@ -415,7 +416,7 @@ pub struct ServerSnapshot {
     pub version: &'static str,
     /// False: most commands print [`NOT_SERVING`] (isro prints `null`).
     pub serving: bool,
-    pub mode: Mode,
+    pub mode: ServerState,
     /// Server latency in ms (srvr/stat `Latency min/avg/max`); avg is rounded to 4 decimals.
     pub latency_min: u64,
     pub latency_avg: f64,
@@ -459,7 +460,7 @@ impl Default for ServerSnapshot {
         ServerSnapshot {
             version: VERSION,
             serving: true,
-            mode: Mode::Standalone,
+            mode: ServerState::Standalone,
             latency_min: 0,
             latency_avg: 0.0,
             latency_max: 0,
