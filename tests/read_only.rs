@@ -11,6 +11,20 @@ use common::*;
 use std::time::{Duration, Instant};
 use zookeeper_client as zk;
 
+/// The body of an HTTP GET.
+fn http_get(addr: &str, path: &str, e: &Ensemble) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr)
+        .unwrap_or_else(|err| panic!("{addr}: {err}\n{}", e.logs()));
+    s.write_all(format!("GET {path} HTTP/1.1\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
 fn isro(e: &Ensemble, i: usize) -> String {
     four_letter(&e.addrs()[i], "isro").unwrap_or_default()
 }
@@ -38,7 +52,7 @@ fn a_server_without_quorum_serves_read_only_clients_until_it_rejoins() {
     let mut e = Ensemble::start_with(
         3,
         |_| "127.0.0.1".to_string(),
-        "readonlymode.enabled=true\n",
+        "readonlymode.enabled=true\nadmin.enableServer=true\nadmin.serverPort={admin}\n",
     );
     let leader = e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
     let survivor = (leader + 1) % 3;
@@ -60,6 +74,10 @@ fn a_server_without_quorum_serves_read_only_clients_until_it_rejoins() {
     wait_isro(&e, survivor, "ro", Duration::from_secs(20));
     let srvr = four_letter(&addr, "srvr").unwrap();
     assert!(srvr.contains("Mode: read-only"), "{srvr}");
+    // The AdminServer says so too.
+    let admin = format!("127.0.0.1:{}", e.nodes[survivor].admin);
+    let isro_json = http_get(&admin, "/commands/is_read_only", &e);
+    assert!(isro_json.contains("\"read_only\" : true"), "{isro_json}");
     rt.block_on(async {
         let ro = zk::Client::connector()
             .with_readonly(true)

@@ -196,7 +196,10 @@ fn run(cmd: &'static str, asked: &str, req: &Request, h: &Rc<CoreHandle>) -> Map
                 m.insert("initial_configuration".into(), json!(redact(text)));
             }
             "is_read_only" => {
-                m.insert("read_only".into(), json!(false));
+                m.insert(
+                    "read_only".into(),
+                    json!(snap.mode == fourlw::ServerState::ReadOnly),
+                );
             }
             "last_snapshot" => {
                 let (zxid, ts) = h
@@ -447,7 +450,10 @@ fn server_stats(m: &mut Map<String, Value>, s: &ServerSnapshot) {
     st.insert("non_mtlsremote_conn_count".into(), json!(0));
     st.insert("non_mtlslocal_conn_count".into(), json!(0));
     m.insert("version".into(), json!(s.version));
-    m.insert("read_only".into(), json!(false));
+    m.insert(
+        "read_only".into(),
+        json!(s.mode == fourlw::ServerState::ReadOnly),
+    );
     m.insert("server_stats".into(), Value::Object(st));
     m.insert("client_response".into(), client);
     if s.mode == fourlw::ServerState::Leader {
