@@ -150,7 +150,8 @@ def main():
             rw.start(timeout=4)
             check("a read-write client gets no session", False, "it connected")
         except KazooTimeoutError:
-            check("a read-write client gets no session", True)
+            check("a read-write client gets no session", four(e.client_port(survivor), "isro") == "ro",
+                  "the survivor is not answering")
         finally:
             rw.stop()
             rw.close()
@@ -163,6 +164,8 @@ def main():
         rw_again = wait("a read-write session", lambda: ro.client_state == "CONNECTED", 60)
         check("the read-only client finds the read-write service", rw_again,
               str(ro.client_state))
+        check("its read-only session was lost on the way (it was the survivor's alone)",
+              KazooState.LOST in states, str(states))
         if rw_again:
             ro.create("/after", b"y")
             check("and writes", ro.get("/after")[0] == b"y")

@@ -78,13 +78,14 @@ fn a_server_without_quorum_serves_read_only_clients_until_it_rejoins() {
     let admin = format!("127.0.0.1:{}", e.nodes[survivor].admin);
     let isro_json = http_get(&admin, "/commands/is_read_only", &e);
     assert!(isro_json.contains("\"read_only\" : true"), "{isro_json}");
-    rt.block_on(async {
+    let (ro, ro_sid) = rt.block_on(async {
         let ro = zk::Client::connector()
             .with_readonly(true)
             .with_session_timeout(Duration::from_secs(6))
             .connect(&addr)
             .await
             .expect("a read-only client connects");
+        assert_eq!(ro.state(), zk::SessionState::ConnectedReadOnly);
         assert_eq!(ro.get_data("/ro").await.unwrap().0, b"v1");
         assert_eq!(ro.list_children("/").await.unwrap().len(), 2);
         assert!(matches!(
@@ -106,13 +107,43 @@ fn a_server_without_quorum_serves_read_only_clients_until_it_rejoins() {
             !matches!(rw, Ok(Ok(_))),
             "a read-write client got a session"
         );
-        drop(ro);
+        assert_eq!(
+            four_letter(&addr, "isro").unwrap(),
+            "ro",
+            "refused by a live server"
+        );
+        let sid = ro.session().id().0;
+        assert!(
+            four_letter(&addr, "cons")
+                .unwrap()
+                .contains(&format!("sid=0x{sid:x}")),
+            "the read-only session is listed"
+        );
+        (ro, sid)
     });
     // The quorum comes back: the survivor leaves read-only mode.
     e.launch(leader);
     e.launch(other);
     wait_isro(&e, survivor, "rw", Duration::from_secs(30));
     e.wait_stable(&[0, 1, 2], Duration::from_secs(30));
+    rt.block_on(async {
+        // The read-only session was the survivor's alone: it is gone, and
+        // the client (which cannot re-establish a read-only session, as
+        // ZooKeeper's) carries on with a new one.
+        let t0 = Instant::now();
+        while ro.get_data("/ro").await.is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "the client never came back"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let cons = four_letter(&addr, "cons").unwrap();
+        assert!(
+            !cons.contains(&format!("sid=0x{ro_sid:x}")),
+            "the read-only session outlived read-only mode:\n{cons}"
+        );
+    });
     rt.block_on(async {
         let c = zk::Client::connect(&addr).await.unwrap();
         c.set_data("/ro", b"v2", None).await.unwrap();

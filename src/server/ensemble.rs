@@ -169,18 +169,30 @@ impl Core {
     /// Read-only mode: local sessions past their timeout end here (their
     /// connections close); the others wait for a leader to decide.
     pub(super) fn expire_local_sessions(&mut self, now: Now) {
-        for s in self.sessions.expired(now.mono_ms) {
-            if let Some(i) = self.local_sessions.iter().position(|x| *x == s) {
-                self.local_sessions.swap_remove(i);
-                let conn = self.sessions.get(s).and_then(|x| x.conn);
-                self.sessions.remove(s);
-                if let Some(c) = conn {
+        let mut gone: Vec<SessionId> = self
+            .local_sessions
+            .iter()
+            .copied()
+            .filter(|s| {
+                self.sessions
+                    .get(*s)
+                    .is_none_or(|x| x.expires_at <= now.mono_ms)
+            })
+            .collect();
+        gone.sort_unstable();
+        for s in gone {
+            self.local_sessions.remove(&s);
+            if let Some(x) = self.sessions.remove(s) {
+                if let Some(c) = x.conn {
                     self.close_conn(c);
                 }
-            } else if let Some(x) = self.sessions.get_mut(s) {
-                x.closing = false;
             }
         }
+    }
+
+    /// Sessions created in read-only mode, live now.
+    pub fn local_session_count(&self) -> usize {
+        self.local_sessions.len()
     }
 
     /// Read-only mode: a request that would change something (or sync) is
@@ -200,10 +212,12 @@ impl Core {
                 true
             }
             Some(crate::proto::codes::OpCode::CloseSession) => {
-                if let Some(i) = self.local_sessions.iter().position(|x| *x == sid) {
-                    self.local_sessions.swap_remove(i);
-                    self.sessions.remove(sid);
+                if !self.local_sessions.remove(&sid) {
+                    // Only a leader can end a global session.
+                    self.reply_err(id, xid, zxid, err::NOT_READ_ONLY);
+                    return true;
                 }
+                self.sessions.remove(sid);
                 self.reply_err(id, xid, zxid, err::OK);
                 if let Some(c) = self.conns.get_mut(&id) {
                     c.session = None;
@@ -601,10 +615,16 @@ mod tests {
             },
             now(),
         );
-        // Some committed state first, as a learner.
+        // A committed (global) session first.
+        let global = ConnId::new(0, 9);
+        session(&mut core, global);
+        let gsid = core.sessions().ids().next().unwrap();
+        let gpass = core.sessions().get(gsid).unwrap().passwd;
         core.set_mode(Mode::Learner, 1, now());
+        core.conn_closed(global);
         core.set_mode(Mode::ReadOnly, 1, now());
-        let committed_sessions = core.sessions().len();
+        assert_eq!(core.sessions().len(), 1);
+        let zxid = core.last_zxid();
         // A client that cannot live with read-only is refused.
         let plain = ConnId::new(0, 1);
         core.conn_open(plain, "127.0.0.1:40001".parse().unwrap(), now());
@@ -613,6 +633,15 @@ mod tests {
             out(&mut core, plain),
             (vec![], true),
             "a read-write client is refused"
+        );
+        // So is a global session: only a leader may renew it.
+        let renew = ConnId::new(0, 5);
+        core.conn_open(renew, "127.0.0.1:40005".parse().unwrap(), now());
+        core.conn_input(renew, &connect_read_only(gsid, &gpass), now());
+        assert_eq!(
+            out(&mut core, renew),
+            (vec![], true),
+            "a global session is not renewed"
         );
         // A read-only one gets a local session at once: no txn.
         let ro = ConnId::new(0, 2);
@@ -628,31 +657,46 @@ mod tests {
         let sid = i64::from_be_bytes(resp[12..20].try_into().unwrap());
         let passwd = resp[24..40].to_vec();
         assert_ne!(sid, 0);
-        assert_eq!(core.sessions().len(), committed_sessions + 1);
-        // Reads answer; every change and sync gets NotReadOnly.
+        assert_eq!(core.sessions().len(), 2);
+        assert!(
+            core.session_list().iter().all(|s| s.id != sid),
+            "a local session never goes into a snapshot"
+        );
+        // Reads answer; every change and sync gets NotReadOnly, before its
+        // body is even decoded.
         let mut f = Vec::new();
         path_op(&mut f, 1, op::EXISTS, "/zookeeper", &[0]);
         create(&mut f, 2, "/a", b"x", 0);
         set_data(&mut f, 3, "/zookeeper", b"y", -1);
         path_op(&mut f, 4, op::SYNC, "/", &[]);
         path_op(&mut f, 5, op::DELETE, "/zookeeper", &(-1i32).to_be_bytes());
-        get_data(&mut f, 6, "/zookeeper");
+        path_op(&mut f, 6, op::CHECK, "/zookeeper", &(-1i32).to_be_bytes());
+        frame(&mut f, 7, op::MULTI, b"not a multi");
+        frame(&mut f, 8, op::SET_ACL, b"");
+        get_data(&mut f, 9, "/zookeeper");
         core.conn_input(ro, &f, now());
         assert!(proposals(&mut core).is_empty());
-        let got: Vec<(i32, i32)> = replies(&mut core, ro).iter().map(|r| (r.0, r.2)).collect();
+        let got: Vec<(i32, i64, i32)> = replies(&mut core, ro)
+            .iter()
+            .map(|r| (r.0, r.1, r.2))
+            .collect();
+        let refused = |x| (x, zxid, err::NOT_READ_ONLY);
         assert_eq!(
             got,
             vec![
-                (1, err::OK),
-                (2, err::NOT_READ_ONLY),
-                (3, err::NOT_READ_ONLY),
-                (4, err::NOT_READ_ONLY),
-                (5, err::NOT_READ_ONLY),
-                (6, err::OK)
+                (1, zxid, err::OK),
+                refused(2),
+                refused(3),
+                refused(4),
+                refused(5),
+                refused(6),
+                refused(7),
+                refused(8),
+                (9, zxid, err::OK)
             ]
         );
         assert!(core.tree().get("/a").is_none());
-        // The session moves to another connection (still read-only).
+        // The local session moves to another connection (still read-only).
         let again = ConnId::new(0, 3);
         core.conn_open(again, "127.0.0.1:40003".parse().unwrap(), now());
         core.conn_input(again, &connect_read_only(sid, &passwd), now());
@@ -670,7 +714,8 @@ mod tests {
         assert_eq!(resp[4 + 36], 1);
         assert_eq!(closed, vec![ro], "the old connection is dropped");
         core.conn_closed(ro);
-        // Past its timeout the local session ends here.
+        // Past its timeout the local session ends here; the global one
+        // waits for a leader.
         let mut later = now();
         later.mono_ms += 60_000;
         core.tick(later);
@@ -680,8 +725,24 @@ mod tests {
         );
         assert!(core.sessions().get(sid).is_none());
         assert!(out(&mut core, again).1, "its connection closes");
-        // A second one ends when a leader is found: its connection closes
-        // and the session is forgotten.
+        assert!(core.sessions().get(gsid).is_some_and(|s| !s.closing));
+        // A close ends a local session at once.
+        let closer = ConnId::new(0, 6);
+        core.conn_open(closer, "127.0.0.1:40006".parse().unwrap(), later);
+        core.conn_input(closer, &connect_read_only(0, &[0; 16]), later);
+        let resp = raw(&mut core, closer);
+        let sid3 = i64::from_be_bytes(resp[12..20].try_into().unwrap());
+        let mut f = Vec::new();
+        frame(&mut f, 1, op::CLOSE_SESSION, b"");
+        core.conn_input(closer, &f, later);
+        let (bytes, closed) = out(&mut core, closer);
+        assert!(
+            closed && bytes.len() == 4 + 16,
+            "closeSession answered OK, then closed"
+        );
+        assert!(core.sessions().get(sid3).is_none());
+        // Another one ends when a leader is found: its connection closes and
+        // the session is forgotten; the global one stays.
         let other = ConnId::new(0, 4);
         core.conn_open(other, "127.0.0.1:40004".parse().unwrap(), later);
         core.conn_input(other, &connect_read_only(0, &[0; 16]), later);
@@ -694,7 +755,7 @@ mod tests {
             "leaving read-only mode closes its connections"
         );
         assert!(core.sessions().get(sid2).is_none());
-        assert_eq!(core.sessions().len(), committed_sessions);
+        assert_eq!(core.sessions().ids().collect::<Vec<_>>(), vec![gsid]);
     }
 
     /// A leader and a learner at epoch 1, wired by hand.

@@ -184,8 +184,8 @@ pub struct Core {
     /// Session ids and passwords.
     rng: rand_chacha::ChaCha20Rng,
     /// Sessions created in read-only mode: this server's alone, never
-    /// replicated, gone when it leaves read-only mode.
-    local_sessions: Vec<SessionId>,
+    /// replicated (never in a snapshot), gone when it leaves read-only mode.
+    local_sessions: crate::types::FxHashSet<SessionId>,
 }
 
 /// What the runtime should do with a connection after [`Core::drain`].
@@ -237,7 +237,7 @@ impl Core {
         let watches = WatchManager::with_limits(cfg.watch_limits);
         Core {
             rng: rand_chacha::rand_core::SeedableRng::from_seed(cfg.seed.0),
-            local_sessions: Vec::new(),
+            local_sessions: Default::default(),
             next_reap_ms: now.mono_ms + cfg.container_check_ms,
             cfg,
             tree: DataTree::new(),
@@ -488,6 +488,16 @@ impl Core {
             self.close_conn(id);
             return;
         }
+        if self.mode == Mode::ReadOnly
+            && req.session_id != 0
+            && !self.local_sessions.contains(&req.session_id)
+        {
+            // ZooKeeper 3.7+ (ZOOKEEPER-3864): a read-only server does not
+            // renew a global session; only a leader may keep it alive (it
+            // may have expired it, and its ephemerals with it, already).
+            self.close_conn(id);
+            return;
+        }
         if req.session_id == 0 && self.mode == Mode::ReadOnly {
             // A local session: no txn, no other server knows it.
             let sid = self.sessions.next_session_id(&mut self.rng);
@@ -496,7 +506,7 @@ impl Core {
             if let Some(s) = self.sessions.get_mut(sid) {
                 s.conn = Some(id);
             }
-            self.local_sessions.push(sid);
+            self.local_sessions.insert(sid);
             let Some(c) = self.conns.get_mut(&id) else {
                 return;
             };

@@ -212,6 +212,10 @@ impl Core {
         now: Now,
         reply: Reply,
     ) -> Zxid {
+        debug_assert!(
+            self.mode != super::Mode::ReadOnly,
+            "a proposal in read-only mode: {op:?}"
+        );
         let zxid = self.pipeline.last_proposed + 1;
         self.pipeline.last_proposed = zxid;
         if let Some(c) = reply.conn() {
@@ -445,6 +449,7 @@ impl Core {
         let mut v: Vec<SessionImage> = self
             .sessions
             .ids()
+            .filter(|id| !self.local_sessions.contains(id))
             .filter_map(|id| {
                 self.sessions.get(id).map(|s| SessionImage {
                     id,
