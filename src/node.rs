@@ -361,7 +361,9 @@ impl Node {
     /// clients (`readonlymode.enabled`): ZooKeeper's grace period,
     /// max(2 s, tickTime).
     pub fn read_only_grace_ms(&self) -> u64 {
-        u64::from(self.core.config().tick_ms).max(2000)
+        let cfg = self.core.config();
+        cfg.read_only_grace_ms
+            .unwrap_or_else(|| u64::from(cfg.tick_ms).max(2000))
     }
 
     /// Enters read-only mode once the replica has been looking for the

@@ -103,7 +103,10 @@ fn sweep_odd_seeds() {
 fn sweep_swarm_seeds() {
     let n = seeds_from_env() / 2;
     let b = base_from_env();
-    sweep("swarm", (0..n).map(|k| b + k), SimConfig::swarm);
+    let cov = sweep("swarm", (0..n).map(|k| b + k), SimConfig::swarm);
+    if n >= 200 {
+        assert!(cov.read_only_periods > 0, "no server went read-only");
+    }
 }
 
 /// First failing seed among `seeds` (crash mixes only) with `tweak` on.

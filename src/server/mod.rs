@@ -65,6 +65,10 @@ pub struct CoreConfig {
     /// `readonlymode.enabled`: a member that has been looking for a leader
     /// a while serves read-only clients (see [`Mode::ReadOnly`]).
     pub read_only_mode: bool,
+    /// How long a member looks for a leader before it goes read-only;
+    /// None: ZooKeeper's max(2 s, tickTime). The simulator, whose runs are
+    /// a few seconds long, shortens it.
+    pub read_only_grace_ms: Option<u64>,
     /// Test-only rule breakers (all off).
     pub faults: CoreFaults,
     /// Seeds the core's CSPRNG (session ids and passwords): the runtime
@@ -111,6 +115,7 @@ impl Default for CoreConfig {
             sasl_super_user: None,
             enforce_auth_schemes: Vec::new(),
             read_only_mode: false,
+            read_only_grace_ms: None,
             faults: CoreFaults::default(),
             seed: Seed::default(),
         }

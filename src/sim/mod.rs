@@ -607,6 +607,7 @@ impl Sim {
             observer: i >= self.cfg.voters,
             faults: self.cfg.core_faults,
             read_only_mode: self.cfg.read_only_mode,
+            read_only_grace_ms: Some(300),
             ..CoreConfig::default()
         }
     }
