@@ -573,3 +573,70 @@ fn decode_snap(zxid: Zxid, data: &[u8]) -> Result<Built, String> {
     }
     Ok(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::DataTree;
+
+    fn alone(read_only_mode: bool, now: Now) -> Node {
+        let boot = NodeBoot {
+            tree: DataTree::new(),
+            sessions: Vec::new(),
+            base: 0,
+            tail: Vec::new(),
+            epochs: (0, 0, 0),
+        };
+        let cfg = CoreConfig {
+            read_only_mode,
+            tick_ms: 500,
+            ..CoreConfig::default()
+        };
+        // One of three voters, the others never heard: it looks forever.
+        Node::new(cfg, zab::Config::new(1, vec![1, 2, 3], vec![]), boot, now)
+    }
+
+    fn at(ms: u64) -> Now {
+        Now {
+            mono_ms: ms,
+            wall_ms: 1_700_000_000_000 + ms as i64,
+        }
+    }
+
+    fn read_only_notices(n: &mut Node) -> usize {
+        n.take_effects()
+            .filter(|e| matches!(e, Effect::Notice(Notice::ReadOnly)))
+            .count()
+    }
+
+    #[test]
+    fn a_member_goes_read_only_after_the_grace_period_and_only_if_enabled() {
+        let mut n = alone(true, at(1_000));
+        assert_eq!(n.read_only_grace_ms(), 2_000, "max(2 s, tickTime)");
+        let mut t = 1_000;
+        while t < 2_990 {
+            t += 10;
+            n.tick(at(t));
+            assert_eq!(
+                n.core().mode(),
+                Mode::NotServing,
+                "read-only before the grace period at {t}"
+            );
+        }
+        assert_eq!(read_only_notices(&mut n), 0);
+        n.tick(at(3_000));
+        assert_eq!(n.core().mode(), Mode::ReadOnly);
+        assert_eq!(read_only_notices(&mut n), 1, "one notice on entering");
+        n.tick(at(5_000));
+        assert_eq!(n.core().mode(), Mode::ReadOnly);
+        assert_eq!(read_only_notices(&mut n), 0, "no second notice while in it");
+
+        let mut off = alone(false, at(1_000));
+        off.tick(at(60_000));
+        assert_eq!(
+            off.core().mode(),
+            Mode::NotServing,
+            "disabled: never read-only"
+        );
+    }
+}
