@@ -17,8 +17,22 @@ use std::path::Path;
 use std::time::Duration;
 use zookeeper_client as zk;
 
-fn external_mode() -> bool {
-    std::env::var("CORRAL_TEST_SERVER").is_ok_and(|s| !s.is_empty())
+/// External mode (`CORRAL_TEST_SERVER`): these tests start their own corral.
+fn skipped() -> bool {
+    let external = std::env::var("CORRAL_TEST_SERVER").is_ok_and(|s| !s.is_empty());
+    if external {
+        eprintln!("NOTE: the AdminServer tests start their own corral; skipped in external mode");
+    }
+    external
+}
+
+/// A fresh server with its AdminServer on 127.0.0.1:`port`.
+fn with_admin(port: u16) -> ServerBuilder {
+    Server::builder()
+        .extra("admin.enableServer=true")
+        .extra("admin.serverAddress=127.0.0.1")
+        .extra(&format!("admin.serverPort={port}"))
+        .fresh()
 }
 
 /// One raw HTTP exchange: (status line, body).
@@ -122,18 +136,12 @@ fn per_namespace(k: &str) -> bool {
 
 #[test]
 fn every_command_answers_with_zookeepers_keys() {
-    if external_mode() {
-        eprintln!("NOTE: the AdminServer tests start their own corral; skipped in external mode");
+    if skipped() {
         return;
     }
     let port = free_port();
     let admin = format!("127.0.0.1:{port}");
-    let server = Server::builder()
-        .extra("admin.enableServer=true")
-        .extra("admin.serverAddress=127.0.0.1")
-        .extra(&format!("admin.serverPort={port}"))
-        .fresh()
-        .start();
+    let server = with_admin(port).start();
     let rt = tokio::runtime::Runtime::new().unwrap();
     // The recorded state: one session with an ephemeral /a/e, a data and a
     // child watch on /a and an exists watch on /b.
@@ -314,19 +322,12 @@ fn every_command_answers_with_zookeepers_keys() {
 
 #[test]
 fn the_admin_port_takes_only_bounded_gets() {
-    if external_mode() {
-        eprintln!("NOTE: the AdminServer tests start their own corral; skipped in external mode");
+    if skipped() {
         return;
     }
     let port = free_port();
     let admin = format!("127.0.0.1:{port}");
-    let server = Server::builder()
-        .extra(&format!("admin.serverPort={port}"))
-        .extra("admin.serverAddress=127.0.0.1")
-        .extra("admin.enableServer=true")
-        .extra("admin.commandURL=/zk")
-        .fresh()
-        .start();
+    let server = with_admin(port).extra("admin.commandURL=/zk").start();
     let (status, _) = get(&admin, "/commands/ruok");
     assert_eq!(
         status, "HTTP/1.1 404 Not Found",
@@ -400,18 +401,12 @@ fn the_admin_port_takes_only_bounded_gets() {
 
 #[test]
 fn a_busy_admin_port_does_not_stop_the_server() {
-    if external_mode() {
-        eprintln!("NOTE: the AdminServer tests start their own corral; skipped in external mode");
+    if skipped() {
         return;
     }
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let server = Server::builder()
-        .extra("admin.enableServer=true")
-        .extra("admin.serverAddress=127.0.0.1")
-        .extra(&format!("admin.serverPort={port}"))
-        .fresh()
-        .start();
+    let server = with_admin(port).start();
     assert_eq!(four_letter(server.addr(), "ruok").unwrap(), "imok");
     let log = server.log_text().unwrap_or_default();
     assert!(log.contains("AdminServer not started"), "{log}");
@@ -419,8 +414,7 @@ fn a_busy_admin_port_does_not_stop_the_server() {
 
 #[test]
 fn the_ensemble_shows_its_roles_like_zookeeper() {
-    if external_mode() {
-        eprintln!("NOTE: the AdminServer tests start their own corral; skipped in external mode");
+    if skipped() {
         return;
     }
     let mut e = Ensemble::start_with(

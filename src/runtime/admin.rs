@@ -81,20 +81,14 @@ fn runs_without_server(cmd: &str) -> bool {
 
 /// What a command prints beyond what costs nothing.
 fn gather(cmd: &str) -> Gather {
-    let mut g = Gather::NOTHING;
-    match cmd {
-        "connections" | "stats" => g.connections = true,
-        "watches" | "watches_by_path" | "watch_summary" => g.watches = true,
-        "dump" => g.dump = true,
-        "monitor" => g.mntr = true,
-        // uptime and the auth failures come with mntr's figures
-        "server_stats" => g.mntr = true,
-        _ => {}
+    // server_stats and stats print the uptime and auth failures, which come
+    // with mntr's figures.
+    Gather {
+        connections: matches!(cmd, "connections" | "stats"),
+        watches: matches!(cmd, "watches" | "watches_by_path" | "watch_summary"),
+        dump: cmd == "dump",
+        mntr: matches!(cmd, "monitor" | "server_stats" | "stats"),
     }
-    if cmd == "stats" {
-        g.mntr = true;
-    }
-    g
 }
 
 /// The index page: one link per command, as ZooKeeper's.
