@@ -69,6 +69,19 @@ pub struct NodeBoot {
     pub epochs: (u32, u32, ServerId),
 }
 
+impl NodeBoot {
+    /// A server with no data directory: an empty tree at zxid 0.
+    pub fn empty() -> NodeBoot {
+        NodeBoot {
+            tree: DataTree::new(),
+            sessions: Vec::new(),
+            base: 0,
+            tail: Vec::new(),
+            epochs: (0, 0, 0),
+        }
+    }
+}
+
 /// Splits recovered storage into the committed state to serve from and
 /// the replica's history: the snapshot (if any) plus the log through the
 /// snapshot's end zxid (its fuzzy part) become the tree; every txn logged
@@ -176,6 +189,8 @@ pub struct Node {
     /// A SNAP being received: (from, zxid, total, bytes so far).
     chunks: Option<(ServerId, Zxid, u64, Vec<u8>)>,
     record_commits: bool,
+    /// Txns applied since [`Node::take_applied`] last asked.
+    applied: u64,
     /// Since when (monotonic ms) the replica has been looking for a
     /// leader; None otherwise.
     looking_since: Option<u64>,
@@ -205,14 +220,22 @@ impl Node {
             snap: None,
             chunks: None,
             record_commits: false,
+            applied: 0,
             looking_since: Some(now.mono_ms),
         };
         n.perform_all(outs, now);
         n
     }
 
-    /// A standalone server around `core`.
-    pub fn standalone(core: Core) -> Node {
+    /// A standalone server from `boot`: the only voter, so everything it
+    /// logged is committed and the logged tail is applied at once; its
+    /// proposals commit when its own log says they are durable. It keeps
+    /// ZooKeeper's standalone numbering (epoch 0, no election, no epochs).
+    pub fn alone(cfg: CoreConfig, boot: NodeBoot, now: Now) -> Node {
+        let mut core = Core::restore(cfg, boot.tree, boot.sessions, now);
+        for t in boot.tail {
+            core.replay(t, now);
+        }
         Node {
             core,
             replica: None,
@@ -221,6 +244,7 @@ impl Node {
             snap: None,
             chunks: None,
             record_commits: false,
+            applied: 0,
             looking_since: None,
         }
     }
@@ -250,6 +274,11 @@ impl Node {
     /// Takes the effects produced so far, in order.
     pub fn take_effects(&mut self) -> std::vec::Drain<'_, Effect> {
         self.effects.drain(..)
+    }
+
+    /// How many txns were applied (committed) since the last call.
+    pub fn take_applied(&mut self) -> u64 {
+        std::mem::take(&mut self.applied)
     }
 
     /// Whether effects are waiting.
@@ -337,7 +366,7 @@ impl Node {
     /// through `through` are, and they commit).
     pub fn durable(&mut self, through: Zxid, now: Now) {
         if self.replica.is_none() {
-            self.core.commit_through(through, now);
+            self.applied += self.core.commit_through(through, now) as u64;
             return;
         }
         self.step(Input::Persisted { through }, now);
@@ -383,8 +412,16 @@ impl Node {
 
     /// Feeds what the core produced (proposals, forwards, session touches)
     /// to the replica until nothing is left.
+    /// Standalone: the core's new proposals go to the log, then a sync.
     pub fn pump(&mut self, now: Now) {
         if self.replica.is_none() {
+            // Reads propose nothing: no effect, no log wake-up.
+            if self.core.has_fresh_proposals() {
+                let effects = &mut self.effects;
+                self.core
+                    .take_shared_proposals(|t| effects.push(Effect::Append(t.clone())));
+                self.effects.push(Effect::Sync);
+            }
             return;
         }
         let mut props: Vec<Arc<Txn>> = Vec::new();
@@ -501,6 +538,7 @@ impl Node {
             }
             Output::Commit(t) => {
                 self.core.commit_txn(&t, now);
+                self.applied += 1;
                 if self.record_commits {
                     self.effects.push(Effect::Committed(t));
                 }

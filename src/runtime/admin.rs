@@ -153,7 +153,7 @@ fn run(cmd: &'static str, asked: &str, req: &Request, h: &Rc<CoreHandle>) -> Map
             .snapshot_of(gather(cmd), ConnId(u64::MAX), now, &extras);
         // monitor answers while not serving, with what there is.
         snap.serving = true;
-        let ens = h.ens.get().and(node.replica());
+        let ens = node.replica();
         match cmd {
             "configuration" => conf(&mut m, &snap),
             "connections" => {

@@ -1,5 +1,6 @@
-//! Ensemble mode: the glommio driver of a ZAB [`Replica`] next to the
-//! [`Core`], on the core shard.
+//! Ensemble mode: what an ensemble member's runtime does beyond a
+//! standalone server's (the startup, the shards and the log are the same,
+//! `runtime/mod.rs`, `effects.rs`, `storage.rs`), on the core shard.
 //!
 //! * One [`PeerNet`] on this server's quorum port carries every ZAB frame
 //!   (election included): one FIFO link per pair of servers, which is what
@@ -16,31 +17,26 @@
 //!   directory fsync) before the next output; snapshots sent and installed;
 //!   commits applied by the core; role changes given to the core (a change
 //!   closes client connections, as ZooKeeper does).
-//! * Startup: the newest valid snapshot, the log replayed only through the
-//!   snapshot's end zxid (its fuzzy part); everything logged after it goes
-//!   to the replica as its uncommitted history, applied once ZAB commits it.
-//!   So the tree only ever holds committed txns and a truncation (TRUNC)
-//!   only rewrites the log.
+//! * Startup ([`super::storage::start`]): the newest valid snapshot, the
+//!   log replayed only through the snapshot's end zxid (its fuzzy part);
+//!   everything logged after it goes to the replica as its uncommitted
+//!   history, applied once ZAB commits it. So the tree only ever holds
+//!   committed txns and a truncation (TRUNC) only rewrites the log.
 
 use super::peers::{self, PeerEvent, PeerNet, PeerNetConfig, ServerId};
-use super::storage::{fatal, LogCmd, StorageConfig, StorageStats};
-use super::{conn, Clock, CoreHandle, CoreLink, RuntimeConfig};
-use crate::node::{self, Effect, Node, NodeBoot, Notice};
+use super::storage::{fatal, StorageConfig};
+use super::CoreHandle;
+use crate::node::{Effect, Node, Notice};
 use crate::peer;
-use crate::storage::log::TxnLog;
-use crate::storage::mmap::{sync_dir, MmapDir};
+use crate::storage::mmap::sync_dir;
 use crate::storage::snapshot::snapshot_name;
-use crate::tree::txn::Txn;
 use crate::types::{Now, Zxid};
 use crate::zab::{self, Role};
-use glommio::channels::shared_channel;
-use glommio::Placement;
-use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The replica's tick. ZooKeeper's `initLimit`/`syncLimit` (in `tickTime`
@@ -78,7 +74,7 @@ pub struct EnsembleConfig {
 const EPOCHS_FILE: &str = "zabEpochs";
 
 /// (accepted, current, accepted_from) from `dir`, zeros if absent.
-fn read_epochs(dir: &Path) -> Result<(u32, u32, ServerId), String> {
+pub(crate) fn read_epochs(dir: &Path) -> Result<(u32, u32, ServerId), String> {
     let p = dir.join(EPOCHS_FILE);
     let text = match std::fs::read_to_string(&p) {
         Ok(t) => t,
@@ -111,62 +107,100 @@ fn write_epochs(dir: &Path, accepted: u32, current: u32, from: ServerId) -> std:
     sync_dir(dir)
 }
 
-/// What startup found: the node's boot state and the open log.
-struct Started {
-    boot: NodeBoot,
-    log: TxnLog<MmapDir>,
+impl EnsembleConfig {
+    /// This server's quorum address.
+    pub fn my_quorum(&self) -> std::io::Result<SocketAddr> {
+        self.quorum
+            .iter()
+            .find(|(id, _)| *id == self.my_id)
+            .map(|(_, a)| *a)
+            .ok_or_else(|| std::io::Error::other(format!("no server.{} line", self.my_id)))
+    }
+
+    /// The replica's configuration: ZooKeeper's limits in [`TICK_MS`] ticks.
+    pub fn zab_config(&self) -> zab::Config {
+        let per_tick = |limit: u32| u64::from(limit) * u64::from(self.tick_time_ms) / TICK_MS;
+        let mut zc = zab::Config::new(self.my_id, self.voters.clone(), self.observers.clone());
+        zc.tick_ms = TICK_MS;
+        zc.init_limit = per_tick(self.init_limit).max(20);
+        zc.sync_limit = per_tick(self.sync_limit).max(10);
+        zc
+    }
 }
 
-/// An ensemble member's startup: [`super::storage::recover`] (the same as
-/// standalone), then only the snapshot's fuzzy range replayed; everything
-/// logged after it goes to the replica as its uncommitted history.
-fn start_storage(sc: &StorageConfig) -> Result<Started, String> {
-    let mut r = super::storage::recover(sc)?;
-    let rec = std::mem::take(&mut r.rec);
-    let rec_end = rec.clone_without_txns();
-    let mut boot = node::boot_state(r.snap.take(), rec)
-        .map_err(|e| format!("{}: {e}", sc.log_path().display()))?;
-    boot.epochs = read_epochs(&sc.snap_path())?;
-    let log = r.open_log(sc, &rec_end)?;
-    Ok(Started { boot, log })
-}
-
-/// The ensemble side of the core shard: performs the [`Node`]'s effects on
-/// real sockets and files, and keeps the figures `mntr` shows.
-pub(crate) struct Ens {
+/// What only an ensemble member performs of its node's effects (the log
+/// is [`super::effects::NodeIo`]'s): peer frames, epochs, snapshot
+/// installs, role changes; and the figures `mntr` shows.
+pub(crate) struct EnsIo {
     net: PeerNet,
-    to_log: super::storage::MailboxTx<LogCmd>,
-    appends: RefCell<Vec<Arc<Txn>>>,
     storage: StorageConfig,
-    role: Cell<Option<(Role, bool)>>,
-    election_started: Cell<Option<Instant>>,
+    election_started: Option<Instant>,
     /// How long the last election plus sync took, until serving.
-    last_election: Cell<Option<Duration>>,
+    last_election: Option<Duration>,
     /// Leader: our proposals waiting for their commit, oldest first.
-    proposed: RefCell<std::collections::VecDeque<(Zxid, Instant)>>,
+    proposed: VecDeque<(Zxid, Instant)>,
     /// Log syncs asked for: (last zxid appended then, when), oldest first.
-    syncs: RefCell<std::collections::VecDeque<(Zxid, Instant)>>,
-    last_appended: Cell<Zxid>,
+    syncs: VecDeque<(Zxid, Instant)>,
     /// Microseconds from proposal to commit (leader).
-    commit_us: RefCell<hdrhistogram::Histogram<u64>>,
+    commit_us: hdrhistogram::Histogram<u64>,
     /// Microseconds from a sync request to its durability report.
-    sync_us: RefCell<hdrhistogram::Histogram<u64>>,
-    /// The log thread's counters.
-    pub storage_stats: Arc<StorageStats>,
+    sync_us: hdrhistogram::Histogram<u64>,
 }
 
 fn histogram() -> hdrhistogram::Histogram<u64> {
     hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 2).expect("valid bounds")
 }
 
-impl Ens {
+impl EnsIo {
+    /// Starts the peer links on the quorum port (`incoming`: its acceptor).
+    pub fn start(
+        ens: &EnsembleConfig,
+        storage: StorageConfig,
+        incoming: glommio::channels::shared_channel::SharedReceiver<std::net::TcpStream>,
+    ) -> std::io::Result<EnsIo> {
+        let my_quorum = ens.my_quorum()?;
+        let net = PeerNet::start(
+            PeerNetConfig {
+                my_id: ens.my_id,
+                peers: ens
+                    .quorum
+                    .iter()
+                    .copied()
+                    .filter(|(id, _)| *id != ens.my_id)
+                    .collect(),
+                queue_frames: 65536,
+                max_body: ens.max_peer_body.max(MIN_PEER_BODY),
+                bind: Some(my_quorum.ip()),
+                auth: ens.auth.clone(),
+                check_source: ens.check_source,
+                tls: ens.tls.clone(),
+            },
+            incoming,
+        );
+        Ok(EnsIo {
+            net,
+            storage,
+            election_started: Some(Instant::now()),
+            last_election: None,
+            proposed: VecDeque::new(),
+            syncs: VecDeque::new(),
+            commit_us: histogram(),
+            sync_us: histogram(),
+        })
+    }
+
+    /// The peer links (the task that reads them holds a clone).
+    pub fn net(&self) -> PeerNet {
+        self.net.clone()
+    }
+
     /// `mntr`'s ensemble figures.
     pub fn figures(&self, node: &Node) -> crate::server::QuorumFigures {
         use crate::proto::fourlw::{LeaderMntr, MntrValue};
         let Some(r) = node.replica() else {
             return Default::default();
         };
-        let (role, serving) = self.role.get().unwrap_or((Role::Looking, false));
+        let (role, serving) = (r.role(), r.is_serving());
         let phase = if serving {
             "broadcast"
         } else {
@@ -180,10 +214,7 @@ impl Ens {
         };
         let mut extra = Vec::new();
         let ms = |d: Option<Duration>| MntrValue::Int(d.map_or(-1, |d| d.as_millis() as i64));
-        extra.push((
-            "last_election_time_ms".to_string(),
-            ms(self.last_election.get()),
-        ));
+        extra.push(("last_election_time_ms".to_string(), ms(self.last_election)));
         let st = r.stats();
         for (k, v) in [
             ("elections", st.elections),
@@ -199,7 +230,6 @@ impl Ens {
             ("commit_latency_us", &self.commit_us),
             ("log_sync_latency_us", &self.sync_us),
         ] {
-            let h = h.borrow();
             for (q, label) in [(0.5, "p50"), (0.99, "p99"), (1.0, "max")] {
                 extra.push((
                     format!("{name}_{label}"),
@@ -238,337 +268,158 @@ impl Ens {
         }
     }
 
-    fn flush_appends(&self) {
-        let batch = std::mem::take(&mut *self.appends.borrow_mut());
-        self.to_log.send([LogCmd::Append(batch)]);
-    }
-
-    /// Performs the node's effects, in order; returns how many txns
-    /// committed.
-    pub fn perform(&self, node: &mut Node) -> u64 {
-        let mut committed = 0u64;
-        for e in node.take_effects() {
-            match e {
-                Effect::Send { to, frame } => {
-                    self.net.send(to, frame.to_vec());
-                }
-                Effect::Disconnect { peer } => self.net.reset(peer),
-                Effect::PersistEpochs {
-                    accepted,
-                    current,
-                    accepted_from,
-                } => {
-                    if let Err(e) =
-                        write_epochs(&self.storage.snap_path(), accepted, current, accepted_from)
-                    {
-                        fatal(&format!("writing the epochs: {e}"));
-                    }
-                }
-                Effect::Append(t) => {
-                    if self.role.get() == Some((Role::Leading, true)) {
-                        self.proposed
-                            .borrow_mut()
-                            .push_back((t.header.zxid, Instant::now()));
-                    }
-                    self.last_appended.set(t.header.zxid);
-                    self.appends.borrow_mut().push(t);
-                }
-                Effect::Sync => {
-                    self.syncs
-                        .borrow_mut()
-                        .push_back((self.last_appended.get(), Instant::now()));
-                    self.flush_appends()
-                }
-                Effect::Truncate { after } => {
-                    if !self.appends.borrow().is_empty() {
-                        self.flush_appends();
-                    }
-                    self.to_log.send([LogCmd::TruncateAfter(after)]);
-                }
-                Effect::InstallSnapshot { zxid, data } => {
-                    let dir = self.storage.snap_path();
-                    let tmp = dir.join(format!("{}.tmp", snapshot_name(zxid)));
-                    let r = (|| -> std::io::Result<()> {
-                        let mut f = std::fs::File::create(&tmp)?;
-                        f.write_all(&data)?;
-                        f.sync_all()?;
-                        std::fs::rename(&tmp, dir.join(snapshot_name(zxid)))?;
-                        sync_dir(&dir)
-                    })();
-                    if let Err(e) = r {
-                        fatal(&format!("writing the leader's snapshot: {e}"));
-                    }
-                    if !self.appends.borrow().is_empty() {
-                        self.flush_appends();
-                    }
-                    self.to_log.send([LogCmd::Reset]);
-                }
-                Effect::Committed(t) => {
-                    committed += 1;
-                    let z = t.header.zxid;
-                    let mut p = self.proposed.borrow_mut();
-                    while let Some(&(pz, at)) = p.front() {
-                        if pz > z {
-                            break;
-                        }
-                        p.pop_front();
-                        if pz == z {
-                            let _ = self
-                                .commit_us
-                                .borrow_mut()
-                                .record(at.elapsed().as_micros() as u64);
-                        }
-                    }
-                }
-                Effect::RoleChanged {
-                    role,
-                    epoch,
-                    leader,
-                    serving,
-                } => {
-                    if role == Role::Looking && self.election_started.get().is_none() {
-                        self.election_started.set(Some(Instant::now()));
-                    }
-                    if serving {
-                        if let Some(t0) = self.election_started.take() {
-                            tracing::info!("serving after {:?} of election and sync", t0.elapsed());
-                            self.last_election.set(Some(t0.elapsed()));
-                        }
-                    }
-                    if !matches!(role, Role::Leading) {
-                        self.proposed.borrow_mut().clear();
-                    }
-                    tracing::info!(
-                        "role {role:?}, epoch {epoch}, leader {leader:?}, serving {serving}"
-                    );
-                    self.role.set(Some((role, serving)));
-                }
-                Effect::Established { epoch } => {
-                    tracing::info!("established as leader of epoch {epoch}")
-                }
-                Effect::Notice(n) => match n {
-                    Notice::SnapshotSent { to, zxid, bytes } => tracing::info!(
-                        "sending a snapshot at {zxid:#x} ({bytes} bytes) to server {to}"
-                    ),
-                    Notice::SnapshotInstalled { zxid } => {
-                        tracing::info!("installed the leader's snapshot at {zxid:#x}")
-                    }
-                    Notice::BadSnapshot { from, what } => {
-                        tracing::error!("the snapshot from server {from} is invalid: {what}")
-                    }
-                    Notice::ReadOnly => {
-                        tracing::info!("no leader: serving read-only clients until one is found")
-                    }
-                    Notice::ProposalRefused { zxid } => tracing::warn!(
-                        "the replica refused proposal {zxid:#x}; resetting client connections"
-                    ),
-                },
-            }
+    /// A txn was appended (a leader's own proposal starts its commit clock).
+    pub fn appended(&mut self, z: Zxid, leading: bool) {
+        if leading {
+            self.proposed.push_back((z, Instant::now()));
         }
-        committed
     }
 
-    fn on_peer_event(&self, node: &mut Node, ev: PeerEvent, now: Now) {
-        match ev {
-            PeerEvent::Up { .. } => {}
-            PeerEvent::Down { peer, .. } => node.peer_down(peer, now),
-            PeerEvent::Frame { peer, frame } => match peer::decode_frame_max(&frame, u32::MAX) {
-                Ok(Some((msg, n))) if n == frame.len() => node.peer(peer, msg, now),
-                other => {
-                    tracing::warn!("bad frame from server {peer}: {other:?}; resetting the link");
-                    self.net.reset(peer);
+    /// A sync was asked for with `z` the last txn appended.
+    pub fn sync_asked(&mut self, z: Zxid) {
+        self.syncs.push_back((z, Instant::now()));
+    }
+
+    /// The log is durable through `z`.
+    pub fn synced(&mut self, z: Zxid) {
+        while let Some(&(sz, at)) = self.syncs.front() {
+            if sz > z {
+                break;
+            }
+            self.syncs.pop_front();
+            let _ = self.sync_us.record(at.elapsed().as_micros() as u64);
+        }
+    }
+
+    /// Writes a snapshot the node installed from the leader (the log is
+    /// reset after it by the caller).
+    pub fn install_snapshot(&self, zxid: Zxid, data: &[u8]) {
+        let dir = self.storage.snap_path();
+        let tmp = dir.join(format!("{}.tmp", snapshot_name(zxid)));
+        let r = (|| -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(data)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, dir.join(snapshot_name(zxid)))?;
+            sync_dir(&dir)
+        })();
+        if let Err(e) = r {
+            fatal(&format!("writing the leader's snapshot: {e}"));
+        }
+    }
+
+    /// Every effect that is not the log's.
+    pub fn perform(&mut self, e: Effect) {
+        match e {
+            Effect::Send { to, frame } => {
+                self.net.send(to, frame.to_vec());
+            }
+            Effect::Disconnect { peer } => self.net.reset(peer),
+            Effect::PersistEpochs {
+                accepted,
+                current,
+                accepted_from,
+            } => {
+                if let Err(e) =
+                    write_epochs(&self.storage.snap_path(), accepted, current, accepted_from)
+                {
+                    fatal(&format!("writing the epochs: {e}"));
                 }
+            }
+            Effect::Committed(t) => {
+                let z = t.header.zxid;
+                while let Some(&(pz, at)) = self.proposed.front() {
+                    if pz > z {
+                        break;
+                    }
+                    self.proposed.pop_front();
+                    if pz == z {
+                        let _ = self.commit_us.record(at.elapsed().as_micros() as u64);
+                    }
+                }
+            }
+            Effect::RoleChanged {
+                role,
+                epoch,
+                leader,
+                serving,
+            } => {
+                if role == Role::Looking && self.election_started.is_none() {
+                    self.election_started = Some(Instant::now());
+                }
+                if serving {
+                    if let Some(t0) = self.election_started.take() {
+                        tracing::info!("serving after {:?} of election and sync", t0.elapsed());
+                        self.last_election = Some(t0.elapsed());
+                    }
+                }
+                if !matches!(role, Role::Leading) {
+                    self.proposed.clear();
+                }
+                tracing::info!(
+                    "role {role:?}, epoch {epoch}, leader {leader:?}, serving {serving}"
+                );
+            }
+            Effect::Established { epoch } => {
+                tracing::info!("established as leader of epoch {epoch}")
+            }
+            Effect::Notice(n) => match n {
+                Notice::SnapshotSent { to, zxid, bytes } => {
+                    tracing::info!("sending a snapshot at {zxid:#x} ({bytes} bytes) to server {to}")
+                }
+                Notice::SnapshotInstalled { zxid } => {
+                    tracing::info!("installed the leader's snapshot at {zxid:#x}")
+                }
+                Notice::BadSnapshot { from, what } => {
+                    tracing::error!("the snapshot from server {from} is invalid: {what}")
+                }
+                Notice::ReadOnly => {
+                    tracing::info!("no leader: serving read-only clients until one is found")
+                }
+                Notice::ProposalRefused { zxid } => tracing::warn!(
+                    "the replica refused proposal {zxid:#x}; resetting client connections"
+                ),
             },
+            // The log's effects are NodeIo's.
+            Effect::Append(_)
+            | Effect::Sync
+            | Effect::Truncate { .. }
+            | Effect::InstallSnapshot { .. } => {}
         }
     }
 }
 
-/// Runs this server as a member of an ensemble.
-pub fn run(cfg: RuntimeConfig, ens: EnsembleConfig) -> std::io::Result<()> {
-    let sc = cfg
-        .storage
-        .clone()
-        .ok_or_else(|| std::io::Error::other("an ensemble needs a dataDir"))?;
-    let t0 = Instant::now();
-    let started = start_storage(&sc).map_err(std::io::Error::other)?;
-    let (accepted, current, _) = started.boot.epochs;
-    tracing::info!(
-        "server {} recovered {} znodes at {:#x} and {} logged txns after it (epochs {accepted}/{current}) in {:?}",
-        ens.my_id,
-        started.boot.tree.node_count(),
-        started.boot.base,
-        started.boot.tail.len(),
-        t0.elapsed()
-    );
-    let my_quorum = ens
-        .quorum
-        .iter()
-        .find(|(id, _)| *id == ens.my_id)
-        .map(|(_, a)| *a)
-        .ok_or_else(|| std::io::Error::other(format!("no server.{} line", ens.my_id)))?;
-    let listeners = super::client_listeners(&cfg)?;
-    let peer_incoming = peers::listen(my_quorum, "corral-peer-acceptor")?;
-    let stats = Arc::new(StorageStats::default());
-    let log = super::storage::spawn_log_thread(started.log, sc.clone(), stats.clone())?;
-    let snap_tx = super::storage::spawn_snap_thread(sc.clone(), stats.clone())?;
-    let (accept_tx, accept_rx) = shared_channel::new_bounded(64);
-    let load = conn::ShardLoad::new(1);
-    let budget = super::fds::client_socket_budget(1, ens.quorum.len());
-    let core_load = load.clone();
-    let clock = Clock {
-        start: Instant::now(),
-    };
-    let h = super::executor("corral-shard-0", Placement::Unbound)
-        .spin_before_park(cfg.spin.executor_spin())
-        .spawn(move || async move {
-            let now = clock.now();
-            let per_tick = |limit: u32| u64::from(limit) * u64::from(ens.tick_time_ms) / TICK_MS;
-            let mut zc = zab::Config::new(ens.my_id, ens.voters.clone(), ens.observers.clone());
-            zc.tick_ms = TICK_MS;
-            zc.init_limit = per_tick(ens.init_limit).max(20);
-            zc.sync_limit = per_tick(ens.sync_limit).max(10);
-            let mut node = Node::new(cfg.core.clone(), zc, started.boot, now);
-            node.record_commits(true);
-            let local = Rc::new(conn::ConnTable::default());
-            let shared = conn::ConnShared {
-                throttle: conn::Throttle::default(),
-                load: core_load,
-            };
-            let handle = Rc::new(CoreHandle {
-                node: RefCell::new(node),
-                local: local.clone(),
-                remote: vec![None],
-                clock,
-                extras: crate::server::AdminExtras {
-                    conf: cfg.conf.clone(),
-                    ..Default::default()
-                },
-                cfg: cfg.clone(),
-                throttle: shared.throttle.clone(),
-                // Snapshots of the committed tree, as standalone (the
-                // replica drives the log itself).
-                log: Some(super::LogSide {
-                    to_log: None,
-                    snap: snap_tx,
-                    stats: stats.clone(),
-                    cfg: sc.clone(),
-                    since_snap: Cell::new(0),
-                }),
-                ens: std::cell::OnceCell::new(),
-            });
-            let net = PeerNet::start(
-                PeerNetConfig {
-                    my_id: ens.my_id,
-                    peers: ens
-                        .quorum
-                        .iter()
-                        .copied()
-                        .filter(|(id, _)| *id != ens.my_id)
-                        .collect(),
-                    queue_frames: 65536,
-                    max_body: ens.max_peer_body.max(MIN_PEER_BODY),
-                    bind: Some(my_quorum.ip()),
-                    auth: ens.auth.clone(),
-                    check_source: ens.check_source,
-                    tls: ens.tls.clone(),
-                },
-                peer_incoming,
-            );
-            let to_log = super::storage::MailboxTx {
-                mailbox: log.mailbox,
-                bell: log.bell.connect().await,
-            };
-            let e = Rc::new(Ens {
-                net: net.clone(),
-                to_log,
-                appends: RefCell::new(Vec::new()),
-                storage: sc,
-                role: Cell::new(None),
-                election_started: Cell::new(Some(Instant::now())),
-                last_election: Cell::new(None),
-                proposed: RefCell::new(Default::default()),
-                syncs: RefCell::new(Default::default()),
-                last_appended: Cell::new(0),
-                commit_us: RefCell::new(histogram()),
-                sync_us: RefCell::new(histogram()),
-                storage_stats: stats,
-            });
-            let _ = handle.ens.set(e.clone());
-            handle.flush();
-            // Peer frames.
+/// Feeds the peer links' events to the node, in arrival order.
+pub(crate) fn spawn_peer_reader(h: Rc<CoreHandle>, net: PeerNet) {
+    glommio::spawn_local(async move {
+        loop {
+            let ev = net.next().await;
             {
-                let (h, e) = (handle.clone(), e.clone());
-                glommio::spawn_local(async move {
-                    loop {
-                        let ev = e.net.next().await;
-                        {
-                            let now = h.clock.now();
-                            let mut node = h.node.borrow_mut();
-                            e.on_peer_event(&mut node, ev, now);
-                            while let Some(ev) = e.net.try_next() {
-                                e.on_peer_event(&mut node, ev, now);
-                            }
-                        }
-                        h.flush();
-                    }
-                })
-                .detach();
+                let now = h.clock.now();
+                let mut node = h.node.borrow_mut();
+                on_peer_event(&net, &mut node, ev, now);
+                while let Some(ev) = net.try_next() {
+                    on_peer_event(&net, &mut node, ev, now);
+                }
             }
-            // Durability reports.
-            {
-                let (h, e) = (handle.clone(), e.clone());
-                let rx = log.durable;
-                glommio::spawn_local(async move {
-                    let rx = rx.connect().await;
-                    while let Some(z) = rx.recv().await {
-                        {
-                            let mut s = e.syncs.borrow_mut();
-                            while let Some(&(sz, at)) = s.front() {
-                                if sz > z {
-                                    break;
-                                }
-                                s.pop_front();
-                                let _ = e
-                                    .sync_us
-                                    .borrow_mut()
-                                    .record(at.elapsed().as_micros() as u64);
-                            }
-                        }
-                        let now = h.clock.now();
-                        h.node.borrow_mut().durable(z, now);
-                        h.flush();
-                    }
-                    fatal("the log thread stopped");
-                })
-                .detach();
+            h.flush();
+        }
+    })
+    .detach();
+}
+
+fn on_peer_event(net: &PeerNet, node: &mut Node, ev: PeerEvent, now: Now) {
+    match ev {
+        PeerEvent::Up { .. } => {}
+        PeerEvent::Down { peer, .. } => node.peer_down(peer, now),
+        PeerEvent::Frame { peer, frame } => match peer::decode_frame_max(&frame, u32::MAX) {
+            Ok(Some((msg, n))) if n == frame.len() => node.peer(peer, msg, now),
+            other => {
+                tracing::warn!("bad frame from server {peer}: {other:?}; resetting the link");
+                net.reset(peer);
             }
-            // Ticks.
-            {
-                let h = handle.clone();
-                glommio::spawn_local(async move {
-                    loop {
-                        glommio::timer::sleep(Duration::from_millis(TICK_MS)).await;
-                        h.flush();
-                        let now = h.clock.now();
-                        h.node.borrow_mut().tick(now);
-                        h.flush();
-                    }
-                })
-                .detach();
-            }
-            super::start_http(&handle)?;
-            conn::accept_loop(0, cfg, CoreLink::Local(handle), local, accept_rx, shared).await
-        })
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let acceptor = super::executor("corral-acceptor", Placement::Unbound)
-        .spawn(move || conn::acceptor(listeners, vec![accept_tx], load, budget, super::incoming))
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    h.join()
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
-    acceptor
-        .join()
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
-    Ok(())
+        },
+    }
 }
 
 #[cfg(test)]
@@ -576,6 +427,7 @@ mod tests {
     use super::*;
     use crate::server::{Core, CoreConfig};
     use crate::storage::state;
+    use crate::tree::txn::Txn;
 
     #[test]
     fn a_full_snapshot_loads_back_into_the_same_tree() {

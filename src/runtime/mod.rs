@@ -8,6 +8,7 @@
 
 pub mod admin;
 mod conn;
+mod effects;
 pub mod ensemble;
 pub mod env;
 mod fds;
@@ -19,8 +20,8 @@ pub mod spin;
 pub mod storage;
 pub mod tls;
 
-use crate::node::Node;
-use crate::server::{AdminExtras, Core, CoreConfig};
+use crate::node::{Node, NodeBoot};
+use crate::server::{AdminExtras, CoreConfig};
 use crate::types::{ConnId, Now};
 use glommio::channels::local_channel::{self, LocalSender};
 use glommio::channels::shared_channel::{self, ConnectedSender, SharedReceiver, SharedSender};
@@ -129,24 +130,20 @@ pub(crate) struct CoreHandle {
     pub clock: Clock,
     pub cfg: RuntimeConfig,
     pub extras: AdminExtras,
-    /// The txn log and snapshots (None: in memory only).
+    /// Performs the node's effects: the log, and a member's peers.
+    pub io: RefCell<effects::NodeIo>,
+    /// Snapshots and the storage figures (None: in memory only).
     pub log: Option<LogSide>,
-    /// Ensemble mode: the ZAB side (set once at startup).
-    pub ens: std::cell::OnceCell<Rc<ensemble::Ens>>,
     /// Raised while more txns are in flight than `globalOutstandingLimit`.
     pub throttle: conn::Throttle,
 }
 
-/// The core shard's side of durable storage.
+/// The core shard's side of durable storage (the log itself is
+/// [`effects::NodeIo`]'s).
 pub(crate) struct LogSide {
-    /// Proposals to the log thread (through a forwarder: never blocks).
-    /// None in an ensemble, where the replica drives the log.
-    pub to_log: Option<storage::MailboxTx<storage::LogCmd>>,
     pub snap: std::sync::mpsc::SyncSender<storage::SnapMsg>,
     pub stats: std::sync::Arc<storage::StorageStats>,
     pub cfg: storage::StorageConfig,
-    /// Txns committed since the last snapshot started.
-    pub since_snap: std::cell::Cell<u64>,
 }
 
 impl CoreHandle {
@@ -161,39 +158,25 @@ impl CoreHandle {
     }
 
     /// [`CoreHandle::flush`] while the node is borrowed; returns how many
-    /// txns an ensemble member committed.
+    /// txns were committed.
     fn flush_node(&self) -> u64 {
         let mut node = self.node.borrow_mut();
-        let mut committed = 0;
-        if let Some(e) = self.ens.get() {
-            node.pump(self.clock.now());
-            committed = e.perform(&mut node);
-        }
+        let now = self.clock.now();
+        node.pump(now);
+        self.io.borrow_mut().perform(&mut node, now);
+        let committed = node.take_applied();
+        let ensemble = node.replica().is_some();
         let core = node.core_mut();
-        match self.log.as_ref().map(|l| &l.to_log) {
-            _ if self.ens.get().is_some() => {}
-            // Reads propose nothing: no need to lock the log's mailbox.
-            Some(Some(to_log)) if core.has_fresh_proposals() => {
-                to_log.send_with(|v| {
-                    let mut batch = Vec::new();
-                    core.take_shared_proposals(|t| batch.push(t.clone()));
-                    v.push(storage::LogCmd::Append(batch));
-                });
-            }
-            Some(Some(_)) => {}
-            _ => core.commit_all(self.clock.now()),
-        }
         self.throttle
             .set(core.in_flight() > self.cfg.outstanding_limit);
         let snapshot = self
             .log
             .as_ref()
             .is_some_and(|l| l.stats.snapshot_in_progress.load(Ordering::Relaxed));
-        let ensemble = self.ens.get().is_some();
         let writes = core.in_flight() > 0;
         self.local.set_core_waits(
             ensemble || writes || snapshot,
-            !ensemble && writes && self.log.as_ref().is_some_and(|l| l.to_log.is_some()),
+            !ensemble && writes && self.log.is_some(),
         );
         core.drain(|o| {
             let shard = o.conn.shard();
@@ -226,12 +209,9 @@ impl CoreHandle {
             "envi" => extras.env = Some(env::detect_env()),
             "mntr" => {
                 extras.fds = env::process_fd_counts();
-                extras.quorum = self.ens.get().map(|e| e.figures(node));
+                extras.quorum = self.io.borrow().ens.as_ref().map(|e| e.figures(node));
                 if let Some(log) = &self.log {
                     extras.mntr_extra = log.stats.mntr();
-                }
-                if let Some(e) = self.ens.get() {
-                    extras.mntr_extra = e.storage_stats.mntr();
                 }
                 extras.mntr_extra.push((
                     "request_throttle_wait_count".into(),
@@ -305,11 +285,17 @@ pub(crate) fn incoming(stream: std::net::TcpStream, port: conn::Port) -> conn::I
     conn::Incoming { stream, port }
 }
 
+/// Runs the server (standalone or an ensemble member: one path) until the
+/// process is killed.
 pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
-    if let Some(ens) = cfg.ensemble.clone() {
-        return ensemble::run(cfg, ens);
-    }
-    let shards = cfg.shards.max(1);
+    let ensemble = cfg.ensemble.clone();
+    // An ensemble member runs one shard, not pinned: three servers on one
+    // machine would otherwise all run their core shards on CPU 0.
+    let shards = if ensemble.is_some() {
+        1
+    } else {
+        cfg.shards.max(1)
+    };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let clock = Clock {
         start: Instant::now(),
@@ -327,31 +313,13 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         from_core_tx.push(Some(tx));
         from_core_rx.push(Some(rx));
     }
-    // Recover before serving: a damaged log or snapshot stops startup here.
-    let mut durable = None;
-    if let Some(sc) = &cfg.storage {
-        let opened = storage::open(sc).map_err(std::io::Error::other)?;
-        tracing::info!(
-            "recovered {} znodes, {} sessions, last zxid {:#x} ({} txns replayed) in {:?}",
-            opened.loaded.tree.node_count(),
-            opened.loaded.sessions.len(),
-            opened.loaded.last_zxid,
-            opened.loaded.replayed,
-            opened.elapsed
-        );
-        let stats = std::sync::Arc::new(storage::StorageStats::default());
-        let link = storage::spawn_log_thread(opened.log, sc.clone(), stats.clone())?;
-        let snap = storage::spawn_snap_thread(sc.clone(), stats.clone())?;
-        durable = Some(Durable {
-            loaded: opened.loaded,
-            link,
-            snap,
-            stats,
-            cfg: sc.clone(),
-        });
-    }
+    let start = startup(&cfg)?;
     // Bind once up front so that a busy port is reported before any thread starts.
     let listeners = client_listeners(&cfg)?;
+    let peer_incoming = match &ensemble {
+        Some(e) => Some(peers::listen(e.my_quorum()?, "corral-peer-acceptor")?),
+        None => None,
+    };
     let mut accept_tx = Vec::new();
     let mut accept_rx = Vec::new();
     for _ in 0..shards {
@@ -365,11 +333,11 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         load: conn::ShardLoad::new(shards),
     };
     let load = shared.load.clone();
-    let budget = fds::client_socket_budget(shards, 0);
+    let budget = fds::client_socket_budget(shards, ensemble.as_ref().map_or(0, |e| e.quorum.len()));
     let mut handles = Vec::new();
-    let mut core_parts = Some((to_core_rx, from_core_tx, durable));
+    let mut core_parts = Some((to_core_rx, from_core_tx, start, peer_incoming));
     for shard in 0..shards {
-        let placement = if shards <= cpus {
+        let placement = if ensemble.is_none() && shards <= cpus {
             Placement::Fixed(shard)
         } else {
             Placement::Unbound
@@ -383,8 +351,9 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
         let h = executor(&format!("corral-shard-{shard}"), placement)
             .spin_before_park(cfg.spin.executor_spin())
             .spawn(move || async move {
-                let r = if let Some((rxs, txs, durable)) = parts {
-                    core_shard(cfg, clock, rxs, txs, incoming, durable, shared).await
+                let r = if let Some((rxs, txs, start, peers)) = parts {
+                    let links = CoreLinks { rxs, txs, peers };
+                    core_shard(cfg, clock, links, incoming, start, shared).await
                 } else {
                     conn_shard(
                         shard,
@@ -417,56 +386,116 @@ pub fn run(cfg: RuntimeConfig) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Recovered state and storage threads, handed to the core shard.
+/// What startup recovered and started, handed to the core shard.
+struct Start {
+    boot: NodeBoot,
+    durable: Option<Durable>,
+}
+
+/// The storage threads and what the core shard keeps of them.
 struct Durable {
-    loaded: crate::storage::state::Loaded,
     link: storage::LogLink,
     snap: std::sync::mpsc::SyncSender<storage::SnapMsg>,
     stats: std::sync::Arc<storage::StorageStats>,
     cfg: storage::StorageConfig,
+    /// Txns replayed at startup (they count towards the next snapshot).
+    replayed: u64,
+}
+
+/// Recovery (a damaged log or snapshot stops startup here) and the storage
+/// threads; an in-memory standalone server starts empty.
+fn startup(cfg: &RuntimeConfig) -> std::io::Result<Start> {
+    let member = cfg.ensemble.as_ref();
+    let Some(sc) = &cfg.storage else {
+        if member.is_some() {
+            return Err(std::io::Error::other("an ensemble needs a dataDir"));
+        }
+        return Ok(Start {
+            boot: NodeBoot::empty(),
+            durable: None,
+        });
+    };
+    let started = storage::start(sc, member.is_some()).map_err(std::io::Error::other)?;
+    let b = &started.boot;
+    let (accepted, current, _) = b.epochs;
+    tracing::info!(
+        "{}recovered {} znodes, {} sessions at {:#x} ({} txns replayed, {} logged after it; epochs {accepted}/{current}) in {:?}",
+        member.map_or(String::new(), |e| format!("server {}: ", e.my_id)),
+        b.tree.node_count(),
+        b.sessions.len(),
+        b.base,
+        started.replayed,
+        b.tail.len(),
+        started.elapsed
+    );
+    let stats = std::sync::Arc::new(storage::StorageStats::default());
+    let link = storage::spawn_log_thread(started.log, sc.clone(), stats.clone())?;
+    let snap = storage::spawn_snap_thread(sc.clone(), stats.clone())?;
+    Ok(Start {
+        boot: started.boot,
+        durable: Some(Durable {
+            link,
+            snap,
+            stats,
+            cfg: sc.clone(),
+            replayed: started.replayed,
+        }),
+    })
+}
+
+/// The core shard's channels: from and to the other shards, and a
+/// member's quorum port acceptor.
+struct CoreLinks {
+    rxs: Vec<SharedReceiver<ToCore<'static>>>,
+    txs: Vec<Option<SharedSender<FromCore>>>,
+    peers: Option<SharedReceiver<std::net::TcpStream>>,
 }
 
 async fn core_shard(
     cfg: RuntimeConfig,
     clock: Clock,
-    rxs: Vec<SharedReceiver<ToCore<'static>>>,
-    txs: Vec<Option<SharedSender<FromCore>>>,
+    links: CoreLinks,
     incoming: SharedReceiver<conn::Incoming>,
-    durable: Option<Durable>,
+    start: Start,
     shared: conn::ConnShared,
 ) -> std::io::Result<()> {
-    let mut log_side = None;
-    let mut durable_rx = None;
-    let core = match durable {
-        Some(d) => {
-            // Replayed txns count towards the next snapshot (a long replay
-            // is followed by a snapshot at the first commit).
-            let replayed = d.loaded.replayed as u64;
-            let core = Core::restore(
-                cfg.core.clone(),
-                d.loaded.tree,
-                d.loaded.sessions,
-                clock.now(),
-            );
-            let ltx = storage::MailboxTx {
-                mailbox: d.link.mailbox,
-                bell: d.link.bell.connect().await,
-            };
-            durable_rx = Some(d.link.durable);
-            log_side = Some(LogSide {
-                to_log: Some(ltx),
-                snap: d.snap,
-                stats: d.stats,
-                cfg: d.cfg,
-                since_snap: std::cell::Cell::new(replayed),
-            });
-            core
+    let now = clock.now();
+    let node = match &cfg.ensemble {
+        Some(e) => {
+            let mut node = Node::new(cfg.core.clone(), e.zab_config(), start.boot, now);
+            // Commit latency.
+            node.record_commits(true);
+            node
         }
-        None => Core::new(cfg.core.clone(), clock.now()),
+        None => Node::alone(cfg.core.clone(), start.boot, now),
     };
+    let ens = match (&cfg.ensemble, links.peers, &start.durable) {
+        (Some(e), Some(incoming), Some(d)) => {
+            Some(ensemble::EnsIo::start(e, d.cfg.clone(), incoming)?)
+        }
+        _ => None,
+    };
+    let peer_net = ens.as_ref().map(|e| e.net());
+    let mut durable_rx = None;
+    let mut log_side = None;
+    let mut to_log = None;
+    let mut replayed = 0;
+    if let Some(d) = start.durable {
+        to_log = Some(storage::MailboxTx {
+            mailbox: d.link.mailbox,
+            bell: d.link.bell.connect().await,
+        });
+        durable_rx = Some(d.link.durable);
+        replayed = d.replayed;
+        log_side = Some(LogSide {
+            snap: d.snap,
+            stats: d.stats,
+            cfg: d.cfg,
+        });
+    }
     let local = Rc::new(conn::ConnTable::default());
     let mut remote = vec![None];
-    for tx in txs.into_iter().skip(1) {
+    for tx in links.txs.into_iter().skip(1) {
         let tx = tx.expect("sender").connect().await;
         let (ltx, lrx) = local_channel::new_unbounded::<FromCore>();
         // Forwarder: never blocks the core; waits on the bounded shared channel.
@@ -481,7 +510,8 @@ async fn core_shard(
         remote.push(Some(ltx));
     }
     let handle = Rc::new(CoreHandle {
-        node: RefCell::new(Node::standalone(core)),
+        node: RefCell::new(node),
+        io: RefCell::new(effects::NodeIo::new(to_log, replayed, ens)),
         local: local.clone(),
         remote,
         clock,
@@ -491,25 +521,27 @@ async fn core_shard(
         },
         cfg: cfg.clone(),
         log: log_side,
-        ens: std::cell::OnceCell::new(),
         throttle: shared.throttle.clone(),
     });
+    // What the node did while starting (a member's first election).
+    handle.flush();
+    if let Some(net) = peer_net {
+        ensemble::spawn_peer_reader(handle.clone(), net);
+    }
     if let Some(rx) = durable_rx {
         let h = handle.clone();
         glommio::spawn_local(async move {
             let rx = rx.connect().await;
-            let mut last = h.node.borrow().core().last_zxid();
             while let Some(z) = rx.recv().await {
+                h.io.borrow_mut().synced(z);
                 h.node.borrow_mut().durable(z, h.clock.now());
                 h.flush();
-                count_commits(&h, (z - last).max(0) as u64);
-                last = z;
             }
             storage::fatal("the log thread stopped");
         })
         .detach();
     }
-    for rx in rxs {
+    for rx in links.rxs {
         let h = handle.clone();
         glommio::spawn_local(async move {
             let rx = rx.connect().await;
@@ -519,10 +551,13 @@ async fn core_shard(
         })
         .detach();
     }
-    // Ticker: session expiry and reaping.
+    // Ticker: the replica's clock, session expiry and reaping.
     {
         let h = handle.clone();
-        let every = Duration::from_millis((cfg.core.tick_ms as u64 / 10).clamp(10, 200));
+        let every = match &cfg.ensemble {
+            Some(_) => Duration::from_millis(ensemble::TICK_MS),
+            None => Duration::from_millis((cfg.core.tick_ms as u64 / 10).clamp(10, 200)),
+        };
         glommio::spawn_local(async move {
             loop {
                 glommio::timer::sleep(every).await;
@@ -576,10 +611,12 @@ pub(crate) fn start_http(handle: &Rc<CoreHandle>) -> std::io::Result<()> {
 /// them have accumulated and none is being written.
 pub(crate) fn count_commits(h: &Rc<CoreHandle>, n: u64) {
     let Some(log) = &h.log else { return };
-    let total = log.since_snap.get() + n;
-    log.since_snap.set(total);
-    if total >= log.cfg.snap_count && !log.stats.snapshot_in_progress.load(Ordering::Acquire) {
-        log.since_snap.set(0);
+    let mut io = h.io.borrow_mut();
+    io.since_snap += n;
+    if io.since_snap >= log.cfg.snap_count
+        && !log.stats.snapshot_in_progress.load(Ordering::Acquire)
+    {
+        io.since_snap = 0;
         log.stats
             .snapshot_in_progress
             .store(true, Ordering::Release);

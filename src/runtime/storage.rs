@@ -27,12 +27,13 @@
 //! the reactor; the core shard's part of a write is handing a shared `Arc<Txn>`
 //! to a channel.
 
+use crate::node::{self, NodeBoot};
 use crate::storage::device::Dir;
 use crate::storage::log::{recover_after, LogConfig, Recovered, TxnLog};
 use crate::storage::mmap::{sync_dir, MmapDir};
 use crate::storage::snapshot::{decode_snapshot_with, nodes_hint, SnapError, SnapProblem};
 use crate::storage::snapshot::{snapshot_name, SnapEncoder, SNAP_PREFIX};
-use crate::storage::state::{self, Built, Loaded};
+use crate::storage::state::{self, Built};
 use crate::tree::acl::AclList;
 use crate::tree::restore::{Prepared, TreeBuilder};
 use crate::tree::txn::Txn;
@@ -146,9 +147,11 @@ impl StorageStats {
     }
 }
 
-/// What startup found: the state to serve and the opened log.
-pub struct Opened {
-    pub loaded: Loaded,
+/// What startup found: the node's boot state and the opened log.
+pub struct Started {
+    pub boot: NodeBoot,
+    /// Txns replayed onto the snapshot (they count towards the next one).
+    pub replayed: u64,
     pub log: TxnLog<MmapDir>,
     pub elapsed: Duration,
 }
@@ -296,21 +299,41 @@ pub fn recover(cfg: &StorageConfig) -> Result<Recovery, String> {
     })
 }
 
-/// A standalone server's startup: [`recover`], then every recovered txn
-/// replayed onto the snapshot, then retention (as ZooKeeper's cleanup task
-/// at startup).
-pub fn open(cfg: &StorageConfig) -> Result<Opened, String> {
+/// Startup, for standalone servers and ensemble members alike:
+/// [`recover`], then the state to serve, then retention (as ZooKeeper's
+/// cleanup task at startup). A standalone server is its only voter, so
+/// every logged txn is committed and replayed onto the snapshot. A member
+/// replays only through the snapshot's end zxid (its fuzzy part); what was
+/// logged after it is the replica's history, not known to be committed
+/// ([`node::boot_state`]), and its epochs come from the epochs file.
+pub fn start(cfg: &StorageConfig, member: bool) -> Result<Started, String> {
     let mut r = recover(cfg)?;
     let rec = std::mem::take(&mut r.rec);
     let rec_end = rec.clone_without_txns();
-    let loaded = state::load_built(r.snap.take(), rec, r.first_segment.as_deref())
-        .map_err(|e| e.to_string())?;
+    let (boot, replayed) = if member {
+        let mut boot =
+            node::boot_state(r.snap.take(), rec).map_err(|e| file_err(&cfg.log_path(), e))?;
+        boot.epochs = super::ensemble::read_epochs(&cfg.snap_path())?;
+        (boot, 0)
+    } else {
+        let loaded = state::load_built(r.snap.take(), rec, r.first_segment.as_deref())
+            .map_err(|e| e.to_string())?;
+        let boot = NodeBoot {
+            base: loaded.last_zxid,
+            tree: loaded.tree,
+            sessions: loaded.sessions,
+            tail: Vec::new(),
+            epochs: (0, 0, 0),
+        };
+        (boot, loaded.replayed as u64)
+    };
     let log = r.open_log(cfg, &rec_end)?;
     if cfg.purge_interval_h > 0 {
         purge(cfg, &StorageStats::default()).map_err(|e| format!("purge: {e}"))?;
     }
-    Ok(Opened {
-        loaded,
+    Ok(Started {
+        boot,
+        replayed,
         log,
         elapsed: r.started.elapsed(),
     })

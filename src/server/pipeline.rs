@@ -160,8 +160,8 @@ impl Core {
 
     /// Every handed-out txn through `zxid` is durable: apply them in order,
     /// fire their watches, answer their requests, and run whatever their
-    /// connections had waiting behind them.
-    pub fn commit_through(&mut self, zxid: Zxid, now: Now) {
+    /// connections had waiting behind them. Returns how many were applied.
+    pub fn commit_through(&mut self, zxid: Zxid, now: Now) -> usize {
         let taken = self.pipeline.queue.len() - self.pipeline.fresh;
         let mut n = 0;
         while n < taken {
@@ -192,6 +192,7 @@ impl Core {
                 self.outstanding.retire(self.tree.last_zxid);
             }
         }
+        n
     }
 
     /// Takes every proposal and commits it at once: for a core without
