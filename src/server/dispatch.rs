@@ -1,35 +1,15 @@
 //! Request dispatch: decode, check, apply, reply. Reads are answered from
 //! the tree; writes go through prep (ZooKeeper's check order) and commit.
 
-use super::{sasl, Conn, Core, Held, Mode, Reply};
+use super::{reply, sasl, Conn, Core, Held, Mode, Reply};
 use crate::proto::codes::{err, event, op, perm, xid, OpCode};
-use crate::proto::jute;
-use crate::proto::records::{decode_request, put_acl, put_reply_header, DecodeError, Request};
+use crate::proto::records::{decode_request, DecodeError, Request};
 use crate::session::prep::{prep_multi, prep_op, Pending, PrepConfig};
 use crate::tree::acl::{self, Id};
 use crate::tree::txn::TxnOp;
 use crate::tree::watch::{WatchKind, WatchManager, WatcherType};
-use crate::tree::{NodeRef, OpResult};
+use crate::tree::NodeRef;
 use crate::types::{ConnId, Now, Zxid};
-
-/// Starts a reply frame with an OK header; returns the frame start.
-fn begin_ok(out: &mut Vec<u8>, xid: i32, zxid: Zxid) -> usize {
-    let at = jute::begin_frame(out);
-    put_reply_header(out, xid, zxid, err::OK);
-    at
-}
-
-fn put_children(out: &mut Vec<u8>, n: NodeRef<'_>) {
-    jute::put_int(out, n.num_children() as i32);
-    for c in n.children() {
-        jute::put_str(out, c);
-    }
-}
-
-fn put_data(out: &mut Vec<u8>, n: NodeRef<'_>) {
-    jute::put_buffer(out, n.data());
-    n.stat().encode(out);
-}
 
 impl Core {
     pub(super) fn request(&mut self, id: ConnId, frame: &[u8], now: Now) {
@@ -297,18 +277,7 @@ impl Core {
                 }
             }
         };
-        let at = jute::begin_frame(&mut c.out);
-        match &reply {
-            Ok(token) => {
-                put_reply_header(&mut c.out, xid, zxid, err::OK);
-                jute::put_buffer(&mut c.out, Some(token));
-            }
-            Err(_) => {
-                put_reply_header(&mut c.out, xid, zxid, err::AUTH_FAILED);
-                jute::put_buffer(&mut c.out, None);
-            }
-        }
-        jute::end_frame(&mut c.out, at);
+        reply::sasl(&mut c.out, xid, zxid, reply.as_ref().ok().map(|t| &t[..]));
         self.stats.packets_sent += 1;
         self.mark(id);
         if let Err(why) = reply {
@@ -404,7 +373,7 @@ impl Core {
         let zxid = self.last_zxid();
         let Core { conns, tree, .. } = self;
         let c = conns.get_mut(&id).expect("open");
-        let at = begin_ok(&mut c.out, xid, zxid);
+        let m = reply::Multi::begin(&mut c.out, xid, zxid);
         for (opcode, r) in ops {
             let path: &str = match r {
                 Request::GetData { path, .. } | Request::GetChildren { path, .. } => path,
@@ -418,20 +387,13 @@ impl Core {
             let n = match n {
                 Ok(n) => n,
                 Err(code) => {
-                    multi_header(&mut c.out, -1, false, code);
-                    jute::put_int(&mut c.out, code);
+                    m.error(&mut c.out, code);
                     continue;
                 }
             };
-            multi_header(&mut c.out, *opcode, false, 0);
-            if *opcode == op::GET_DATA {
-                put_data(&mut c.out, n);
-            } else {
-                put_children(&mut c.out, n);
-            }
+            m.read(&mut c.out, *opcode, n);
         }
-        multi_header(&mut c.out, -1, true, -1);
-        jute::end_frame(&mut c.out, at);
+        m.end(&mut c.out);
         self.stats.packets_sent += 1;
         self.mark(id);
     }
@@ -461,9 +423,7 @@ impl Core {
                         watches.add_data(id, path);
                     }
                     let n = tree.get(path).ok_or(err::NO_NODE)?;
-                    let at = begin_ok(out, xid, zxid);
-                    n.stat().encode(out);
-                    jute::end_frame(out, at);
+                    reply::stat(out, xid, zxid, &n.stat());
                 }
                 Request::GetData { path, watch } => {
                     let n = tree.get(path).ok_or(err::NO_NODE)?;
@@ -476,9 +436,7 @@ impl Core {
                         }
                         watches.add_data(id, path);
                     }
-                    let at = begin_ok(out, xid, zxid);
-                    put_data(out, n);
-                    jute::end_frame(out, at);
+                    reply::data(out, xid, zxid, n);
                 }
                 Request::GetChildren { path, watch } => {
                     let n = tree.get(path).ok_or(err::NO_NODE)?;
@@ -491,12 +449,7 @@ impl Core {
                         }
                         watches.add_child(id, path);
                     }
-                    let at = begin_ok(out, xid, zxid);
-                    put_children(out, n);
-                    if opcode == op::GET_CHILDREN2 {
-                        n.stat().encode(out);
-                    }
-                    jute::end_frame(out, at);
+                    reply::children(out, xid, zxid, n, opcode == op::GET_CHILDREN2);
                 }
                 Request::GetAcl { path } => {
                     let n = tree.get(path).ok_or(err::NO_NODE)?;
@@ -504,33 +457,16 @@ impl Core {
                     if !admin && !acl::allowed(n.acl(), perm::READ, caller) {
                         return Err(err::NO_AUTH);
                     }
-                    let at = begin_ok(out, xid, zxid);
-                    jute::put_int(out, n.acl().len() as i32);
-                    for a in n.acl().iter() {
-                        if !admin && a.id.scheme == "digest" {
-                            let user = a.id.id.split(':').next().unwrap_or("");
-                            put_acl(out, a.perms, &a.id.scheme, &format!("{user}:x"));
-                        } else {
-                            put_acl(out, a.perms, &a.id.scheme, &a.id.id);
-                        }
-                    }
-                    n.stat().encode(out);
-                    jute::end_frame(out, at);
+                    reply::acl(out, xid, zxid, n, admin);
                 }
-                Request::Sync { path } => {
-                    let at = begin_ok(out, xid, zxid);
-                    jute::put_str(out, path);
-                    jute::end_frame(out, at);
-                }
+                Request::Sync { path } => reply::path(out, xid, zxid, path),
                 Request::GetAllChildrenNumber { path } => {
                     let n = tree.get(path).ok_or(err::NO_NODE)?;
                     if !acl::allowed(n.acl(), perm::READ, caller) {
                         return Err(err::NO_AUTH);
                     }
                     let count = tree.descendants(path).unwrap_or(0);
-                    let at = begin_ok(out, xid, zxid);
-                    jute::put_int(out, count as i32);
-                    jute::end_frame(out, at);
+                    reply::int(out, xid, zxid, count as i32);
                 }
                 Request::GetEphemerals { prefix } => {
                     let sid = c.session.unwrap_or(0);
@@ -540,28 +476,9 @@ impl Core {
                         .filter(|p| all || p.starts_with(&**prefix))
                         .collect();
                     list.sort_unstable();
-                    let at = begin_ok(out, xid, zxid);
-                    jute::put_int(out, list.len() as i32);
-                    for p in list {
-                        jute::put_str(out, p);
-                    }
-                    jute::end_frame(out, at);
+                    reply::strings(out, xid, zxid, list.into_iter());
                 }
-                Request::WhoAmI => {
-                    let at = begin_ok(out, xid, zxid);
-                    let ids: Vec<&Id> = caller.ids.iter().collect();
-                    jute::put_int(out, ids.len() as i32);
-                    for i in ids {
-                        let user = if i.scheme == "digest" {
-                            i.id.split(':').next().unwrap_or("")
-                        } else {
-                            &i.id
-                        };
-                        jute::put_str(out, &i.scheme);
-                        jute::put_str(out, user);
-                    }
-                    jute::end_frame(out, at);
-                }
+                Request::WhoAmI => reply::who_am_i(out, xid, zxid, &caller.ids),
                 Request::AddWatch { path, mode } => {
                     // ZooKeeper 3.8.4+: READ on the node when it exists.
                     if let Some(n) = tree.get(path) {
@@ -578,9 +495,7 @@ impl Core {
                         return Err(err::QUOTA_EXCEEDED);
                     }
                     watches.add_persistent(id, path, kind == WatchKind::Recursive);
-                    let at = begin_ok(out, xid, zxid);
-                    jute::put_int(out, 0);
-                    jute::end_frame(out, at);
+                    reply::int(out, xid, zxid, 0);
                 }
                 Request::CheckWatches { path, kind } | Request::RemoveWatches { path, kind } => {
                     let t = WatcherType::from_wire(*kind).ok_or(err::BAD_ARGUMENTS)?;
@@ -592,13 +507,12 @@ impl Core {
                     if !found {
                         return Err(err::NO_WATCHER);
                     }
-                    let at = begin_ok(out, xid, zxid);
-                    jute::end_frame(out, at);
+                    reply::header(out, xid, zxid, err::OK);
                 }
                 Request::SetWatches(sw) => {
                     let rel = sw.relative_zxid;
                     let mut ev = |out: &mut Vec<u8>, kind, p: &str| {
-                        super::write_event(out, kind, p, -1);
+                        reply::event(out, kind, p, -1);
                         stats.packets_sent += 1;
                     };
                     // A catch-up event about a node that exists goes only to
@@ -661,8 +575,7 @@ impl Core {
                     if refused {
                         return Err(err::QUOTA_EXCEEDED);
                     }
-                    let at = begin_ok(out, xid, zxid);
-                    jute::end_frame(out, at);
+                    reply::header(out, xid, zxid, err::OK);
                 }
                 _ => return Err(err::MARSHALLING_ERROR),
             }
@@ -671,59 +584,9 @@ impl Core {
         .err()
         .unwrap_or(err::OK);
         if code != err::OK {
-            let at = jute::begin_frame(out);
-            put_reply_header(out, xid, zxid, code);
-            jute::end_frame(out, at);
+            reply::header(out, xid, zxid, code);
         }
         stats.packets_sent += 1;
         self.mark(id);
     }
-}
-
-/// The answer to an applied multi, from its ops' results.
-pub(super) fn multi_reply(
-    out: &mut Vec<u8>,
-    xid: i32,
-    zxid: Zxid,
-    opcodes: &[i32],
-    results: &[OpResult],
-) {
-    let at = begin_ok(out, xid, zxid);
-    for (opcode, r) in opcodes.iter().zip(results.iter()) {
-        match r {
-            OpResult::Created { path, stat } => {
-                let t = if *opcode == op::CREATE {
-                    op::CREATE
-                } else {
-                    op::CREATE2
-                };
-                multi_header(out, t, false, 0);
-                jute::put_str(out, path);
-                if t != op::CREATE {
-                    stat.encode(out);
-                }
-            }
-            OpResult::SetData { stat } => {
-                multi_header(out, op::SET_DATA, false, 0);
-                stat.encode(out);
-            }
-            OpResult::Deleted => multi_header(out, op::DELETE, false, 0),
-            OpResult::Checked { .. } => multi_header(out, op::CHECK, false, 0),
-            OpResult::Error(e) => {
-                multi_header(out, -1, false, *e);
-                jute::put_int(out, *e);
-            }
-            OpResult::SetAcl { .. } | OpResult::Session | OpResult::Synced => {
-                multi_header(out, *opcode, false, 0)
-            }
-        }
-    }
-    multi_header(out, -1, true, -1);
-    jute::end_frame(out, at);
-}
-
-fn multi_header(out: &mut Vec<u8>, t: i32, done: bool, e: i32) {
-    jute::put_int(out, t);
-    jute::put_bool(out, done);
-    jute::put_int(out, e);
 }

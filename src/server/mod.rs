@@ -13,14 +13,13 @@ mod dispatch;
 mod ensemble;
 pub mod metrics;
 mod pipeline;
+mod reply;
 pub mod sasl;
 
 pub use ensemble::{decode_caller, encode_caller, Forward, Mode};
 use pipeline::{Held, Pipeline, Reply};
 
-use crate::proto::codes::{err, xid};
-use crate::proto::jute;
-use crate::proto::records::{self, put_reply_header, WatcherEventRef};
+use crate::proto::records;
 use crate::session::prep::Outstanding;
 use crate::session::SessionTable;
 use crate::tree::acl::{Caller, Id};
@@ -518,7 +517,7 @@ impl Core {
             c.old_client = old_client;
             c.session = Some(sid);
             c.stats.last_op = "SESS";
-            connect_response(&mut c.out, Some((sid, timeout, passwd)), old_client, true);
+            reply::connect(&mut c.out, Some((sid, timeout, passwd)), old_client, true);
             self.stats.packets_sent += 1;
             self.mark(id);
             return;
@@ -575,7 +574,7 @@ impl Core {
             return;
         };
         c.old_client = old_client;
-        connect_response(
+        reply::connect(
             &mut c.out,
             passwd.filter(|_| ok).map(|pw| (sid, timeout, pw)),
             old_client,
@@ -604,48 +603,9 @@ impl Core {
     /// Writes a header-only reply.
     fn reply_err(&mut self, id: ConnId, xid: i32, zxid: Zxid, code: i32) {
         if let Some(c) = self.conns.get_mut(&id) {
-            let at = jute::begin_frame(&mut c.out);
-            put_reply_header(&mut c.out, xid, zxid, code);
-            jute::end_frame(&mut c.out, at);
+            reply::header(&mut c.out, xid, zxid, code);
             self.stats.packets_sent += 1;
         }
         self.mark(id);
     }
-}
-
-/// Writes a ConnectResponse: `Some((session, timeout, password))`
-/// accepts, `None` refuses (zeros, as ZooKeeper answers an expired session);
-/// `read_only` sets its readOnly flag (a new client only).
-pub(crate) fn connect_response(
-    out: &mut Vec<u8>,
-    session: Option<(SessionId, u32, [u8; 16])>,
-    old_client: bool,
-    read_only: bool,
-) {
-    let at = jute::begin_frame(out);
-    jute::put_int(out, 0);
-    match session {
-        Some((sid, timeout, passwd)) => {
-            jute::put_int(out, timeout as i32);
-            jute::put_long(out, sid);
-            jute::put_buffer(out, Some(&passwd));
-        }
-        None => {
-            jute::put_int(out, 0);
-            jute::put_long(out, 0);
-            jute::put_buffer(out, Some(&[0; 16]));
-        }
-    }
-    if !old_client {
-        jute::put_bool(out, read_only);
-    }
-    jute::end_frame(out, at);
-}
-
-/// Writes a notification frame (xid -1).
-pub(crate) fn write_event(out: &mut Vec<u8>, kind: i32, path: &str, zxid: Zxid) {
-    let at = jute::begin_frame(out);
-    put_reply_header(out, xid::NOTIFICATION, zxid, err::OK);
-    WatcherEventRef { kind, path }.encode(out);
-    jute::end_frame(out, at);
 }

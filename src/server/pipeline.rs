@@ -15,14 +15,12 @@
 //! Prep reads the tree through [`Outstanding`], the changes of txns not yet
 //! applied; entries retire as their txns apply.
 
-use super::{write_event, Core};
-use crate::proto::codes::{err, op, perm};
-use crate::proto::jute;
-use crate::proto::records::put_reply_header;
+use super::{reply, Core};
+use crate::proto::codes::{err, perm};
 use crate::session::SessionImage;
 use crate::tree::acl;
 use crate::tree::txn::{Txn, TxnHeader, TxnOp};
-use crate::tree::{DataTree, OpResult, Trigger};
+use crate::tree::{DataTree, Trigger};
 use crate::types::{ConnId, Now, SessionId, Zxid};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -277,7 +275,7 @@ impl Core {
                     if conn.close || !acl::allowed(acl, perm::READ, &conn.caller) {
                         continue;
                     }
-                    write_event(&mut conn.out, kind, path, zxid);
+                    reply::event(&mut conn.out, kind, path, zxid);
                     conn.stats.sent += 1;
                     stats.packets_sent += 1;
                     if !conn.dirty {
@@ -310,29 +308,11 @@ impl Core {
         let out = &mut c.out;
         match reply {
             Reply::Write { xid, opcode, .. } => {
-                let at = jute::begin_frame(out);
-                match self.scratch_results.pop() {
-                    Some(OpResult::Created { path, stat }) => {
-                        put_reply_header(out, xid, zxid, err::OK);
-                        jute::put_str(out, &path);
-                        if opcode != op::CREATE {
-                            stat.encode(out);
-                        }
-                    }
-                    Some(OpResult::SetData { stat })
-                    | Some(OpResult::SetAcl { stat })
-                    | Some(OpResult::Checked { stat }) => {
-                        put_reply_header(out, xid, zxid, err::OK);
-                        stat.encode(out);
-                    }
-                    Some(OpResult::Error(code)) => put_reply_header(out, xid, zxid, code),
-                    _ => put_reply_header(out, xid, zxid, err::OK),
-                }
-                jute::end_frame(out, at);
+                reply::write(out, xid, zxid, opcode, self.scratch_results.pop());
                 c.stats.last_zxid = zxid;
             }
             Reply::Multi { xid, opcodes, .. } => {
-                super::dispatch::multi_reply(out, xid, zxid, &opcodes, &self.scratch_results);
+                reply::multi(out, xid, zxid, &opcodes, &self.scratch_results);
                 c.stats.last_zxid = zxid;
             }
             Reply::Connect {
@@ -342,21 +322,14 @@ impl Core {
             } => {
                 let sid = c.session.unwrap_or(0);
                 let passwd = self.sessions.get(sid).map_or([0; 16], |s| s.passwd);
-                super::connect_response(out, Some((sid, timeout, passwd)), old_client, false);
+                reply::connect(out, Some((sid, timeout, passwd)), old_client, false);
             }
             Reply::Close { xid, .. } => {
-                let at = jute::begin_frame(out);
-                put_reply_header(out, xid, zxid, err::OK);
-                jute::end_frame(out, at);
+                reply::header(out, xid, zxid, err::OK);
                 c.session = None;
                 c.close = true;
             }
-            Reply::Sync { xid, path, .. } => {
-                let at = jute::begin_frame(out);
-                put_reply_header(out, xid, zxid, err::OK);
-                jute::put_str(out, &path);
-                jute::end_frame(out, at);
-            }
+            Reply::Sync { xid, path, .. } => reply::path(out, xid, zxid, &path),
             Reply::Nobody | Reply::Expire { .. } => {}
         }
         self.stats.packets_sent += 1;
