@@ -37,14 +37,14 @@
 //!   snapshot that does not decode drops the link, never half installs.
 
 use crate::peer::{self, PeerMsg};
-use crate::server::{Core, CoreConfig, Mode};
+use crate::server::{Core, CoreConfig, Role};
 use crate::storage::log::{is_successor, Recovered};
 use crate::storage::snapshot::encode_tree;
 use crate::storage::state::{self, Built};
 use crate::tree::txn::Txn;
 use crate::tree::DataTree;
 use crate::types::{ConnId, Now, Zxid};
-use crate::zab::{self, Input, Output, Replica, Role, ServerId};
+use crate::zab::{self, Input, Output, Replica, ServerId, ZabState};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -139,7 +139,7 @@ pub enum Effect {
     Committed(Arc<Txn>),
     /// The role or leader changed (for logs and metrics).
     RoleChanged {
-        role: Role,
+        role: ZabState,
         epoch: u32,
         leader: Option<ServerId>,
         serving: bool,
@@ -200,7 +200,7 @@ impl Node {
     /// A member starting LOOKING from `boot`.
     pub fn new(cfg: CoreConfig, zcfg: zab::Config, boot: NodeBoot, now: Now) -> Node {
         let mut core = Core::restore(cfg, boot.tree, boot.sessions.clone(), now);
-        core.set_mode(Mode::NotServing, 0, now);
+        core.set_role(Role::NotServing, 0, now);
         let (accepted, current, from) = boot.epochs;
         let zboot = zab::Boot {
             accepted_epoch: accepted,
@@ -398,13 +398,13 @@ impl Node {
     /// Enters read-only mode once the replica has been looking for the
     /// grace period; any role change leaves it (closing its connections).
     fn maybe_read_only(&mut self, now: Now) {
-        if !self.core.config().read_only_mode || self.core.mode() != Mode::NotServing {
+        if !self.core.config().read_only_mode || self.core.role() != Role::NotServing {
             return;
         }
         if let Some(t) = self.looking_since {
             if now.mono_ms.saturating_sub(t) >= self.read_only_grace_ms() {
                 let e = self.replica.as_ref().map_or(0, |r| r.current_epoch());
-                self.core.set_mode(Mode::ReadOnly, e, now);
+                self.core.set_role(Role::ReadOnly, e, now);
                 self.effects.push(Effect::Notice(Notice::ReadOnly));
             }
         }
@@ -551,7 +551,7 @@ impl Node {
                 ..
             } => self.core.remote_request(session, cxid, opcode, &body, now),
             Output::Rejected { session, .. } => {
-                if self.core.mode() == Mode::Leader {
+                if self.core.role() == Role::Leader {
                     // A proposal of ours was refused while we lead: our
                     // pipeline no longer matches the replica's log; start
                     // it over (this closes the client connections).
@@ -559,8 +559,8 @@ impl Node {
                     self.effects
                         .push(Effect::Notice(Notice::ProposalRefused { zxid }));
                     let e = self.replica.as_ref().map_or(0, |r| r.current_epoch());
-                    self.core.set_mode(Mode::NotServing, e, now);
-                    self.core.set_mode(Mode::Leader, e, now);
+                    self.core.set_role(Role::NotServing, e, now);
+                    self.core.set_role(Role::Leader, e, now);
                 } else {
                     self.core.forward_rejected(session);
                 }
@@ -572,17 +572,18 @@ impl Node {
                 leader,
                 serving,
             } => {
-                let mode = match (role, serving) {
-                    (Role::Leading, true) => Mode::Leader,
-                    (Role::Following | Role::Observing, true) => Mode::Learner,
-                    _ => Mode::NotServing,
+                let as_role = match (role, serving) {
+                    (ZabState::Leading, true) => Role::Leader,
+                    (ZabState::Following, true) => Role::Follower,
+                    (ZabState::Observing, true) => Role::Observer,
+                    _ => Role::NotServing,
                 };
                 self.looking_since = match (role, self.looking_since) {
-                    (Role::Looking, Some(t)) => Some(t),
-                    (Role::Looking, None) => Some(now.mono_ms),
+                    (ZabState::Looking, Some(t)) => Some(t),
+                    (ZabState::Looking, None) => Some(now.mono_ms),
                     _ => None,
                 };
-                self.core.set_mode(mode, epoch, now);
+                self.core.set_role(as_role, epoch, now);
                 self.effects.push(Effect::RoleChanged {
                     role,
                     epoch,
@@ -656,24 +657,24 @@ mod tests {
             t += 10;
             n.tick(at(t));
             assert_eq!(
-                n.core().mode(),
-                Mode::NotServing,
+                n.core().role(),
+                Role::NotServing,
                 "read-only before the grace period at {t}"
             );
         }
         assert_eq!(read_only_notices(&mut n), 0);
         n.tick(at(3_000));
-        assert_eq!(n.core().mode(), Mode::ReadOnly);
+        assert_eq!(n.core().role(), Role::ReadOnly);
         assert_eq!(read_only_notices(&mut n), 1, "one notice on entering");
         n.tick(at(5_000));
-        assert_eq!(n.core().mode(), Mode::ReadOnly);
+        assert_eq!(n.core().role(), Role::ReadOnly);
         assert_eq!(read_only_notices(&mut n), 0, "no second notice while in it");
 
         let mut off = alone(false, at(1_000));
         off.tick(at(60_000));
         assert_eq!(
-            off.core().mode(),
-            Mode::NotServing,
+            off.core().role(),
+            Role::NotServing,
             "disabled: never read-only"
         );
     }

@@ -40,3 +40,44 @@ pub type FxHashSet<K> = rustc_hash::FxHashSet<K>;
 /// at once would let a small frame claim far more memory than it carries.
 /// Beyond this the vector grows as elements actually decode.
 pub const MAX_PREALLOC: usize = 1024;
+
+/// What a server is to its clients: the one role every layer uses (the
+/// core's rules, `srvr`'s `Mode:`, `mntr`'s `zk_server_state`, the
+/// AdminServer). A member's role follows its replica's ZAB state
+/// ([`crate::zab::ZabState`]) once it serves; before that it is not serving
+/// (or, with `readonlymode.enabled`, read-only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Role {
+    #[default]
+    Standalone,
+    Leader,
+    Follower,
+    Observer,
+    /// A member looking for a leader or syncing with one.
+    NotServing,
+    /// A member without a leader for a while, with `readonlymode.enabled`:
+    /// it serves clients that connected with `canBeReadOnly` from its tree
+    /// (committed txns only), answers every change and sync NotReadOnly,
+    /// keeps the sessions it creates to itself, and refuses other clients.
+    /// ZooKeeper's ReadOnlyZooKeeperServer.
+    ReadOnly,
+}
+
+impl Role {
+    /// A follower or an observer: forwards writes to the leader.
+    pub fn is_learner(self) -> bool {
+        matches!(self, Role::Follower | Role::Observer)
+    }
+
+    /// As `srvr`, `mntr` and the AdminServer print it. A member that is
+    /// not serving answers only the AdminServer's `monitor`, as a follower.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Standalone => "standalone",
+            Role::Leader => "leader",
+            Role::Follower | Role::NotServing => "follower",
+            Role::Observer => "observer",
+            Role::ReadOnly => "read-only",
+        }
+    }
+}

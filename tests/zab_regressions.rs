@@ -13,7 +13,7 @@ use corral::tree::acl::open_acl;
 use corral::tree::txn::{Txn, TxnHeader, TxnOp};
 use corral::tree::DataTree;
 use corral::types::{SessionId, Zxid};
-use corral::zab::{Boot, Config, Faults, Input, Output, Replica, Role, ServerId};
+use corral::zab::{Boot, Config, Faults, Input, Output, Replica, ServerId, ZabState};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -340,7 +340,7 @@ impl Cluster {
                 && self.nodes[*i]
                     .r
                     .as_ref()
-                    .is_some_and(|r| r.role() == Role::Leading && r.is_serving())
+                    .is_some_and(|r| r.role() == ZabState::Leading && r.is_serving())
         })
     }
 
@@ -412,7 +412,7 @@ fn zk1154_returning_ex_leader_is_truncated_exactly() {
     assert_ne!(l2, l);
     c.propose(txn(S1, 4, create("/b", 0, b"b".to_vec())));
     // Fenced: alone, the ex-leader stepped down.
-    assert_eq!(c.nodes[l].r.as_ref().unwrap().role(), Role::Looking);
+    assert_eq!(c.nodes[l].r.as_ref().unwrap().role(), ZabState::Looking);
     // The ex-leader returns.
     c.cut.clear();
     c.nodes[l].got.clear();
@@ -762,7 +762,7 @@ fn sim942_sync_never_makes_a_learner_drop_committed_txns() {
     c.cut.remove(&0);
     c.tick(8);
     let r2 = c.nodes[1].r.as_ref().unwrap();
-    assert_eq!(r2.role(), Role::Leading);
+    assert_eq!(r2.role(), ZabState::Leading);
     assert!(!r2.is_serving() && r2.committed() == 0);
     assert!(r2.current_epoch() > e2);
     // Node 3 returns as a learner; its own fsyncs stall too.

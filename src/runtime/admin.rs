@@ -14,7 +14,7 @@ use super::http::{Request, Response};
 use super::CoreHandle;
 use crate::proto::fourlw::{self, FourLetter, MemberInfo, ServerSnapshot};
 use crate::server::Gather;
-use crate::types::ConnId;
+use crate::types::{ConnId, Role};
 use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -190,10 +190,7 @@ fn run(cmd: &'static str, asked: &str, req: &Request, h: &Rc<CoreHandle>) -> Map
                 m.insert("initial_configuration".into(), json!(redact(text)));
             }
             "is_read_only" => {
-                m.insert(
-                    "read_only".into(),
-                    json!(snap.mode == fourlw::ServerState::ReadOnly),
-                );
+                m.insert("read_only".into(), json!(snap.mode == Role::ReadOnly));
             }
             "last_snapshot" => {
                 let (zxid, ts) = h
@@ -444,13 +441,10 @@ fn server_stats(m: &mut Map<String, Value>, s: &ServerSnapshot) {
     st.insert("non_mtlsremote_conn_count".into(), json!(0));
     st.insert("non_mtlslocal_conn_count".into(), json!(0));
     m.insert("version".into(), json!(s.version));
-    m.insert(
-        "read_only".into(),
-        json!(s.mode == fourlw::ServerState::ReadOnly),
-    );
+    m.insert("read_only".into(), json!(s.mode == Role::ReadOnly));
     m.insert("server_stats".into(), Value::Object(st));
     m.insert("client_response".into(), client);
-    if s.mode == fourlw::ServerState::Leader {
+    if s.mode == Role::Leader {
         m.insert("proposal_stats".into(), buffers(s.proposal_sizes));
     }
     m.insert("node_count".into(), json!(s.node_count));

@@ -49,7 +49,7 @@ impl NodeIo {
     pub fn perform(&mut self, node: &mut Node, now: Now) {
         let leading = node
             .replica()
-            .is_some_and(|r| r.role() == crate::zab::Role::Leading && r.is_serving());
+            .is_some_and(|r| r.role() == crate::zab::ZabState::Leading && r.is_serving());
         let mut synced_in_memory = false;
         for e in node.take_effects() {
             match e {

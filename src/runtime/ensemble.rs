@@ -31,7 +31,7 @@ use crate::peer;
 use crate::storage::mmap::sync_dir;
 use crate::storage::snapshot::snapshot_name;
 use crate::types::{Now, Zxid};
-use crate::zab::{self, Role};
+use crate::zab::{self, ZabState};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -207,10 +207,10 @@ impl EnsIo {
             "synchronization"
         };
         let peer_state = match role {
-            Role::Looking => "looking".to_string(),
-            Role::Leading => format!("leading - {phase}"),
-            Role::Following => format!("following - {phase}"),
-            Role::Observing => format!("observing - {phase}"),
+            ZabState::Looking => "looking".to_string(),
+            ZabState::Leading => format!("leading - {phase}"),
+            ZabState::Following => format!("following - {phase}"),
+            ZabState::Observing => format!("observing - {phase}"),
         };
         let mut extra = Vec::new();
         let ms = |d: Option<Duration>| MntrValue::Int(d.map_or(-1, |d| d.as_millis() as i64));
@@ -238,7 +238,7 @@ impl EnsIo {
             }
         }
         let mut leader = None;
-        if role == Role::Leading {
+        if role == ZabState::Leading {
             let ls = r.learners();
             for l in &ls {
                 // Proposals sent to it and not yet acknowledged.
@@ -344,7 +344,7 @@ impl EnsIo {
                 leader,
                 serving,
             } => {
-                if role == Role::Looking && self.election_started.is_none() {
+                if role == ZabState::Looking && self.election_started.is_none() {
                     self.election_started = Some(Instant::now());
                 }
                 if serving {
@@ -353,7 +353,7 @@ impl EnsIo {
                         self.last_election = Some(t0.elapsed());
                     }
                 }
-                if !matches!(role, Role::Leading) {
+                if !matches!(role, ZabState::Leading) {
                     self.proposed.clear();
                 }
                 tracing::info!(

@@ -200,18 +200,8 @@ impl Core {
             node_count: self.tree.node_count() as u64,
             conf: extras.conf.clone(),
             env: extras.env.clone().unwrap_or_default(),
-            mode: match self.mode {
-                super::Mode::Standalone => crate::proto::fourlw::ServerState::Standalone,
-                super::Mode::Leader => crate::proto::fourlw::ServerState::Leader,
-                super::Mode::Learner if self.cfg.observer => {
-                    crate::proto::fourlw::ServerState::Observer
-                }
-                super::Mode::ReadOnly => crate::proto::fourlw::ServerState::ReadOnly,
-                super::Mode::Learner | super::Mode::NotServing => {
-                    crate::proto::fourlw::ServerState::Follower
-                }
-            },
-            serving: self.mode != super::Mode::NotServing,
+            mode: self.role,
+            serving: self.role != super::Role::NotServing,
             ..Default::default()
         }
     }
@@ -410,7 +400,7 @@ impl Core {
     /// Whether requests are answered (false while an ensemble member has
     /// no leader).
     pub fn is_serving(&self) -> bool {
-        self.mode != super::Mode::NotServing
+        self.role != super::Role::NotServing
     }
 
     /// ZooKeeper's `crst` (true) or `srst` (false): connection or server

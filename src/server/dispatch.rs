@@ -1,7 +1,7 @@
 //! Request dispatch: decode, check, apply, reply. Reads are answered from
 //! the tree; writes go through prep (ZooKeeper's check order) and commit.
 
-use super::{reply, sasl, Conn, Core, Held, Mode, Reply};
+use super::{reply, sasl, Conn, Core, Held, Reply, Role};
 use crate::proto::codes::{err, event, op, perm, xid, OpCode};
 use crate::proto::records::{decode_request, DecodeError, Request};
 use crate::session::prep::{prep_multi, prep_op, Pending, PrepConfig};
@@ -111,7 +111,7 @@ impl Core {
                 return;
             }
         }
-        if self.mode == Mode::ReadOnly && self.read_only_answer(id, sid, xid, opcode) {
+        if self.role == Role::ReadOnly && self.read_only_answer(id, sid, xid, opcode) {
             return;
         }
         match opcode {
@@ -140,7 +140,7 @@ impl Core {
                 if let Some(s) = self.sessions.get_mut(sid) {
                     s.closing = true;
                 }
-                if self.mode == Mode::Learner {
+                if self.role.is_learner() {
                     self.forward_write(id, sid, xid, opcode, &req, body);
                 } else {
                     self.close_session(sid, xid, now, Reply::Close { conn: id, xid });
@@ -151,7 +151,7 @@ impl Core {
             | Request::SetData { .. }
             | Request::SetAcl { .. } => {
                 self.batch.1 += 1;
-                if self.mode == Mode::Learner {
+                if self.role.is_learner() {
                     self.forward_write(id, sid, xid, opcode, &req, body);
                 } else {
                     self.write(id, sid, xid, opcode, &req, now)
@@ -159,7 +159,7 @@ impl Core {
             }
             Request::Check { .. } => {
                 self.batch.1 += 1;
-                if self.mode == Mode::Learner {
+                if self.role.is_learner() {
                     self.forward_write(id, sid, xid, opcode, &req, body);
                 } else {
                     self.write(id, sid, xid, opcode, &req, now)
@@ -167,11 +167,11 @@ impl Core {
             }
             // In an ensemble a sync is a txn (see `TxnOp::Sync`); standalone
             // it is answered in order, like a read.
-            Request::Sync { path } if self.mode == Mode::Learner => {
+            Request::Sync { path } if self.role.is_learner() => {
                 self.batch.0 += 1;
                 self.forward_sync(id, sid, xid, &path, body)
             }
-            Request::Sync { path } if self.mode == Mode::Leader => {
+            Request::Sync { path } if self.role == Role::Leader => {
                 self.batch.0 += 1;
                 let reply = Reply::Sync {
                     conn: id,
@@ -184,7 +184,7 @@ impl Core {
                 if opcode == op::MULTI_READ {
                     self.batch.0 += 1;
                     self.multi_read(id, xid, &ops)
-                } else if self.mode == Mode::Learner {
+                } else if self.role.is_learner() {
                     self.batch.1 += 1;
                     self.forward_write(id, sid, xid, opcode, &Request::Multi(ops), body)
                 } else {

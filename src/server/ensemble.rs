@@ -26,22 +26,7 @@ use crate::proto::records::{decode_request, Request};
 use crate::session::prep::{prep_multi, prep_op, Pending, PrepConfig};
 use crate::tree::acl::{Caller, Id};
 use crate::tree::txn::{Txn, TxnOp};
-use crate::types::{ConnId, FxHashSet, Now, SessionId};
-
-/// The server's role as the core sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Standalone,
-    Leader,
-    Learner,
-    NotServing,
-    /// A member without a leader for a while, with `readonlymode.enabled`:
-    /// it serves clients that connected with `canBeReadOnly` from its
-    /// tree (committed txns only), answers every change and sync
-    /// NotReadOnly, keeps the sessions it creates to itself, and refuses
-    /// other clients. ZooKeeper's ReadOnlyZooKeeperServer.
-    ReadOnly,
-}
+use crate::types::{ConnId, FxHashSet, Now, Role, SessionId};
 
 /// Something a learner's client asked for that only the leader can do: a
 /// write, a check, a sync, createSession or closeSession. `body` is the
@@ -114,17 +99,17 @@ pub fn decode_caller(b: &[u8]) -> Option<(Caller, &[u8])> {
 }
 
 impl Core {
-    pub fn mode(&self) -> Mode {
-        self.mode
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// Enters a role. Any change closes every client connection and drops
     /// what was in flight. A leader's proposals continue from
     /// `epoch << 32` (or the last applied zxid if that is later).
-    pub fn set_mode(&mut self, mode: Mode, epoch: u32, now: Now) {
-        let changed = mode != self.mode;
-        let was_read_only = self.mode == Mode::ReadOnly;
-        self.mode = mode;
+    pub fn set_role(&mut self, role: Role, epoch: u32, now: Now) {
+        let changed = role != self.role;
+        let was_read_only = self.role == Role::ReadOnly;
+        self.role = role;
         if changed {
             if was_read_only {
                 for s in std::mem::take(&mut self.local_sessions) {
@@ -152,12 +137,12 @@ impl Core {
             }
         }
         let base = (i64::from(epoch) << 32).max(self.tree.last_zxid);
-        self.pipeline.last_proposed = if mode == Mode::Leader {
+        self.pipeline.last_proposed = if role == Role::Leader {
             base
         } else {
             self.tree.last_zxid
         };
-        if mode == Mode::Leader {
+        if role == Role::Leader {
             // A new leader starts every session's timeout afresh.
             let ids: Vec<SessionId> = self.sessions.ids().collect();
             for s in ids {
@@ -245,7 +230,7 @@ impl Core {
     }
 
     pub(super) fn note_touch(&mut self, session: SessionId) {
-        if matches!(self.mode, Mode::Learner | Mode::Leader) {
+        if matches!(self.role, Role::Follower | Role::Observer | Role::Leader) {
             self.ensemble.touched.insert(session);
         }
     }
@@ -524,7 +509,7 @@ impl Core {
     /// activity of every server's clients): propose its close, as
     /// standalone expiry does. Unknown or closing sessions are left alone.
     pub fn expire_session(&mut self, session: SessionId, now: Now) {
-        if self.mode != Mode::Leader || self.sessions.get(session).is_none_or(|s| s.closing) {
+        if self.role != Role::Leader || self.sessions.get(session).is_none_or(|s| s.closing) {
             return;
         }
         let conn = self.sessions.get(session).and_then(|s| s.conn);
@@ -565,7 +550,7 @@ impl Core {
 mod tests {
     use super::super::pipeline::tests::*;
     use super::super::{Core, CoreConfig};
-    use super::Mode;
+    use super::Role;
     use crate::proto::codes::{err, op, perm};
     use crate::proto::jute;
     use crate::proto::records::put_acl;
@@ -620,9 +605,9 @@ mod tests {
         session(&mut core, global);
         let gsid = core.sessions().ids().next().unwrap();
         let gpass = core.sessions().get(gsid).unwrap().passwd;
-        core.set_mode(Mode::Learner, 1, now());
+        core.set_role(Role::Follower, 1, now());
         core.conn_closed(global);
-        core.set_mode(Mode::ReadOnly, 1, now());
+        core.set_role(Role::ReadOnly, 1, now());
         assert_eq!(core.sessions().len(), 1);
         let zxid = core.last_zxid();
         // A client that cannot live with read-only is refused.
@@ -749,7 +734,7 @@ mod tests {
         let resp = raw(&mut core, other);
         let sid2 = i64::from_be_bytes(resp[12..20].try_into().unwrap());
         assert!(core.sessions().get(sid2).is_some());
-        core.set_mode(Mode::Learner, 2, later);
+        core.set_role(Role::Follower, 2, later);
         assert!(
             out(&mut core, other).1,
             "leaving read-only mode closes its connections"
@@ -768,8 +753,8 @@ mod tests {
             },
             now(),
         );
-        l.set_mode(Mode::Leader, 1, now());
-        f.set_mode(Mode::Learner, 1, now());
+        l.set_role(Role::Leader, 1, now());
+        f.set_role(Role::Follower, 1, now());
         (l, f)
     }
 
@@ -985,7 +970,7 @@ mod tests {
         f.conn_open(other, "127.0.0.1:40001".parse().unwrap(), now());
         f.conn_input(other, &connect(), now()); // forwarded, never committed
         assert_eq!(f.sessions.len(), 2);
-        f.set_mode(Mode::NotServing, 1, now());
+        f.set_role(Role::NotServing, 1, now());
         assert_eq!(f.sessions.len(), 1, "the uncommitted session is gone");
         let mut closed = 0;
         f.drain(|o| closed += o.close as usize);

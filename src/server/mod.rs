@@ -16,7 +16,8 @@ mod pipeline;
 mod reply;
 pub mod sasl;
 
-pub use ensemble::{decode_caller, encode_caller, Forward, Mode};
+pub use crate::types::Role;
+pub use ensemble::{decode_caller, encode_caller, Forward};
 use pipeline::{Held, Pipeline, Reply};
 
 use crate::proto::records;
@@ -62,7 +63,7 @@ pub struct CoreConfig {
     /// but auth and sasl needs an id of one of these schemes (empty: off).
     pub enforce_auth_schemes: Vec<String>,
     /// `readonlymode.enabled`: a member that has been looking for a leader
-    /// a while serves read-only clients (see [`Mode::ReadOnly`]).
+    /// a while serves read-only clients (see [`Role::ReadOnly`]).
     pub read_only_mode: bool,
     /// How long a member looks for a leader before it goes read-only;
     /// None: ZooKeeper's max(2 s, tickTime). The simulator, whose runs are
@@ -183,7 +184,7 @@ pub struct Core {
     pipeline: Pipeline,
     /// Prep's view of the txns in `pipeline` (ZooKeeper's outstandingChanges).
     outstanding: Outstanding,
-    mode: Mode,
+    role: Role,
     ensemble: ensemble::EnsembleState,
     /// Session ids and passwords.
     rng: rand_chacha::ChaCha20Rng,
@@ -261,7 +262,7 @@ impl Core {
             scratch_results: Vec::new(),
             pipeline: Pipeline::default(),
             outstanding: Outstanding::default(),
-            mode: Mode::Standalone,
+            role: Role::Standalone,
             ensemble: ensemble::EnsembleState::default(),
         }
     }
@@ -414,16 +415,16 @@ impl Core {
     /// Periodic work: session expiry and the container/TTL reaper. Both
     /// propose txns; they take effect at [`Core::commit_through`].
     pub fn tick(&mut self, now: Now) {
-        if self.mode == Mode::ReadOnly {
+        if self.role == Role::ReadOnly {
             return self.expire_local_sessions(now);
         }
-        if !matches!(self.mode, Mode::Standalone | Mode::Leader) {
+        if !matches!(self.role, Role::Standalone | Role::Leader) {
             // The leader expires sessions and reaps for everyone.
             return;
         }
         // In an ensemble the leader's ZAB replica tracks session activity
         // (its clients' and the learners') and proposes the expiries.
-        let expired = if self.mode == Mode::Standalone {
+        let expired = if self.role == Role::Standalone {
             self.sessions.expired(now.mono_ms)
         } else {
             Vec::new()
@@ -484,15 +485,15 @@ impl Core {
             self.cfg.max_session_timeout_ms,
         );
         let old_client = req.read_only.is_none();
-        if self.mode == Mode::NotServing
-            || (self.mode == Mode::ReadOnly && req.read_only != Some(true))
+        if self.role == Role::NotServing
+            || (self.role == Role::ReadOnly && req.read_only != Some(true))
         {
             // Read-only mode takes only clients that said they can live
             // with it, as ZooKeeper's ReadOnlyZooKeeperServer.
             self.close_conn(id);
             return;
         }
-        if self.mode == Mode::ReadOnly
+        if self.role == Role::ReadOnly
             && req.session_id != 0
             && !self.local_sessions.contains(&req.session_id)
         {
@@ -502,7 +503,7 @@ impl Core {
             self.close_conn(id);
             return;
         }
-        if req.session_id == 0 && self.mode == Mode::ReadOnly {
+        if req.session_id == 0 && self.role == Role::ReadOnly {
             // A local session: no txn, no other server knows it.
             let sid = self.sessions.next_session_id(&mut self.rng);
             let passwd = self.new_passwd();
@@ -522,7 +523,7 @@ impl Core {
             self.mark(id);
             return;
         }
-        if req.session_id == 0 && self.mode == Mode::Learner {
+        if req.session_id == 0 && self.role.is_learner() {
             let sid = self.sessions.next_session_id(&mut self.rng);
             self.forward_create_session(id, sid, timeout, old_client, now);
             return;
@@ -578,7 +579,7 @@ impl Core {
             &mut c.out,
             passwd.filter(|_| ok).map(|pw| (sid, timeout, pw)),
             old_client,
-            self.mode == Mode::ReadOnly,
+            self.role == Role::ReadOnly,
         );
         self.stats.packets_sent += 1;
         if ok {

@@ -212,7 +212,7 @@ impl Core {
         reply: Reply,
     ) -> Zxid {
         debug_assert!(
-            self.mode != super::Mode::ReadOnly,
+            self.role != super::Role::ReadOnly,
             "a proposal in read-only mode: {op:?}"
         );
         let zxid = self.pipeline.last_proposed + 1;
@@ -643,7 +643,7 @@ pub(super) mod tests {
     /// dropped (a role change), the error is never sent.
     #[test]
     fn an_error_against_a_txn_in_flight_waits_for_it_or_is_never_sent() {
-        use super::super::Mode;
+        use super::super::Role;
         for commit in [true, false] {
             let mut core = Core::new(CoreConfig::default(), now());
             let (a, b) = (ConnId::new(0, 1), ConnId::new(0, 2));
@@ -672,8 +672,8 @@ pub(super) mod tests {
                 assert_eq!(got, vec![(7, err::BAD_VERSION)]);
             } else {
                 // The leader loses its role: nothing in flight commits.
-                core.set_mode(Mode::Leader, 1, now());
-                core.set_mode(Mode::NotServing, 1, now());
+                core.set_role(Role::Leader, 1, now());
+                core.set_role(Role::NotServing, 1, now());
                 let mut closed = false;
                 let mut frames = 0;
                 core.drain(|o| {
@@ -692,9 +692,9 @@ pub(super) mod tests {
     /// answered after it.
     #[test]
     fn a_held_request_that_proposes_keeps_its_place() {
-        use super::super::Mode;
+        use super::super::Role;
         let mut core = Core::new(CoreConfig::default(), now());
-        core.set_mode(Mode::Leader, 1, now());
+        core.set_role(Role::Leader, 1, now());
         let id = ConnId::new(0, 1);
         session(&mut core, id);
         let mut f = Vec::new();

@@ -61,7 +61,7 @@ use crate::storage::state;
 use crate::tree::txn::{Txn, TxnOp};
 use crate::tree::DataTree;
 use crate::types::{ConnId, FxHashMap, Now, SessionId, Zxid};
-use crate::zab::{self, Faults, Role, ServerId};
+use crate::zab::{self, Faults, ServerId, ZabState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -692,5 +692,6 @@ impl Sim {
     }
 }
 
+mod checks;
 mod run;
 pub use run::run_seed;

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::proto::codes::err;
+use crate::tree::txn::{Txn, TxnHeader, TxnOp};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 

@@ -18,10 +18,10 @@ impl Replica {
             last_zxid: self.vote.zxid,
             server_id: self.cfg.id,
             state: match self.role() {
-                Role::Looking => PeerState::Looking,
-                Role::Following => PeerState::Following,
-                Role::Leading => PeerState::Leading,
-                Role::Observing => PeerState::Observing,
+                ZabState::Looking => PeerState::Looking,
+                ZabState::Following => PeerState::Following,
+                ZabState::Leading => PeerState::Leading,
+                ZabState::Observing => PeerState::Observing,
             },
             proposed_leader: self.vote.leader,
         }
@@ -70,7 +70,7 @@ impl Replica {
             lk.next_notify = now + self.cfg.notify_ticks;
         }
         out.push(Output::RoleChanged {
-            role: Role::Looking,
+            role: ZabState::Looking,
             epoch: self.current_epoch,
             leader: None,
             serving: false,

@@ -17,7 +17,7 @@ impl Replica {
         };
         self.state = State::Leading(l);
         out.push(Output::RoleChanged {
-            role: Role::Leading,
+            role: ZabState::Leading,
             epoch: self.current_epoch,
             leader: Some(self.cfg.id),
             serving: false,
@@ -417,7 +417,7 @@ impl Replica {
         }
         out.push(Output::Established { epoch: e });
         out.push(Output::RoleChanged {
-            role: Role::Leading,
+            role: ZabState::Leading,
             epoch: e,
             leader: Some(self.cfg.id),
             serving: true,

@@ -163,8 +163,11 @@ pub struct Boot {
     pub log: Vec<Txn>,
 }
 
+/// A replica's state in ZAB (ZooKeeper's LOOKING, FOLLOWING, LEADING,
+/// OBSERVING). What the server is to its clients is [`crate::types::Role`],
+/// which [`crate::node::Node`] derives from this and whether it serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
+pub enum ZabState {
     Looking,
     Following,
     Leading,
@@ -248,9 +251,9 @@ pub enum Output {
     Expire { session: SessionId },
     /// The answer to [`Input::Revalidate`] (false when no leader).
     Revalidated { session: SessionId, valid: bool },
-    /// Role or leader changed; `serving` = clients may be served.
+    /// The state or the leader changed; `serving` = clients may be served.
     RoleChanged {
-        role: Role,
+        role: ZabState,
         epoch: u32,
         leader: Option<ServerId>,
         serving: bool,
@@ -537,12 +540,12 @@ impl Replica {
     pub fn config(&self) -> &Config {
         &self.cfg
     }
-    pub fn role(&self) -> Role {
+    pub fn role(&self) -> ZabState {
         match &self.state {
-            State::Looking(_) => Role::Looking,
-            State::Following(_) if self.is_observer => Role::Observing,
-            State::Following(_) => Role::Following,
-            State::Leading(_) => Role::Leading,
+            State::Looking(_) => ZabState::Looking,
+            State::Following(_) if self.is_observer => ZabState::Observing,
+            State::Following(_) => ZabState::Following,
+            State::Leading(_) => ZabState::Leading,
         }
     }
     /// The leader we follow or are (None while LOOKING).

@@ -43,7 +43,7 @@ fn solo(cfg: impl FnOnce(&mut Config)) -> (Replica, Vec<Output>) {
     for _ in 0..3 {
         r.step(Input::Tick { wall_ms: 0 }, &mut out);
     }
-    assert_eq!(r.role(), Role::Leading);
+    assert_eq!(r.role(), ZabState::Leading);
     assert!(r.is_serving());
     (r, out)
 }
@@ -171,7 +171,7 @@ fn counter_rollover_forces_a_new_epoch() {
     out.clear();
     propose(&mut r, txn(0, create("/x")), &mut out);
     assert!(out.iter().any(|o| matches!(o, Output::Rejected { .. })));
-    assert_eq!(r.role(), Role::Looking);
+    assert_eq!(r.role(), ZabState::Looking);
     assert_eq!(r.stats().rollovers, 1);
     for _ in 0..3 {
         r.step(Input::Tick { wall_ms: 0 }, &mut out);
@@ -400,6 +400,6 @@ fn follower_refuses_an_older_epoch() {
         },
         &mut out,
     );
-    assert_eq!(r.role(), Role::Looking, "a lower epoch is refused");
+    assert_eq!(r.role(), ZabState::Looking, "a lower epoch is refused");
     assert_eq!(r.accepted_epoch(), 5);
 }

@@ -8,6 +8,7 @@
 //! connection. `telnet close` (0xfff4fffd) is known but just closes, with no output.
 //! An unknown word is a frame length (huge): the server just closes.
 
+use crate::types::Role;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -136,30 +137,6 @@ impl FourLetter {
 /// [`TELNET_CLOSE`]) rather than a frame length.
 pub fn is_command_prefix(first4: [u8; 4]) -> bool {
     u32::from_be_bytes(first4) == TELNET_CLOSE || FourLetter::from_word(first4).is_some()
-}
-
-/// Server state as printed by `Mode:` and `zk_server_state` (what the
-/// core does, see `server::Mode`, with the observer told apart).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ServerState {
-    #[default]
-    Standalone,
-    Leader,
-    Follower,
-    Observer,
-    ReadOnly,
-}
-
-impl ServerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServerState::Standalone => "standalone",
-            ServerState::Leader => "leader",
-            ServerState::Follower => "follower",
-            ServerState::Observer => "observer",
-            ServerState::ReadOnly => "read-only",
-        }
-    }
 }
 
 /// Session part of a `cons` line (printed only for a non-zero `sid`).
@@ -416,7 +393,7 @@ pub struct ServerSnapshot {
     pub version: &'static str,
     /// False: most commands print [`NOT_SERVING`] (isro prints `null`).
     pub serving: bool,
-    pub mode: ServerState,
+    pub mode: Role,
     /// Server latency in ms (srvr/stat `Latency min/avg/max`); avg is rounded to 4 decimals.
     pub latency_min: u64,
     pub latency_avg: f64,
@@ -460,7 +437,7 @@ impl Default for ServerSnapshot {
         ServerSnapshot {
             version: VERSION,
             serving: true,
-            mode: ServerState::Standalone,
+            mode: Role::Standalone,
             latency_min: 0,
             latency_avg: 0.0,
             latency_max: 0,

@@ -36,7 +36,7 @@ pub fn render(cmd: FourLetter, snap: &ServerSnapshot, whitelist_ok: bool) -> Vec
         FourLetter::Ruok => o.push_str("imok"),
         FourLetter::Isro => o.push_str(match (snap.serving, snap.mode) {
             (false, _) => "null",
-            (true, ServerState::ReadOnly) => "ro",
+            (true, Role::ReadOnly) => "ro",
             (true, _) => "rw",
         }),
         FourLetter::Srvr | FourLetter::Stat => render_stat(&mut o, snap, cmd == FourLetter::Stat),
@@ -117,7 +117,7 @@ pub(super) fn render_stat(o: &mut String, s: &ServerSnapshot, clients: bool) {
 /// `stat`/`srvr` up to the client lines (`Clients:` with `clients`).
 pub fn stat_head(o: &mut String, s: &ServerSnapshot, clients: bool) {
     let _ = writeln!(o, "Zookeeper version: {}", s.version);
-    if s.mode == ServerState::ReadOnly {
+    if s.mode == Role::ReadOnly {
         o.push_str("READ-ONLY mode; serving only read-only clients\n");
     }
     if clients {
@@ -142,7 +142,7 @@ pub fn stat_tail(o: &mut String, s: &ServerSnapshot) {
         s.mode.as_str(),
         s.node_count
     );
-    if s.mode == ServerState::Leader {
+    if s.mode == Role::Leader {
         let (l, mi, ma) = s.proposal_sizes.unwrap_or((-1, -1, -1));
         let _ = writeln!(o, "Proposal sizes last/min/max: {l}/{mi}/{ma}");
     }

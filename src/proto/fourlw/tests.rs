@@ -793,7 +793,7 @@ fn ruok_isro_exact() {
     assert_eq!(text(FourLetter::Ruok, &s), G_RUOK);
     assert_eq!(text(FourLetter::Isro, &s), G_ISRO);
     let ro = ServerSnapshot {
-        mode: ServerState::ReadOnly,
+        mode: Role::ReadOnly,
         ..ServerSnapshot::default()
     };
     assert_eq!(text(FourLetter::Isro, &ro), "ro");
@@ -1042,7 +1042,7 @@ fn mntr_matches_golden_key_set() {
 #[test]
 fn mntr_extra_and_quorum() {
     let mut s = ServerSnapshot {
-        mode: ServerState::Leader,
+        mode: Role::Leader,
         ..ServerSnapshot::default()
     };
     s.mntr.peer_state = Some("leading - broadcast".into());
@@ -1078,7 +1078,7 @@ fn mntr_extra_and_quorum() {
 #[test]
 fn srvr_leader_and_read_only() {
     let s = ServerSnapshot {
-        mode: ServerState::Leader,
+        mode: Role::Leader,
         ..ServerSnapshot::default()
     };
     let t = text(FourLetter::Srvr, &s);
@@ -1087,7 +1087,7 @@ fn srvr_leader_and_read_only() {
         "{t}"
     );
     let s = ServerSnapshot {
-        mode: ServerState::ReadOnly,
+        mode: Role::ReadOnly,
         ..ServerSnapshot::default()
     };
     let t = text(FourLetter::Stat, &s);
@@ -1095,10 +1095,7 @@ fn srvr_leader_and_read_only() {
         "Zookeeper version: {VERSION}\nREAD-ONLY mode; serving only read-only clients\nClients:\n\nLatency"
     )), "{t}");
     assert!(t.contains("\nMode: read-only\n"));
-    for (m, w) in [
-        (ServerState::Follower, "follower"),
-        (ServerState::Observer, "observer"),
-    ] {
+    for (m, w) in [(Role::Follower, "follower"), (Role::Observer, "observer")] {
         let s = ServerSnapshot {
             mode: m,
             ..ServerSnapshot::default()
