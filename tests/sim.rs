@@ -88,6 +88,10 @@ fn sweep_even_seeds() {
         assert!(cov.crashes > 0 && cov.partitions > 0 && cov.restarts_from_snapshot > 0);
         let c = &cov.clients;
         assert!(c.cas_ok > 0 && c.cas_failed > 0 && c.synced_reads > 0 && c.reattached > 0);
+        assert!(
+            c.watches_set > 0 && c.watch_events > 0,
+            "no data watch fired"
+        );
         assert!(cov.checked_ops > 0 && cov.expirations > 0);
     }
 }
@@ -147,6 +151,16 @@ fn newleader_ack_before_durable_is_caught() {
 fn errors_answered_before_what_they_saw_commits_are_caught() {
     let found = first_violation(2000, |c| c.core_faults.errors_at_once = true);
     eprintln!("errors_at_once: {found:?}");
+    assert!(found.is_some(), "no violation found within 2000 seeds");
+}
+
+/// The client-level watch check can fail: a server that uses up a fired
+/// data watch without sending its event lets a client read the new data
+/// (or its own write's answer) with the watch still pending.
+#[test]
+fn data_watch_events_dropped_are_caught() {
+    let found = first_violation(2000, |c| c.core_faults.drop_data_events = true);
+    eprintln!("drop_data_events: {found:?}");
     assert!(found.is_some(), "no violation found within 2000 seeds");
 }
 

@@ -94,6 +94,8 @@ pub struct CoreFaults {
     /// A write that fails prep is answered at once (against the txns in
     /// flight it saw) instead of as an error txn once they commit.
     pub errors_at_once: bool,
+    /// A fired data watch sends no NodeDataChanged event.
+    pub drop_data_events: bool,
 }
 
 impl Default for CoreConfig {

@@ -16,7 +16,7 @@
 //! applied; entries retire as their txns apply.
 
 use super::{reply, Core};
-use crate::proto::codes::{err, perm};
+use crate::proto::codes::{err, event, perm};
 use crate::session::SessionImage;
 use crate::tree::acl;
 use crate::tree::txn::{Txn, TxnHeader, TxnOp};
@@ -262,11 +262,16 @@ impl Core {
             scratch_conns,
             scratch_results,
             stats,
+            cfg,
             ..
         } = self;
         scratch_results.clear();
+        let drop_data_events = cfg.faults.drop_data_events;
         let mut fire = |(kind, path, acl): Trigger<'_>| {
             watches.trigger(kind, path, scratch_conns);
+            if drop_data_events && kind == event::NODE_DATA_CHANGED {
+                return;
+            }
             for c in scratch_conns.iter() {
                 if let Some(conn) = conns.get_mut(c) {
                     // A watch fires (and a one-shot one is used up) whoever

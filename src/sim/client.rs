@@ -14,13 +14,16 @@
 //! sequentially consistent in ZooKeeper, so they are not in the history;
 //! instead every frame a session receives must carry a zxid no lower than
 //! the last it saw (reads never go back, and a read sees the session's own
-//! writes), and replies must come in request order.
+//! writes), and replies must come in request order. Data watches: an
+//! event must be for a watch the connection holds, and until it comes no
+//! reply may show the watched node changed (ZooKeeper's "a client sees the
+//! watch event before the new data").
 
 use super::SimRng;
 use crate::client::{
-    create_flags, decode_connect_response, decode_reply, put_connect_request, put_create,
-    put_path_version, put_path_watch, put_request, put_set_data, reply_header, MultiBuilder,
-    OpResult, Reply, OPEN_ACL_UNSAFE,
+    create_flags, decode_connect_response, decode_event, decode_reply, put_connect_request,
+    put_create, put_path_version, put_path_watch, put_request, put_set_data, reply_header,
+    MultiBuilder, OpResult, Reply, OPEN_ACL_UNSAFE,
 };
 use crate::lincheck::{Op, ZnodeIn, ZnodeOut};
 use crate::proto::codes::{err, op, xid};
@@ -41,8 +44,9 @@ const PING_MS: u64 = 100;
 #[derive(Clone, Debug)]
 enum What {
     Ping,
-    /// getData, not in the history (sequential consistency only).
-    Read(usize),
+    /// getData, not in the history (sequential consistency only); with a
+    /// data watch or not.
+    Read(usize, bool),
     /// The sync before a linearizable read; the history op is the read's.
     Sync,
     /// getData after a sync: history op `h` of key `k`.
@@ -104,6 +108,9 @@ pub struct ClientStats {
     pub cas_ok: u64,
     pub cas_failed: u64,
     pub synced_reads: u64,
+    /// Data watches set, and their events received.
+    pub watches_set: u64,
+    pub watch_events: u64,
     pub reads: u64,
     pub unknown: u64,
 }
@@ -121,6 +128,10 @@ pub struct Client {
     pub last_zxid: Zxid,
     /// Last version seen per key (for conditional writes).
     versions: BTreeMap<usize, i32>,
+    /// Data watches this connection holds: key -> the node's mzxid when
+    /// the watch was set. Until its event arrives, nothing the session
+    /// hears may show the node changed.
+    watches: BTreeMap<usize, Zxid>,
     last_recv: u64,
     last_send: u64,
     writes: u64,
@@ -188,6 +199,7 @@ impl Client {
             pending: VecDeque::new(),
             last_zxid: 0,
             versions: BTreeMap::new(),
+            watches: BTreeMap::new(),
             last_recv: 0,
             last_send: 0,
             writes: 0,
@@ -282,7 +294,7 @@ impl Client {
             })
         } else if roll < 35 {
             let watch = rng.chance(30);
-            self.request(now, op::GET_DATA, What::Read(k), |b| {
+            self.request(now, op::GET_DATA, What::Read(k, watch), |b| {
                 put_path_watch(b, &path, watch)
             })
         } else if roll < 47 && self.pending.len() + 2 <= PIPELINE {
@@ -414,6 +426,9 @@ impl Client {
         }
         self.handshake = None;
         self.inbuf.clear();
+        // Watches belong to the connection (this client does not set them
+        // again on the next one).
+        self.watches.clear();
         for p in self.pending.drain(..) {
             match p.what {
                 What::SetData(..) | What::Create(..) | What::Delete(..) | What::CasMulti(..) => {
@@ -480,6 +495,56 @@ impl Client {
         acts
     }
 
+    /// A notification: it must be for a data watch this connection holds
+    /// (which it uses up).
+    fn event(&mut self, sh: &mut Shared, body: &[u8]) {
+        let Some(e) = decode_event(body) else {
+            sh.fail(format!(
+                "client {}: a notification did not decode",
+                self.idx
+            ));
+            return;
+        };
+        let k = (0..sh.keys).find(|&k| key_path(k) == e.path);
+        match k.and_then(|k| self.watches.remove(&k)) {
+            Some(_) => self.stats.watch_events += 1,
+            None => sh.fail(format!(
+                "client {} session {:#x}: event {} for {} without a watch on this connection",
+                self.idx,
+                self.session.map_or(0, |s| s.id),
+                e.kind,
+                e.path
+            )),
+        }
+    }
+
+    /// A read's answer about key `k`: while a data watch on it is
+    /// pending, the node must be as it was when the watch was set (a
+    /// client sees the watch event before the data that triggered it).
+    fn saw_state(&mut self, sh: &mut Shared, k: usize, xid: i32, r: Option<&Reply>, e: i32) {
+        let Some(&m0) = self.watches.get(&k) else {
+            return;
+        };
+        match (r, e) {
+            (Some(Reply::Data(_, stat)), _) if stat.mzxid != m0 => {
+                self.changed_before_event(sh, k, xid, "a read shows it modified")
+            }
+            (_, err::NO_NODE) => self.changed_before_event(sh, k, xid, "a read shows it deleted"),
+            _ => {}
+        }
+    }
+
+    fn changed_before_event(&mut self, sh: &mut Shared, k: usize, xid: i32, how: &str) {
+        if let Some(m0) = self.watches.get(&k) {
+            sh.fail(format!(
+                "client {} session {:#x}: {} changed after its watch was set at {m0:#x} and {how} (reply xid {xid}) before the watch event came",
+                self.idx,
+                self.session.map_or(0, |s| s.id),
+                key_path(k)
+            ));
+        }
+    }
+
     fn frame(&mut self, sh: &mut Shared, now: u64, frame: &[u8]) {
         let Some((h, body)) = reply_header(frame) else {
             sh.fail(format!(
@@ -503,6 +568,7 @@ impl Client {
             self.last_zxid = h.zxid;
         }
         if h.xid == xid::NOTIFICATION {
+            self.event(sh, body);
             return;
         }
         let Some(p) = self.pending.pop_front() else {
@@ -551,6 +617,20 @@ impl Client {
         if h.err == err::SESSION_EXPIRED {
             self.session = None;
         }
+        // A write of this session changed its key (a multi's header says
+        // OK even when an op failed: its results tell).
+        let changed = match (&p.what, &reply) {
+            (What::CasMulti(k, _), Some(Reply::Multi(rs))) => rs
+                .iter()
+                .any(|r| matches!(r, OpResult::SetData(_)))
+                .then_some(*k),
+            (What::SetData(k, _) | What::Create(k, _) | What::Delete(k, _), _) if ok => Some(*k),
+            _ => None,
+        };
+        if let Some(k) = changed {
+            let how = format!("its own write {:?} succeeded at {:#x}", p.what, h.zxid);
+            self.changed_before_event(sh, k, h.xid, &how);
+        }
         match p.what {
             What::Ping | What::Sync | What::Other => {}
             What::Close => {
@@ -558,11 +638,16 @@ impl Client {
                     self.session = None;
                 }
             }
-            What::Read(k) => {
+            What::Read(k, watch) => {
                 self.stats.reads += 1;
+                self.saw_state(sh, k, h.xid, reply.as_ref(), h.err);
                 match reply {
                     Some(Reply::Data(_, stat)) => {
                         self.versions.insert(k, stat.version);
+                        if watch {
+                            self.watches.insert(k, stat.mzxid);
+                            self.stats.watches_set += 1;
+                        }
                     }
                     _ => {
                         self.versions.remove(&k);
@@ -570,6 +655,7 @@ impl Client {
                 }
             }
             What::SyncedRead(k, hi) => {
+                self.saw_state(sh, k, h.xid, reply.as_ref(), h.err);
                 let out = match (reply, h.err) {
                     (Some(Reply::Data(d, stat)), _) => {
                         self.versions.insert(k, stat.version);

@@ -288,6 +288,8 @@ impl Coverage {
         a.cas_ok += b.cas_ok;
         a.cas_failed += b.cas_failed;
         a.synced_reads += b.synced_reads;
+        a.watches_set += b.watches_set;
+        a.watch_events += b.watch_events;
         a.reads += b.reads;
         a.unknown += b.unknown;
     }
