@@ -164,6 +164,15 @@ fn data_watch_events_dropped_are_caught() {
     assert!(found.is_some(), "no violation found within 2000 seeds");
 }
 
+/// The ephemeral check can fail: a server that applies an ephemeral
+/// create as a persistent node keeps it past its owner's end.
+#[test]
+fn ephemerals_applied_as_persistent_are_caught() {
+    let found = first_violation(500, |c| c.core_faults.ephemerals_as_persistent = true);
+    eprintln!("ephemerals_as_persistent: {found:?}");
+    assert!(found.is_some(), "no violation found within 500 seeds");
+}
+
 /// Swarm seed 3220567 ("a frame (xid 27) carries zxid 0x50000000a after
 /// 0x50000000c: the session went back in time"): on a follower, a client's
 /// setData was in flight when its create arrived, and the session was no

@@ -96,6 +96,8 @@ pub struct CoreFaults {
     pub errors_at_once: bool,
     /// A fired data watch sends no NodeDataChanged event.
     pub drop_data_events: bool,
+    /// An ephemeral create is applied as a persistent node.
+    pub ephemerals_as_persistent: bool,
 }
 
 impl Default for CoreConfig {

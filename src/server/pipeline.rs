@@ -249,8 +249,13 @@ impl Core {
 
     /// Applies a txn to the tree, firing watches into connection buffers;
     /// the per-op results are left in `scratch_results`.
-    pub(super) fn apply(&mut self, txn: Txn) {
+    pub(super) fn apply(&mut self, mut txn: Txn) {
         let zxid = txn.header.zxid;
+        if self.cfg.faults.ephemerals_as_persistent {
+            if let TxnOp::Create { owner, .. } = &mut txn.op {
+                *owner = 0;
+            }
+        }
         if let TxnOp::CloseSession = txn.op {
             self.sessions.remove(txn.header.session);
         }

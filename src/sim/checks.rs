@@ -73,6 +73,33 @@ impl Sim {
                 return;
             }
         }
+        // Every node's ephemerals are those the committed sequence leaves.
+        for s in &self.servers {
+            let tree = s.node.as_ref().expect("up").core().tree();
+            let mut have = BTreeMap::new();
+            for (owner, _) in tree.ephemeral_sessions() {
+                for p in tree.ephemerals_of(owner) {
+                    have.insert(p.to_string(), owner);
+                }
+            }
+            if have != self.ephemerals {
+                let extra: Vec<_> = have
+                    .iter()
+                    .filter(|(p, _)| !self.ephemerals.contains_key(*p))
+                    .collect();
+                let gone: Vec<_> = self
+                    .ephemerals
+                    .iter()
+                    .filter(|(p, _)| !have.contains_key(*p))
+                    .collect();
+                let msg = format!(
+                    "node {}: ephemerals differ from what the committed sequence leaves: not expected {extra:?}, missing {gone:?}",
+                    s.id
+                );
+                self.fail(msg);
+                return;
+            }
+        }
         // Abandoned sessions that were created must have expired: a full
         // timeout (plus a margin) after both the abandonment and the
         // current leader's establishment.

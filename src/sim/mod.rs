@@ -31,6 +31,8 @@
 //!   committed sequence, in order, from the state it started from;
 //! * the same applied zxid gives the same tree digest everywhere;
 //! * after a CloseSession no ephemeral of the session is left;
+//! * at the end, every node's ephemerals are exactly those the committed
+//!   sequence leaves (created, owner not closed or expired, not deleted);
 //! * no node refuses a proposal of its own core or a snapshot;
 //! * clients: replies come in request order, and no frame a session
 //!   receives carries a zxid below one it saw (reads never go back and
@@ -58,7 +60,7 @@ use crate::storage::log::{is_successor, recover, LogConfig, LogError, TxnLog};
 use crate::storage::record::{decode_txn_body, encode_txn_body};
 use crate::storage::snapshot::encode_tree;
 use crate::storage::state;
-use crate::tree::txn::{Txn, TxnOp};
+use crate::tree::txn::{is_ephemeral, Txn, TxnOp};
 use crate::tree::DataTree;
 use crate::types::{ConnId, FxHashMap, Now, SessionId, Zxid};
 use crate::zab::{self, Faults, ServerId, ZabState};
@@ -402,6 +404,8 @@ pub struct Sim {
     /// None: nothing, e.g. its session had expired).
     resolved: BTreeMap<(usize, usize), (u64, Option<crate::lincheck::ZnodeOut>)>,
     closed_sessions: BTreeSet<SessionId>,
+    /// The ephemerals the committed sequence leaves: path -> owner.
+    ephemerals: BTreeMap<String, SessionId>,
     /// When the latest leader was established (session deadlines restart).
     established_at: u64,
     healing: bool,
@@ -546,6 +550,7 @@ impl Sim {
             created_sessions: BTreeSet::new(),
             resolved: BTreeMap::new(),
             closed_sessions: BTreeSet::new(),
+            ephemerals: BTreeMap::new(),
             established_at: 0,
             healing: false,
             quiet: false,

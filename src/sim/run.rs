@@ -322,6 +322,7 @@ impl Sim {
                 }
                 self.canon.push((z, fp));
                 self.canon_at.insert(z, k);
+                track_ephemerals(&mut self.ephemerals, t.header.session, &t.op);
                 self.cov.commits += 1;
                 let tag = (t.header.session, t.header.cxid);
                 if let Some(&at) = self.shared.tags.get(&tag) {
@@ -823,6 +824,25 @@ impl Sim {
                 self.at(self.now + 1, Event::Restart(i));
             }
         }
+    }
+}
+
+/// What a committed op does to the set of ephemerals (path -> owner).
+fn track_ephemerals(e: &mut BTreeMap<String, SessionId>, session: SessionId, op: &TxnOp) {
+    match op {
+        TxnOp::Create { path, owner, .. } if is_ephemeral(*owner) => {
+            e.insert(path.to_string(), *owner);
+        }
+        TxnOp::Delete { path } => {
+            e.remove(&**path);
+        }
+        TxnOp::CloseSession => e.retain(|_, o| *o != session),
+        TxnOp::Multi(ops) => {
+            for op in ops {
+                track_ephemerals(e, session, op);
+            }
+        }
+        _ => {}
     }
 }
 
