@@ -212,19 +212,23 @@ impl Node {
         };
         let mut outs = Vec::new();
         let replica = Replica::new(zcfg, zboot, &mut outs);
-        let mut n = Node {
+        let mut n = Node::around(core, Some(replica), Some(now.mono_ms));
+        n.perform_all(outs, now);
+        n
+    }
+
+    fn around(core: Core, replica: Option<Replica>, looking_since: Option<u64>) -> Node {
+        Node {
             core,
-            replica: Some(replica),
+            replica,
             effects: Vec::new(),
             outs: Vec::new(),
             snap: None,
             chunks: None,
             record_commits: false,
             applied: 0,
-            looking_since: Some(now.mono_ms),
-        };
-        n.perform_all(outs, now);
-        n
+            looking_since,
+        }
     }
 
     /// A standalone server from `boot`: the only voter, so everything it
@@ -236,17 +240,7 @@ impl Node {
         for t in boot.tail {
             core.replay(t, now);
         }
-        Node {
-            core,
-            replica: None,
-            effects: Vec::new(),
-            outs: Vec::new(),
-            snap: None,
-            chunks: None,
-            record_commits: false,
-            applied: 0,
-            looking_since: None,
-        }
+        Node::around(core, None, None)
     }
 
     /// Emit [`Effect::Committed`] for every applied txn (the simulator's
