@@ -173,15 +173,15 @@ pub struct Core {
     tree: DataTree,
     sessions: SessionTable,
     watches: WatchManager,
-    pub(crate) conns: FxHashMap<ConnId, Conn>,
+    conns: FxHashMap<ConnId, Conn>,
     per_ip: FxHashMap<std::net::IpAddr, u32>,
     dirty: Vec<ConnId>,
     stats: ServerStats,
     latency: metrics::Latency,
     /// Reads and writes handled since the runtime last asked (for latency).
-    pub(crate) batch: (u64, u64),
+    batch: (u64, u64),
     /// Requests per kind ([`metrics::OPS`]) since the runtime last asked.
-    pub(crate) batch_ops: [u32; metrics::OPS.len()],
+    batch_ops: [u32; metrics::OPS.len()],
     next_reap_ms: u64,
     scratch_conns: Vec<ConnId>,
     scratch_results: Vec<OpResult>,
