@@ -8,6 +8,7 @@
 //! the watch tables.
 
 mod admin;
+mod conns;
 pub use admin::{AdminExtras, Gather, QuorumFigures};
 mod dispatch;
 mod ensemble;
@@ -27,7 +28,7 @@ use crate::tree::acl::{Caller, Id};
 use crate::tree::txn::TxnOp;
 use crate::tree::watch::{WatchLimits, WatchManager};
 use crate::tree::{DataTree, OpResult};
-use crate::types::{ConnId, FxHashMap, Now, SessionId, Zxid};
+use crate::types::{ConnId, Now, SessionId, Zxid};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -173,9 +174,7 @@ pub struct Core {
     tree: DataTree,
     sessions: SessionTable,
     watches: WatchManager,
-    conns: FxHashMap<ConnId, Conn>,
-    per_ip: FxHashMap<std::net::IpAddr, u32>,
-    dirty: Vec<ConnId>,
+    conns: conns::Conns,
     stats: ServerStats,
     latency: metrics::Latency,
     /// Reads and writes handled since the runtime last asked (for latency).
@@ -252,9 +251,7 @@ impl Core {
             tree: DataTree::new(),
             sessions,
             watches,
-            conns: FxHashMap::default(),
-            per_ip: FxHashMap::default(),
-            dirty: Vec::new(),
+            conns: conns::Conns::default(),
             stats: ServerStats {
                 started_mono_ms: now.mono_ms,
                 ..Default::default()
@@ -279,36 +276,10 @@ impl Core {
     /// A new TCP connection. Past `maxClientCnxns` from its address it is
     /// closed at once without a word, as ZooKeeper does.
     pub fn conn_open(&mut self, id: ConnId, addr: SocketAddr, now: Now) {
-        let n = self.per_ip.entry(addr.ip()).or_insert(0);
-        *n += 1;
-        let over = (self.cfg.max_client_cnxns != 0 && *n > self.cfg.max_client_cnxns)
-            || (self.cfg.max_cnxns != 0 && self.conns.len() >= self.cfg.max_cnxns as usize);
-        let caller = Caller {
-            ids: vec![Id::new("ip", &addr.ip().to_string())],
-            addr: Some(addr.ip()),
-        };
-        self.conns.insert(
-            id,
-            Conn {
-                addr,
-                session: None,
-                old_client: false,
-                caller,
-                out: Vec::new(),
-                close: false,
-                dirty: false,
-                stats: ConnStats {
-                    last_op: "NA",
-                    established_wall_ms: now.wall_ms,
-                    last_zxid: -1,
-                    last_cxid: -1,
-                    ..Default::default()
-                },
-                held: VecDeque::new(),
-                fourlw: None,
-                sasl: None,
-            },
-        );
+        let open = self.conns.len();
+        let from_ip = self.conns.open(id, addr, now);
+        let over = (self.cfg.max_client_cnxns != 0 && from_ip > self.cfg.max_client_cnxns)
+            || (self.cfg.max_cnxns != 0 && open >= self.cfg.max_cnxns as usize);
         if over {
             self.stats.connections_rejected += 1;
             self.close_conn(id);
@@ -332,13 +303,7 @@ impl Core {
     }
 
     pub fn conn_closed(&mut self, id: ConnId) {
-        if let Some(c) = self.conns.remove(&id) {
-            if let Some(n) = self.per_ip.get_mut(&c.addr.ip()) {
-                *n -= 1;
-                if *n == 0 {
-                    self.per_ip.remove(&c.addr.ip());
-                }
-            }
+        if let Some(c) = self.conns.remove(id) {
             if let Some(s) = c.session {
                 if let Some(sess) = self.sessions.get_mut(s) {
                     if sess.conn == Some(id) {
@@ -355,40 +320,17 @@ impl Core {
     }
 
     fn mark(&mut self, id: ConnId) {
-        if let Some(c) = self.conns.get_mut(&id) {
-            if !c.dirty {
-                c.dirty = true;
-                self.dirty.push(id);
-            }
-        }
+        self.conns.mark(id);
     }
 
     fn close_conn(&mut self, id: ConnId) {
-        if let Some(c) = self.conns.get_mut(&id) {
-            c.close = true;
-        }
-        self.mark(id);
+        self.conns.close(id);
     }
 
     /// Hands every connection with pending output (or a pending close) to
     /// `f`. The runtime writes the bytes and clears the buffer.
-    pub fn drain(&mut self, mut f: impl FnMut(Output<'_>)) {
-        let dirty = std::mem::take(&mut self.dirty);
-        for id in &dirty {
-            if let Some(c) = self.conns.get_mut(id) {
-                c.dirty = false;
-                f(Output {
-                    conn: *id,
-                    bytes: &mut c.out,
-                    close: c.close,
-                });
-            }
-        }
-        let mut dirty = dirty;
-        dirty.clear();
-        if self.dirty.is_empty() {
-            self.dirty = dirty;
-        }
+    pub fn drain(&mut self, f: impl FnMut(Output<'_>)) {
+        self.conns.drain(f);
     }
 
     /// Input on a connection: one or more whole frames, each with its

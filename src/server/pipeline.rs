@@ -263,7 +263,6 @@ impl Core {
             tree,
             watches,
             conns,
-            dirty,
             scratch_conns,
             scratch_results,
             stats,
@@ -277,22 +276,19 @@ impl Core {
             if drop_data_events && kind == event::NODE_DATA_CHANGED {
                 return;
             }
-            for c in scratch_conns.iter() {
-                if let Some(conn) = conns.get_mut(c) {
+            for &c in scratch_conns.iter() {
+                conns.write(c, |conn| {
                     // A watch fires (and a one-shot one is used up) whoever
                     // holds it, but only a session that may READ the node
                     // hears of it (ZooKeeper 3.8.4+, CVE-2024-23944).
                     if conn.close || !acl::allowed(acl, perm::READ, &conn.caller) {
-                        continue;
+                        return false;
                     }
                     reply::event(&mut conn.out, kind, path, zxid);
                     conn.stats.sent += 1;
                     stats.packets_sent += 1;
-                    if !conn.dirty {
-                        conn.dirty = true;
-                        dirty.push(*c);
-                    }
-                }
+                    true
+                });
             }
         };
         tree.apply(txn, &mut fire, scratch_results);
