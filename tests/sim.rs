@@ -125,22 +125,31 @@ fn first_violation(seeds: u64, tweak: impl Fn(&mut SimConfig)) -> Option<(u64, S
         })
 }
 
+/// A knob that breaks one rule on purpose must make some seed among the
+/// first `seeds` fail, with a message containing `says` (the check meant).
+fn assert_caught(knob: &str, seeds: u64, says: &str, tweak: impl Fn(&mut SimConfig)) {
+    let found = first_violation(seeds, tweak);
+    eprintln!("{knob}: {found:?}");
+    let (_, msg) = found.unwrap_or_else(|| panic!("{knob}: no violation within {seeds} seeds"));
+    assert!(msg.contains(says), "{knob}: caught by another check: {msg}");
+}
+
 /// The checker can fail: a leader that counts its own ack before its
 /// fsync commits txns that a crash then loses, and the sweep finds it.
 #[test]
 fn leader_ack_before_fsync_is_caught() {
-    let found = first_violation(1000, |c| c.faults.leader_ack_before_fsync = true);
-    eprintln!("leader_ack_before_fsync: {found:?}");
-    assert!(found.is_some(), "no violation found within 1000 seeds");
+    assert_caught("leader_ack_before_fsync", 1000, "", |c| {
+        c.faults.leader_ack_before_fsync = true
+    });
 }
 
 /// The checker can fail (second rule): learners that ack NEWLEADER (and
 /// take the new epoch) before the synced txns are durable.
 #[test]
 fn newleader_ack_before_durable_is_caught() {
-    let found = first_violation(500, |c| c.faults.newleader_ack_before_durable = true);
-    eprintln!("newleader_ack_before_durable: {found:?}");
-    assert!(found.is_some(), "no violation found within 500 seeds");
+    assert_caught("newleader_ack_before_durable", 500, "", |c| {
+        c.faults.newleader_ack_before_durable = true
+    });
 }
 
 /// The client-level checker can fail: a server that answers a failed
@@ -149,9 +158,9 @@ fn newleader_ack_before_durable_is_caught() {
 /// count.
 #[test]
 fn errors_answered_before_what_they_saw_commits_are_caught() {
-    let found = first_violation(2000, |c| c.core_faults.errors_at_once = true);
-    eprintln!("errors_at_once: {found:?}");
-    assert!(found.is_some(), "no violation found within 2000 seeds");
+    assert_caught("errors_at_once", 2000, "", |c| {
+        c.core_faults.errors_at_once = true
+    });
 }
 
 /// The client-level watch check can fail: a server that uses up a fired
@@ -159,18 +168,18 @@ fn errors_answered_before_what_they_saw_commits_are_caught() {
 /// (or its own write's answer) with the watch still pending.
 #[test]
 fn data_watch_events_dropped_are_caught() {
-    let found = first_violation(2000, |c| c.core_faults.drop_data_events = true);
-    eprintln!("drop_data_events: {found:?}");
-    assert!(found.is_some(), "no violation found within 2000 seeds");
+    assert_caught("drop_data_events", 2000, "before the watch event", |c| {
+        c.core_faults.drop_data_events = true
+    });
 }
 
 /// The ephemeral check can fail: a server that applies an ephemeral
 /// create as a persistent node keeps it past its owner's end.
 #[test]
 fn ephemerals_applied_as_persistent_are_caught() {
-    let found = first_violation(500, |c| c.core_faults.ephemerals_as_persistent = true);
-    eprintln!("ephemerals_as_persistent: {found:?}");
-    assert!(found.is_some(), "no violation found within 500 seeds");
+    assert_caught("ephemerals_as_persistent", 500, "ephemerals differ", |c| {
+        c.core_faults.ephemerals_as_persistent = true
+    });
 }
 
 /// Swarm seed 3220567 ("a frame (xid 27) carries zxid 0x50000000a after
