@@ -1,9 +1,12 @@
-//! One ensemble member as a pure, deterministic state machine: the client
-//! side ([`Core`]: connections, prep, the commit pipeline, the tree) and
-//! the replication side ([`Replica`]: ZAB), and the rules that join them.
-//! The runtime (`runtime/ensemble.rs`) and the simulator (`crate::sim`)
-//! drive the same [`Node`] with the same inputs, so whatever the simulator
-//! checks is what the server runs.
+//! One server as a pure, deterministic state machine: the client side
+//! ([`Core`]: connections, prep, the commit pipeline, the tree) and, for an
+//! ensemble member, the replication side ([`Replica`]: ZAB), and the rules
+//! that join them. The runtime (`runtime/mod.rs`, whose `effects.rs`
+//! performs the effects) and the simulator (`crate::sim`) drive the same
+//! [`Node`] with the same inputs, so whatever the simulator checks is what
+//! the server runs. A standalone server ([`Node::alone`]) has no replica:
+//! its proposals become `Append` effects and a `Sync`, and
+//! [`Node::durable`] commits them.
 //!
 //! **Inputs**: client connections opened, bytes, closed; decoded peer
 //! frames and lost peer links; "the log is durable through zxid"; a tick
@@ -30,7 +33,7 @@
 //!   client is answered there), everything else is applied as the leader
 //!   sent it ([`Core::commit_txn`]).
 //! * A role change closes every client connection and drops what was in
-//!   flight ([`Core::set_mode`]), as ZooKeeper does; sessions survive.
+//!   flight ([`Core::set_role`]), as ZooKeeper does; sessions survive.
 //! * A SNAP travels as chunks ([`SNAP_CHUNK`]); the node reassembles them
 //!   (in order, contiguous, one snapshot at a time: anything else is a
 //!   protocol breach) and decodes the whole before the replica sees it: a
@@ -178,9 +181,8 @@ pub enum Notice {
 /// One server. See the module docs.
 pub struct Node {
     core: Core,
-    /// The replica; None for a standalone server, whose runtime makes the
-    /// core's proposals durable itself and reports them with
-    /// [`Node::durable`].
+    /// The replica; None for a standalone server (its proposals are
+    /// appended and synced as effects and commit on [`Node::durable`]).
     replica: Option<Replica>,
     effects: Vec<Effect>,
     outs: Vec<Output>,
